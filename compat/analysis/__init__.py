@@ -1,0 +1,1 @@
+"""Pure analysis over captured text: failure causes, test results, toolchain facts."""

@@ -1,0 +1,129 @@
+"""Command line: validate, run, report. Expected failures end as one line and a documented exit code."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+from pathlib import Path
+
+from compat import matrix as matrix_module
+from compat.errors import (EXIT_CELL_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, CompatError)
+from compat.matrix import Matrix
+from compat.progress import Progress
+from compat.report import cell_text, write_reports
+from compat.results import FAILED, CellResult, latest_run, load_run, store
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MATRIX = ROOT / "matrix.yaml"
+DEFAULT_REPORTS = ROOT / "reports"
+
+
+def exit_code(results: list[CellResult]) -> int:
+    """1 if any cell failed, else 4 if any toolchain was unavailable, else 0."""
+    if any(r.status in FAILED for r in results):
+        return EXIT_CELL_FAILED
+    if any(r.status == "unavailable" for r in results):
+        return EXIT_UNAVAILABLE
+    return EXIT_OK
+
+
+def _names(given: list[str] | None, known: dict[str, object], default: list[str], what: str, file: Path) -> list[str]:
+    names = []
+    for item in given or []:
+        names += [name for name in item.split(",") if name]
+    for name in names:
+        matrix_module.pick(known, name, what, file)
+    return names or default
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    m = matrix_module.load(args.matrix)
+    print(f"{args.matrix}: ok: {len(m.toolchains)} toolchains, {len(m.sources)} sources, {len(m.flavors)} flavors, "
+          f"{len(m.recipes)} recipes")
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    m = matrix_module.load(args.matrix)
+    for toolchain in m.toolchains.values():
+        print(f"{toolchain.name}\t{toolchain.description}")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from compat.engine import Engine  # only the commands that need Docker import it
+    from compat.runner import CellRunner, plan
+
+    m: Matrix = matrix_module.load(args.matrix)
+    toolchains = _names(args.toolchain, m.toolchains, list(m.toolchains), "toolchain", args.matrix)
+    source_names = _names(args.source, m.sources, list(m.default_sources), "source", args.matrix)
+    say = Progress()
+    engine = Engine()
+    run_id = args.run_id or datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    run_dir = args.reports / "runs" / run_id
+    cells = plan(m, toolchains, source_names)
+    say(f"run {run_id}: {len(cells)} cell(s), results in {run_dir}")
+    runner = CellRunner(engine, m, run_dir, args.reports / "cache", say, keep=args.keep)
+    results: list[CellResult] = []
+    try:
+        for cell in cells:
+            result = runner.run(cell)
+            store(run_dir, result)
+            results.append(result)
+    except KeyboardInterrupt:
+        say("interrupted: removing this run's containers and volumes")
+        engine.remove_labelled("org.ganeti-compat.run", run_id)
+        return EXIT_INTERRUPTED
+    all_results = load_run(run_dir)
+    for path in write_reports(args.reports, all_results, run_id):
+        say(f"wrote {path}")
+    for r in results:
+        print(f"{r.toolchain:8} {r.source:14} {cell_text(r)}")
+    return exit_code(results)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    run_dir = args.reports / "runs" / args.run if args.run else latest_run(args.reports)
+    if run_dir is None or not (run_dir / "cells").is_dir():
+        raise CompatError(f"{args.reports}/runs: no run with results{f' named {args.run}' if args.run else ''}; "
+                          "run `python -m compat run` first")
+    results = load_run(run_dir)
+    for path in write_reports(args.reports, results, run_dir.name):
+        print(f"wrote {path}")
+    return exit_code(results)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m compat", description="GHC toolchain compatibility matrix for Ganeti")
+    top.add_argument("--matrix", type=Path, default=DEFAULT_MATRIX, help="matrix file (default: %(default)s)")
+    top.add_argument("--reports", type=Path, default=DEFAULT_REPORTS, help="output directory (default: %(default)s)")
+    sub = top.add_subparsers(dest="command", required=True)
+    validate = sub.add_parser("validate", help="check a matrix file and exit 2 on the first problem")
+    validate.add_argument("file", nargs="?", type=Path, help="matrix file (default: --matrix)")
+    validate.set_defaults(func=cmd_validate)
+    sub.add_parser("list", help="list the toolchains").set_defaults(func=cmd_list)
+    run = sub.add_parser("run", help="run cells and write their results and the report")
+    run.add_argument("--toolchain", action="append", help="toolchain name(s), repeatable or comma-separated (default: all)")
+    run.add_argument("--source", action="append", help="source name(s) (default: the matrix's default_sources)")
+    run.add_argument("--run-id", help="name of the run directory (default: UTC time)")
+    run.add_argument("--keep", action="store_true", help="keep each cell's build volume for debugging")
+    run.set_defaults(func=cmd_run)
+    report = sub.add_parser("report", help="write reports/latest.{md,json} from a run's results")
+    report.add_argument("--run", help="run id (default: the latest)")
+    report.set_defaults(func=cmd_report)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if getattr(args, "file", None):
+        args.matrix = args.file
+    try:
+        return int(args.func(args))
+    except CompatError as exc:
+        print(f"ganeti-compat: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("ganeti-compat: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -1,0 +1,212 @@
+"""Run cells: image, fetch, prepare, configure, build, test, inspect; each step timed and logged."""
+
+from __future__ import annotations
+
+import datetime
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from compat import sources
+from compat.analysis.failures import classify_build, crash_evidence
+from compat.analysis.junit import parse_junit
+from compat.analysis.toolchain import ghc_facts
+from compat.engine import LABEL, Engine
+from compat.errors import ToolchainUnavailable
+from compat.images import IMAGES_DIR, Image, ImageBuilder, tar_directory
+from compat.matrix import STEPS, Matrix, Recipe, Source, Toolchain
+from compat.results import CellResult, cell_key
+
+MOUNT = "/build"
+SRC = "/build/src"
+OUT = "/build/out"
+INSPECT_TIMEOUT = 120
+
+
+@dataclass(frozen=True)
+class Cell:
+    toolchain: Toolchain
+    source: Source
+    flavor: str
+
+    @property
+    def key(self) -> str:
+        return cell_key(self.toolchain.name, self.source.name, self.flavor)
+
+
+def plan(matrix: Matrix, toolchains: list[str], source_names: list[str]) -> list[Cell]:
+    """Cells for the named toolchains and sources, each in its toolchain's default SSL flavor."""
+    return [Cell(matrix.toolchains[t], matrix.sources[s], matrix.toolchains[t].default_flavor)
+            for t in toolchains for s in source_names]
+
+
+def expand(argv: tuple[str, ...], values: dict[str, str]) -> list[str]:
+    """Fill {placeholders} in each argument on its own: no argument is ever parsed by a shell."""
+    return [arg.format_map(values) if "{" in arg else arg for arg in argv]
+
+
+class StepFailed(Exception):
+    def __init__(self, step: str, exit_code: int | None, log: Path) -> None:
+        super().__init__(step)
+        self.step, self.exit_code, self.log = step, exit_code, log
+
+
+class CellRunner:
+    """Runs one cell after another in fresh volumes; a failed cell is a result, never an exception."""
+
+    def __init__(self, engine: Engine, matrix: Matrix, run_dir: Path, cache: Path, say: Callable[[str], None],
+                 keep: bool = False) -> None:
+        self.engine, self.matrix, self.run_dir, self.say, self.keep = engine, matrix, run_dir, say, keep
+        self.images = ImageBuilder(engine, cache, say)
+        self.run_id = run_dir.name
+        self.jobs = str(engine.cpus())
+
+    def run(self, cell: Cell) -> CellResult:
+        started = time.monotonic()
+        result = CellResult(cell.toolchain.name, cell.source.name, cell.flavor, run_id=self.run_id,
+                            started=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+        logs = self.run_dir / "cells" / cell.key
+        logs.mkdir(parents=True, exist_ok=True)
+        recipe = self.matrix.recipes[cell.source.recipe]
+        image_log = self.run_dir / "images" / f"{cell.toolchain.name}.log"
+        image_log.parent.mkdir(parents=True, exist_ok=True)
+        self.say(f"{cell.key}: image")
+        step_start = time.monotonic()
+        try:
+            image = self.images.ensure(cell.toolchain, recipe, image_log)
+        except ToolchainUnavailable as exc:
+            result.status, result.evidence = "unavailable", [str(exc)]
+            result.logs["image"] = self._relative(image_log)
+            self.say(f"{cell.key}: unavailable: {exc}")
+            return result
+        finally:
+            result.timings["image"] = round(time.monotonic() - step_start, 1)
+        result.image, result.image_reused = image.tag, image.reused
+        volume = f"ganeti-compat-{self.run_id.lower()}-{cell.key}".replace("~", "-")
+        self.engine.create_volume(volume, {f"{LABEL}.run": self.run_id})
+        try:
+            self._steps(cell, recipe, image, volume, logs, result)
+        finally:
+            if not self.keep:
+                self.engine.remove_volume(volume)
+        self.say(f"{cell.key}: {result.status}{' (' + result.cause + ')' if result.cause else ''}"
+                 f" after {time.monotonic() - started:.0f} s")
+        return result
+
+    def _steps(self, cell: Cell, recipe: Recipe, image: Image, volume: str, logs: Path, result: CellResult) -> None:
+        self.engine.put_tree(image.tag, volume, MOUNT, tar_directory(IMAGES_DIR / "scripts", ".compat"), MOUNT)
+        values = {"jobs": self.jobs, "out": OUT, "flavor": cell.flavor, "version": ""}
+        try:
+            self._fetch(cell, image, volume, logs, result)
+            values["version"] = result.source_version or ""
+            for step in STEPS:
+                commands = [expand(argv, values) for argv in recipe.steps[step]]
+                if step == "test":
+                    commands.insert(0, ["mkdir", "-p", OUT])
+                self._run_step(cell, step, commands, image, volume, logs, result)
+        except StepFailed as failed:
+            self._judge_failure(failed, result)
+        else:
+            self._judge_tests(recipe, image, volume, logs, result)
+        finally:
+            self._inspect(image, volume, logs, result)
+
+    def _fetch(self, cell: Cell, image: Image, volume: str, logs: Path, result: CellResult) -> None:
+        command = sources.fetch_command(cell.source)
+        if command is None:
+            path = sources.local_path(cell.source, self.matrix.path)
+            self.engine.put_tree(image.tag, volume, MOUNT, tar_directory(path, "src"), MOUNT)
+            result.source_digest, result.source_version = sources.tree_digest(path), "local"
+            return
+        self._run_step(cell, "fetch", [command], image, volume, logs, result, network=True)
+        read = self._read_text
+        result.source_version = read(image, volume, "/build/meta/version").strip() or None
+        result.source_digest = read(image, volume, "/build/meta/digest").strip() or None
+
+    def _run_step(self, cell: Cell, step: str, commands: list[list[str]], image: Image, volume: str, logs: Path,
+                  result: CellResult, network: bool = False) -> None:
+        if not commands:
+            return
+        log = logs / f"{step}.log"
+        result.logs[step] = self._relative(log)
+        self.say(f"{cell.key}: {step} ...")
+        budget = float(self.matrix.timeouts[step])
+        start = time.monotonic()
+        try:
+            for argv in commands:
+                remaining = budget - (time.monotonic() - start)
+                self._command(image, volume, argv, log, step, remaining, network=network or step == "prepare")
+        finally:
+            result.timings[step] = round(time.monotonic() - start, 1)
+        self.say(f"{cell.key}: {step} done in {result.timings[step]:.0f} s")
+
+    def _command(self, image: Image, volume: str, argv: list[str], log: Path, step: str, timeout: float,
+                 network: bool) -> None:
+        with log.open("a") as out:
+            out.write(f"$ {' '.join(argv)}\n")
+        outcome = self.engine.run(image.tag, argv, log=log, volume=volume, mount=MOUNT,
+                                  workdir=MOUNT if step == "fetch" else SRC, root=step == "prepare",
+                                  network=network, timeout=timeout, env={"HOME": "/home/builder", "LANG": "C.UTF-8"},
+                                  labels={f"{LABEL}.run": self.run_id, f"{LABEL}.step": step})
+        if outcome.exit_code != 0:
+            raise StepFailed(step, outcome.exit_code, log)
+
+    def _judge_failure(self, failed: StepFailed, result: CellResult) -> None:
+        text = failed.log.read_text(errors="replace")
+        limit = self.matrix.timeouts.get(failed.step)
+        if failed.exit_code is None:
+            result.status, result.evidence = "timeout", [f"step {failed.step} ran past its timeout of {limit} s"]
+            return
+        crash = crash_evidence(text, failed.exit_code)
+        if crash and failed.step in ("test", "build", "configure"):
+            result.status, result.evidence = "crash", list(crash)
+            return
+        if failed.step == "fetch":
+            lines = [line for line in text.splitlines() if line.startswith(("compat-fetch:", "E:", "curl:", "sha256sum:"))]
+            result.status, result.cause = "error", "fetch"
+            result.evidence = lines[-6:] or text.splitlines()[-6:]
+            return
+        if failed.step == "test":
+            result.status = "test-fail"
+            result.evidence = [f"the test command exited with {failed.exit_code}"] + text.splitlines()[-5:]
+            return
+        diagnosis = classify_build(text)
+        result.status, result.cause = "build-fail", diagnosis.cause or "unknown"
+        result.evidence = list(diagnosis.evidence)
+
+    def _judge_tests(self, recipe: Recipe, image: Image, volume: str, logs: Path, result: CellResult) -> None:
+        if recipe.junit is None:
+            result.status = "pass"
+            return
+        xml = self._read_text(image, volume, f"{OUT}/{recipe.junit}")
+        if not xml:
+            result.status, result.evidence = "test-fail", [f"the tests wrote no JUnit file {OUT}/{recipe.junit}"]
+            return
+        (logs / "junit.xml").write_text(xml)
+        result.logs["junit"] = self._relative(logs / "junit.xml")
+        counts = parse_junit(xml)
+        result.tests = counts.as_dict()
+        if counts.failed:
+            result.status = "test-fail"
+            result.evidence = [f"{counts.failed} of {counts.total} tests failed"] + list(counts.failed_names[:7])
+        else:
+            result.status = "pass"
+
+    def _inspect(self, image: Image, volume: str, logs: Path, result: CellResult) -> None:
+        """Which GHC and integer library built this cell: facts, whatever the outcome."""
+        texts = {}
+        for name, argv in (("ghc-info", ["ghc", "--info"]), ("ghc-pkg-list", ["ghc-pkg", "list", "--global", "--simple-output"])):
+            log = logs / f"{name}.txt"
+            log.unlink(missing_ok=True)
+            self.engine.run(image.tag, argv, log=log, volume=volume, mount=MOUNT, workdir=MOUNT, root=False,
+                            network=False, timeout=INSPECT_TIMEOUT, env={}, labels={f"{LABEL}.run": self.run_id})
+            texts[name] = log.read_text(errors="replace")
+        result.ghc = ghc_facts(texts["ghc-info"], texts["ghc-pkg-list"]).as_dict()
+
+    def _read_text(self, image: Image, volume: str, path: str) -> str:
+        data = self.engine.read_file(image.tag, volume, MOUNT, path)
+        return data.decode(errors="replace") if data else ""
+
+    def _relative(self, path: Path) -> str:
+        return str(path.relative_to(self.run_dir))
