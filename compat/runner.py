@@ -106,9 +106,12 @@ class CellRunner:
                     commands.insert(0, ["mkdir", "-p", OUT])
                 self._run_step(cell, step, commands, image, volume, logs, result)
         except StepFailed as failed:
-            self._judge_failure(failed, result)
+            if failed.step == "test" and failed.exit_code is not None:
+                self._judge_tests(recipe, image, volume, logs, result, failed)
+            else:
+                self._judge_failure(failed, result)
         else:
-            self._judge_tests(recipe, image, volume, logs, result)
+            self._judge_tests(recipe, image, volume, logs, result, None)
         finally:
             self._inspect(image, volume, logs, result)
 
@@ -153,43 +156,42 @@ class CellRunner:
             raise StepFailed(step, outcome.exit_code, log)
 
     def _judge_failure(self, failed: StepFailed, result: CellResult) -> None:
+        """A step before the tests failed or timed out: why, with the evidence from its log."""
         text = failed.log.read_text(errors="replace")
-        limit = self.matrix.timeouts.get(failed.step)
         if failed.exit_code is None:
+            limit = self.matrix.timeouts[failed.step]
             result.status, result.evidence = "timeout", [f"step {failed.step} ran past its timeout of {limit} s"]
-            return
-        crash = crash_evidence(text, failed.exit_code)
-        if crash and failed.step in ("test", "build", "configure"):
-            result.status, result.evidence = "crash", list(crash)
-            return
-        if failed.step == "fetch":
+        elif failed.step == "fetch":
             lines = [line for line in text.splitlines() if line.startswith(("compat-fetch:", "E:", "curl:", "sha256sum:"))]
             result.status, result.cause = "error", "fetch"
             result.evidence = lines[-6:] or text.splitlines()[-6:]
-            return
-        if failed.step == "test":
-            result.status = "test-fail"
-            result.evidence = [f"the test command exited with {failed.exit_code}"] + text.splitlines()[-5:]
-            return
-        diagnosis = classify_build(text)
-        result.status, result.cause = "build-fail", diagnosis.cause or "unknown"
-        result.evidence = list(diagnosis.evidence)
+        elif crash := crash_evidence(text, failed.exit_code):
+            result.status, result.evidence = "crash", list(crash)
+        else:
+            diagnosis = classify_build(text)
+            result.status, result.cause = "build-fail", diagnosis.cause or "unknown"
+            result.evidence = list(diagnosis.evidence)
 
-    def _judge_tests(self, recipe: Recipe, image: Image, volume: str, logs: Path, result: CellResult) -> None:
-        if recipe.junit is None:
-            result.status = "pass"
-            return
-        xml = self._read_text(image, volume, f"{OUT}/{recipe.junit}")
-        if not xml:
-            result.status, result.evidence = "test-fail", [f"the tests wrote no JUnit file {OUT}/{recipe.junit}"]
-            return
-        (logs / "junit.xml").write_text(xml)
-        result.logs["junit"] = self._relative(logs / "junit.xml")
-        counts = parse_junit(xml)
-        result.tests = counts.as_dict()
-        if counts.failed:
+    def _judge_tests(self, recipe: Recipe, image: Image, volume: str, logs: Path, result: CellResult,
+                     failed: StepFailed | None) -> None:
+        """The tests ran: their JUnit counts decide, and a signal or RTS error makes it a crash."""
+        xml = self._read_text(image, volume, f"{OUT}/{recipe.junit}") if recipe.junit else ""
+        counts = parse_junit(xml) if xml else None
+        if counts:
+            (logs / "junit.xml").write_text(xml)
+            result.logs["junit"] = self._relative(logs / "junit.xml")
+            result.tests = counts.as_dict()
+        crash = crash_evidence(failed.log.read_text(errors="replace"), failed.exit_code or 0) if failed else ()
+        if crash:
+            result.status, result.evidence = "crash", list(crash)
+        elif counts and counts.failed:
             result.status = "test-fail"
             result.evidence = [f"{counts.failed} of {counts.total} tests failed"] + list(counts.failed_names[:7])
+        elif failed:
+            tail = failed.log.read_text(errors="replace").splitlines()[-5:]
+            result.status, result.evidence = "test-fail", [f"the tests exited with {failed.exit_code}"] + tail
+        elif recipe.junit and not counts:
+            result.status, result.evidence = "test-fail", [f"the tests wrote no JUnit file {OUT}/{recipe.junit}"]
         else:
             result.status = "pass"
 

@@ -63,7 +63,8 @@ def _with_continuation(lines: list[str], index: int, cause: str) -> list[str]:
     """The matching line and what belongs to it: a wrapped solver line, or a GHC message body."""
     taken = [lines[index].rstrip()]
     depth = lines[index].count("(") - lines[index].count(")")
-    follow = 4 if cause in ("compile", "abi") else 0
+    # GHC messages and cabal's lists of missing dependencies continue on the following lines.
+    follow = 4 if cause in ("compile", "abi") or lines[index].rstrip().endswith(":") else 0
     for line in lines[index + 1:index + 1 + max(follow, 3)]:
         if depth > 0:
             taken.append(line.rstrip())

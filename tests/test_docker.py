@@ -1,0 +1,104 @@
+"""Real cells in real containers: the curlint fixture on trixie's GHC 9.6 and bookworm's GHC 9.0."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.docker
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+def variant(base: Path, name: str, file: str, old: str, new: str) -> Path:
+    """A copy of the fixture with one real change in one file."""
+    target = base / name
+    shutil.copytree(FIXTURES / "curlint", target)
+    path = target / file
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+    return target
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("cells")
+    data = yaml.safe_load((FIXTURES / "matrix.yaml").read_text())
+    sources = {"curlint": FIXTURES / "curlint",
+               "curlint-testfail": variant(base, "testfail", "tests/Tests.hs", "15511210043330985984000000",
+                                           "15511210043330985984000001"),
+               "curlint-deps": variant(base, "deps", "curlint.cabal", "curl >= 1.3 && < 1.4", "curl >= 99"),
+               "curlint-compile": variant(base, "compile", "src/CurlInt.hs", "digits = length . show . abs",
+                                          "digits = length . abs")}
+    data["sources"] = {name: {"kind": "path", "path": str(path), "recipe": "curlint"} for name, path in sources.items()}
+    # A bindist whose download cannot be had: what GHC 7.8 and 7.10 are on a machine without upstream access.
+    data["toolchains"]["ghc-gone"] = {
+        "kind": "bindist", "suite": "jessie", "ghc": "7.10.2", "flavors": ["openssl"],
+        "downloads": [{"name": "ghc", "url": "http://127.0.0.1:9/ghc-7.10.2-x86_64-unknown-linux-deb7.tar.bz2",
+                       "sha1": "f028e4a07995353a47286478fc8644f66defa227"}]}
+    (base / "matrix.yaml").write_text(yaml.safe_dump(data))
+    return base
+
+
+def run(workspace: Path, run_id: str, toolchain: str, sources: str) -> tuple[int, str, dict[str, dict]]:
+    done = subprocess.run([sys.executable, "-m", "compat", "--matrix", str(workspace / "matrix.yaml"),
+                           "--reports", str(workspace / "reports"), "run", "--toolchain", toolchain,
+                           "--source", sources, "--run-id", run_id],
+                          cwd=ROOT, capture_output=True, text=True, timeout=2400)
+    assert "Traceback" not in done.stderr + done.stdout
+    cells = {}
+    for path in (workspace / "reports" / "runs" / run_id / "cells").glob("*.json"):
+        result = json.loads(path.read_text())
+        cells[result["source"]] = result
+    return done.returncode, done.stderr, cells
+
+
+def test_trixie_cells_pass_fail_tests_deps_and_compile(workspace: Path) -> None:
+    code, _, cells = run(workspace, "trixie", "ghc96", "curlint,curlint-testfail,curlint-deps,curlint-compile")
+    assert code == 1
+    ok = cells["curlint"]
+    assert ok["status"] == "pass", ok
+    assert ok["tests"] == {"total": 3, "passed": 3, "failed": 0, "failed_names": []}
+    assert ok["ghc"]["version"] == "9.6.6" and ok["ghc"]["integer_library"] == "ghc-bignum"
+    assert set(ok["timings"]) >= {"image", "configure", "build", "test"}
+
+    failing = cells["curlint-testfail"]
+    assert failing["status"] == "test-fail"
+    assert failing["tests"]["failed_names"] == ["Integer/factorial 25"]
+
+    deps = cells["curlint-deps"]
+    assert (deps["status"], deps["cause"]) == ("build-fail", "deps")
+    assert any("curl >=99" in line for line in deps["evidence"]), deps["evidence"]
+
+    compile_ = cells["curlint-compile"]
+    assert (compile_["status"], compile_["cause"]) == ("build-fail", "compile")
+    assert any(line.startswith("src/CurlInt.hs:") and "error" in line for line in compile_["evidence"])
+
+
+def test_bookworm_cell_passes_and_its_image_is_reused(workspace: Path) -> None:
+    code, _, cells = run(workspace, "bookworm-1", "ghc90", "curlint")
+    assert code == 0
+    assert cells["curlint"]["status"] == "pass"
+    assert cells["curlint"]["ghc"]["version"] == "9.0.2"
+    code, progress, again = run(workspace, "bookworm-2", "ghc90", "curlint")
+    assert code == 0
+    assert again["curlint"]["image_reused"] is True
+    assert again["curlint"]["image"] == cells["curlint"]["image"]
+    assert "reused, not rebuilt" in progress
+
+
+def test_unreachable_bindist_is_unavailable_naming_the_download(workspace: Path) -> None:
+    code, progress, cells = run(workspace, "gone", "ghc-gone", "curlint")
+    assert code == 4
+    cell = cells["curlint"]
+    assert cell["status"] == "unavailable"
+    assert "download 'ghc' failed: http://127.0.0.1:9/ghc-7.10.2-x86_64-unknown-linux-deb7.tar.bz2" in cell["evidence"][0]
+    assert "unavailable" in progress
