@@ -1,0 +1,102 @@
+"""The tool's wall time for one cell against the same steps run by hand with the docker CLI.
+
+    python bench/runner_overhead.py [--toolchain ghc96] [--source ganeti-3.1]
+
+Both use the same toolchain image (built first, outside the timing); "by hand" is one `docker run` of a
+shell script with the recipe's commands, as a packager would type them in a chroot. Prints seconds per
+step and the ratio tool / by hand, measured in this one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from compat import matrix as matrix_module  # noqa: E402
+from compat import sources  # noqa: E402
+from compat.engine import Engine  # noqa: E402
+from compat.images import ImageBuilder  # noqa: E402
+from compat.matrix import STEPS  # noqa: E402
+from compat.runner import OUT, expand  # noqa: E402
+
+
+def by_hand_script(m: matrix_module.Matrix, toolchain: str, source: str, jobs: str) -> str:
+    """A shell script doing the cell's steps in order, printing the time each one ends."""
+    src = m.sources[source]
+    fetch = sources.fetch_command(src)
+    assert fetch, "the benchmark needs a fetched source"
+    lines = ["set -e", "stamp() { echo \"STEP $1 $(date +%s.%N)\"; }", "stamp start", shlex.join(fetch),
+             "stamp fetch", "cd /build/src", "version=$(cat /build/meta/version)", f"mkdir -p {OUT}"]
+    values = {"jobs": jobs, "out": OUT, "flavor": m.toolchains[toolchain].default_flavor, "version": "@VERSION@"}
+    for step in STEPS:
+        for argv in m.recipes[src.recipe].steps[step]:
+            command = shlex.join(expand(argv, values)).replace("@VERSION@", '"$version"')
+            lines.append(command + (" || true" if step == "test" else ""))
+        lines.append(f"stamp {step}")
+    return "\n".join(lines) + "\n"
+
+
+def run_by_hand(image: str, script: str) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "cell.sh").write_text(script)
+        volume = "ganeti-compat-bench"
+        subprocess.run(["docker", "volume", "rm", "-f", volume], capture_output=True)
+        subprocess.run(["docker", "volume", "create", volume], check=True, capture_output=True)
+        try:
+            subprocess.run(["docker", "run", "--rm", "-v", f"{volume}:/build", image, "chown", "builder", "/build"],
+                           check=True, capture_output=True)
+            subprocess.run(["docker", "run", "--rm", "-v", f"{volume}:/build", "-v", f"{tmp}:/bench:ro",
+                            "-v", f"{ROOT / 'images' / 'scripts'}:/build/.compat:ro", "-u", "builder",
+                            "-w", "/build", image, "sh", "/bench/cell.sh"],
+                           check=True, stdout=open(Path(tmp) / "log", "w"), stderr=subprocess.STDOUT)
+            stamps = [line.split() for line in (Path(tmp) / "log").read_text().splitlines() if line.startswith("STEP ")]
+        finally:
+            subprocess.run(["docker", "volume", "rm", "-f", volume], capture_output=True)
+    times = {name: float(at) for _, name, at in stamps}
+    order = ["start", "fetch", *STEPS]
+    return {step: times[step] - times[previous] for previous, step in zip(order, order[1:]) if step in times}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--toolchain", default="ghc96")
+    parser.add_argument("--source", default="ganeti-3.1")
+    args = parser.parse_args()
+    m = matrix_module.load(ROOT / "matrix.yaml")
+    engine = Engine()
+    builder = ImageBuilder(engine, ROOT / "reports" / "cache", lambda line: print(line, file=sys.stderr))
+    log = Path(tempfile.mkdtemp()) / "image.log"
+    image = builder.ensure(m.toolchains[args.toolchain], m.recipes[m.sources[args.source].recipe], log)
+
+    start = time.monotonic()
+    manual = run_by_hand(image.tag, by_hand_script(m, args.toolchain, args.source, str(engine.cpus())))
+    manual_total = time.monotonic() - start
+
+    run_id = f"bench-{time.strftime('%Y%m%dT%H%M%S')}"
+    start = time.monotonic()
+    subprocess.run([sys.executable, "-m", "compat", "run", "--toolchain", args.toolchain, "--source", args.source,
+                    "--run-id", run_id], cwd=ROOT, check=False)
+    tool_total = time.monotonic() - start
+    cell = next((ROOT / "reports" / "runs" / run_id / "cells").glob("*.json"))
+    result = json.loads(cell.read_text())
+
+    print(f"\n{args.toolchain} x {args.source}: status {result['status']}, tests {result.get('tests')}")
+    print(f"{'step':10} {'by hand':>9} {'tool':>9} {'ratio':>7}")
+    for step in ["fetch", *STEPS]:
+        if step in manual and step in result["timings"]:
+            ratio = result["timings"][step] / manual[step] if manual[step] else float("nan")
+            print(f"{step:10} {manual[step]:9.1f} {result['timings'][step]:9.1f} {ratio:7.2f}")
+    print(f"{'total':10} {manual_total:9.1f} {tool_total:9.1f} {tool_total / manual_total:7.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Sessions: one per toolchain in matrix.yaml, plus matrix, report and tests; each calls `python -m compat`.
+
+Sessions run in the environment nox runs in (`pip install -e .` installs nox with everything else), so a
+session starts at once and its timings are the tool's own.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nox
+import yaml
+
+nox.options.sessions = ["matrix"]
+ROOT = Path(__file__).parent
+PYTHON = sys.executable
+
+
+def _toolchains() -> dict[str, str]:
+    """Toolchain names and descriptions from matrix.yaml; `python -m compat validate` checks the rest."""
+    data = yaml.safe_load((ROOT / "matrix.yaml").read_text()) or {}
+    toolchains = data.get("toolchains") if isinstance(data, dict) else None
+    if not isinstance(toolchains, dict):
+        return {}
+    return {str(name): str((spec or {}).get("description", f"toolchain {name}")) for name, spec in toolchains.items()}
+
+
+def _register(name: str, description: str) -> None:
+    def session(session: nox.Session) -> None:
+        session.run(PYTHON, "-m", "compat", "run", "--toolchain", name, *session.posargs, external=True)
+
+    session.__doc__ = description
+    nox.session(name=name, python=False, tags=["toolchain"])(session)
+
+
+for _name, _description in _toolchains().items():
+    _register(_name, _description)
+
+
+@nox.session(python=False)
+def matrix(session: nox.Session) -> None:
+    """Every toolchain x default source; the grid lands in reports/latest.md."""
+    session.run(PYTHON, "-m", "compat", "run", *session.posargs, external=True)
+
+
+@nox.session(python=False)
+def report(session: nox.Session) -> None:
+    """Rewrite reports/latest.{md,json} from the latest run (or --run RUN)."""
+    session.run(PYTHON, "-m", "compat", "report", *session.posargs, external=True)
+
+
+@nox.session(python=False)
+def tests(session: nox.Session) -> None:
+    """Unit tests on captured data, then Docker integration tests on the curlint fixture."""
+    session.run(PYTHON, "-m", "pytest", *(session.posargs or ["tests"]), external=True)
