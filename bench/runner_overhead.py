@@ -10,6 +10,7 @@ step and the ratio tool / by hand, measured in this one run.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import shlex
 import subprocess
@@ -21,12 +22,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from compat import matrix as matrix_module  # noqa: E402
-from compat import sources  # noqa: E402
-from compat.engine import Engine  # noqa: E402
-from compat.images import ImageBuilder  # noqa: E402
-from compat.matrix import STEPS  # noqa: E402
-from compat.runner import OUT, expand  # noqa: E402
+from compat import matrix as matrix_module
+from compat import sources
+from compat.engine import Engine
+from compat.images import ImageBuilder
+from compat.matrix import STEPS
+from compat.runner import OUT, expand
 
 
 def by_hand_script(m: matrix_module.Matrix, toolchain: str, source: str, jobs: str) -> str:
@@ -49,21 +50,22 @@ def run_by_hand(image: str, script: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "cell.sh").write_text(script)
         volume = "ganeti-compat-bench"
-        subprocess.run(["docker", "volume", "rm", "-f", volume], capture_output=True)
+        subprocess.run(["docker", "volume", "rm", "-f", volume], capture_output=True, check=False)
         subprocess.run(["docker", "volume", "create", volume], check=True, capture_output=True)
         try:
             subprocess.run(["docker", "run", "--rm", "-v", f"{volume}:/build", image, "chown", "builder", "/build"],
                            check=True, capture_output=True)
-            subprocess.run(["docker", "run", "--rm", "-v", f"{volume}:/build", "-v", f"{tmp}:/bench:ro",
-                            "-v", f"{ROOT / 'images' / 'scripts'}:/build/.compat:ro", "-u", "builder",
-                            "-w", "/build", image, "sh", "/bench/cell.sh"],
-                           check=True, stdout=open(Path(tmp) / "log", "w"), stderr=subprocess.STDOUT)
+            with (Path(tmp) / "log").open("w") as log:
+                subprocess.run(["docker", "run", "--rm", "-v", f"{volume}:/build", "-v", f"{tmp}:/bench:ro",
+                                "-v", f"{ROOT / 'images' / 'scripts'}:/build/.compat:ro", "-u", "builder",
+                                "-w", "/build", image, "sh", "/bench/cell.sh"],
+                               check=True, stdout=log, stderr=subprocess.STDOUT)
             stamps = [line.split() for line in (Path(tmp) / "log").read_text().splitlines() if line.startswith("STEP ")]
         finally:
-            subprocess.run(["docker", "volume", "rm", "-f", volume], capture_output=True)
+            subprocess.run(["docker", "volume", "rm", "-f", volume], capture_output=True, check=False)
     times = {name: float(at) for _, name, at in stamps}
     order = ["start", "fetch", *STEPS]
-    return {step: times[step] - times[previous] for previous, step in zip(order, order[1:]) if step in times}
+    return {step: times[step] - times[previous] for previous, step in itertools.pairwise(order) if step in times}
 
 
 def main() -> None:

@@ -5,18 +5,20 @@ from __future__ import annotations
 import argparse
 import datetime
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from compat import matrix as matrix_module
-from compat.errors import (EXIT_CELL_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, CompatError)
+from compat.errors import EXIT_CELL_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, CompatError
 from compat.matrix import Matrix
 from compat.progress import Progress
 from compat.report import cell_text, write_reports
-from compat.results import FAILED, CellResult, latest_run, load_run, store
+from compat.results import FAILED, CellResult, latest_cells, load_run, store
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MATRIX = ROOT / "matrix.yaml"
 DEFAULT_REPORTS = ROOT / "reports"
+LATEST_TITLE = "the latest result of every cell"
 
 
 def exit_code(results: list[CellResult]) -> int:
@@ -28,7 +30,7 @@ def exit_code(results: list[CellResult]) -> int:
     return EXIT_OK
 
 
-def _names(given: list[str] | None, known: dict[str, object], default: list[str], what: str, file: Path) -> list[str]:
+def _names(given: list[str] | None, known: Mapping[str, object], default: list[str], what: str, file: Path) -> list[str]:
     names = []
     for item in given or []:
         names += [name for name in item.split(",") if name]
@@ -60,7 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     source_names = _names(args.source, m.sources, list(m.default_sources), "source", args.matrix)
     say = Progress()
     engine = Engine()
-    run_id = args.run_id or datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    run_id = args.run_id or datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     run_dir = args.reports / "runs" / run_id
     cells = plan(m, toolchains, source_names)
     say(f"run {run_id}: {len(cells)} cell(s), results in {run_dir}")
@@ -75,21 +77,35 @@ def cmd_run(args: argparse.Namespace) -> int:
         say("interrupted: removing this run's containers and volumes")
         engine.remove_labelled("org.ganeti-compat.run", run_id)
         return EXIT_INTERRUPTED
-    all_results = load_run(run_dir)
-    for path in write_reports(args.reports, all_results, run_id):
+    for path in write_reports(args.reports, in_matrix_order(m, latest_cells(args.reports)), LATEST_TITLE):
         say(f"wrote {path}")
     for r in results:
         print(f"{r.toolchain:8} {r.source:14} {cell_text(r)}")
     return exit_code(results)
 
 
+def in_matrix_order(m: Matrix, results: list[CellResult]) -> list[CellResult]:
+    """Toolchains and sources in the order matrix.yaml lists them; cells it no longer names go last."""
+    toolchains, sources = list(m.toolchains), list(m.sources)
+
+    def rank(r: CellResult) -> tuple[int, int, str]:
+        t = toolchains.index(r.toolchain) if r.toolchain in toolchains else len(toolchains)
+        s = sources.index(r.source) if r.source in sources else len(sources)
+        return t, s, r.key
+
+    return sorted(results, key=rank)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
-    run_dir = args.reports / "runs" / args.run if args.run else latest_run(args.reports)
-    if run_dir is None or not (run_dir / "cells").is_dir():
-        raise CompatError(f"{args.reports}/runs: no run with results{f' named {args.run}' if args.run else ''}; "
+    m = matrix_module.load(args.matrix)
+    if args.run:
+        results, title = load_run(args.reports / "runs" / args.run), f"run {args.run}"
+    else:
+        results, title = latest_cells(args.reports), LATEST_TITLE
+    if not results:
+        raise CompatError(f"{args.reports}/runs: no cell results{f' in run {args.run}' if args.run else ''}; "
                           "run `python -m compat run` first")
-    results = load_run(run_dir)
-    for path in write_reports(args.reports, results, run_dir.name):
+    for path in write_reports(args.reports, in_matrix_order(m, results), title):
         print(f"wrote {path}")
     return exit_code(results)
 
@@ -109,8 +125,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--run-id", help="name of the run directory (default: UTC time)")
     run.add_argument("--keep", action="store_true", help="keep each cell's build volume for debugging")
     run.set_defaults(func=cmd_run)
-    report = sub.add_parser("report", help="write reports/latest.{md,json} from a run's results")
-    report.add_argument("--run", help="run id (default: the latest)")
+    report = sub.add_parser("report", help="write reports/latest.{md,json}: the newest result of every cell")
+    report.add_argument("--run", help="only this run's cells")
     report.set_defaults(func=cmd_report)
     return top
 

@@ -12,9 +12,9 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from compat.engine import LABEL, Engine
 from compat.errors import ToolchainUnavailable
@@ -92,8 +92,19 @@ class ImageBuilder:
         self.cache = cache
         self.say = say
         self.known: dict[str, Image] = {}
+        self.unavailable: dict[str, ToolchainUnavailable] = {}
 
     def ensure(self, toolchain: Toolchain, recipe: Recipe, log: Path) -> Image:
+        """The toolchain image for a recipe; a toolchain found unavailable is not tried again in this run."""
+        if toolchain.name in self.unavailable:
+            raise self.unavailable[toolchain.name]
+        try:
+            return self._ensure(toolchain, recipe, log)
+        except ToolchainUnavailable as exc:
+            self.unavailable[toolchain.name] = exc
+            raise
+
+    def _ensure(self, toolchain: Toolchain, recipe: Recipe, log: Path) -> Image:
         plan = plan_image(toolchain, recipe)
         downloads = self._downloads(toolchain)  # first: an unreachable bindist fails in seconds
         base = self._base(toolchain, log)

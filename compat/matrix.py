@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 
@@ -226,7 +227,8 @@ def _source(r: _Reader, recipes: dict[str, Recipe], name: str, value: Any, path:
     for needed in SOURCE_FIELDS[kind]:
         if needed not in s:
             raise r.fail(path, f"a '{kind}' source needs '{needed}'")
-    text = {k: r.string(s[k], f"{path}.{k}") for k in ("package", "suite", "version", "url", "ref", "path") if k in s}
+    text: dict[str, str] = {k: r.string(s[k], f"{path}.{k}") for k in ("package", "suite", "version", "url", "ref", "path")
+                            if k in s}
     if "sha256" in s:
         text["sha256"] = r.string(s["sha256"], f"{path}.sha256", "[0-9a-f]{64}", "a 64-digit lowercase hex sha256")
     return Source(
@@ -307,7 +309,7 @@ def load(file: Path) -> Matrix:
     return parse(data, file)
 
 
-def pick(known: dict[str, T], name: str, what: str, file: Path) -> T:
+def pick(known: Mapping[str, T], name: str, what: str, file: Path) -> T:
     """Look a toolchain or source up by the name a user typed."""
     if name not in known:
         raise ConfigError(f"{file}: no {what} named '{name}'{_did_you_mean(name, tuple(known))}; known: {', '.join(known)}")

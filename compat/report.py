@@ -22,7 +22,7 @@ def cell_text(result: CellResult) -> str:
     return text
 
 
-def render_markdown(results: list[CellResult], run_id: str) -> str:
+def render_markdown(results: list[CellResult], title: str) -> str:
     toolchains = list(dict.fromkeys(r.toolchain for r in results))
     sources = list(dict.fromkeys(r.source for r in results))
     grid = {(r.toolchain, r.source): [] for r in results}  # type: dict[tuple[str, str], list[str]]
@@ -34,7 +34,7 @@ def render_markdown(results: list[CellResult], run_id: str) -> str:
         label = f"{toolchain} (GHC {ghc['version']}, {ghc.get('integer_library')} {ghc.get('integer_library_version')})" \
             if ghc.get("version") else toolchain
         rows.append([label] + ["<br>".join(grid.get((toolchain, s), ["-"])) for s in sources])
-    lines = [f"# Ganeti toolchain compatibility: run {run_id}", "",
+    lines = [f"# Ganeti toolchain compatibility: {title}", "",
              tabulate(rows, headers=["toolchain"] + sources, tablefmt="github"), ""]
     details = [r for r in results if r.status != "pass"]
     if details:
@@ -44,9 +44,9 @@ def render_markdown(results: list[CellResult], run_id: str) -> str:
         lines.append("")
         lines += ["```"] + [line.replace("```", "'''") for line in r.evidence] + ["```", ""]
         if r.logs:
-            lines.append("Logs: " + ", ".join(f"{step}: `runs/{run_id}/{path}`" for step, path in r.logs.items()))
+            lines.append("Logs: " + ", ".join(f"{step}: `runs/{r.run_id}/{path}`" for step, path in r.logs.items()))
             lines.append("")
-    timing_rows = [[r.toolchain, r.source] + [r.timings.get(step, "") for step in
+    timing_rows = [[r.toolchain, r.source] + [str(r.timings.get(step, "")) for step in
                    ("image", "fetch", "configure", "build", "test")] for r in results]
     lines += ["## Timings (seconds)", "",
               tabulate(timing_rows, headers=["toolchain", "source", "image", "fetch", "configure", "build", "test"],
@@ -54,14 +54,14 @@ def render_markdown(results: list[CellResult], run_id: str) -> str:
     return "\n".join(lines)
 
 
-def render_json(results: list[CellResult], run_id: str) -> str:
-    return json.dumps({"run_id": run_id, "cells": [json.loads(r.to_json()) for r in results]}, indent=2) + "\n"
+def render_json(results: list[CellResult], title: str) -> str:
+    return json.dumps({"title": title, "runs": sorted({r.run_id for r in results}), "cells": [json.loads(r.to_json()) for r in results]}, indent=2) + "\n"
 
 
-def write_reports(reports: Path, results: list[CellResult], run_id: str) -> list[Path]:
-    """reports/latest.md and reports/latest.json for a run."""
+def write_reports(reports: Path, results: list[CellResult], title: str) -> list[Path]:
+    """reports/latest.md and reports/latest.json."""
     written = []
-    for name, text in (("latest.md", render_markdown(results, run_id)), ("latest.json", render_json(results, run_id))):
+    for name, text in (("latest.md", render_markdown(results, title)), ("latest.json", render_json(results, title))):
         write_atomic(reports / name, text)
         written.append(reports / name)
     return written

@@ -43,7 +43,7 @@ class CellResult:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "CellResult":
+    def from_dict(cls, data: dict[str, Any]) -> CellResult:
         known = set(cls.__dataclass_fields__)
         return cls(**{key: value for key, value in data.items() if key in known})
 
@@ -77,6 +77,16 @@ def load_run(run_dir: Path) -> list[CellResult]:
     for path in sorted((run_dir / "cells").glob("*.json")):
         results.append(CellResult.from_dict(json.loads(path.read_text())))
     return results
+
+
+def latest_cells(reports: Path) -> list[CellResult]:
+    """For every cell ever run, its most recent result: what `nox -s ghc96` then `nox -s ghc90` add up to."""
+    newest: dict[str, CellResult] = {}
+    for run_dir in sorted((reports / "runs").glob("*")) if (reports / "runs").is_dir() else []:
+        for result in load_run(run_dir):
+            if result.key not in newest or result.started >= newest[result.key].started:
+                newest[result.key] = result
+    return sorted(newest.values(), key=lambda r: r.key)
 
 
 def latest_run(reports: Path) -> Path | None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from compat import sources
 from compat.analysis.failures import classify_build, crash_evidence
@@ -65,7 +65,7 @@ class CellRunner:
     def run(self, cell: Cell) -> CellResult:
         started = time.monotonic()
         result = CellResult(cell.toolchain.name, cell.source.name, cell.flavor, run_id=self.run_id,
-                            started=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+                            started=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"))
         logs = self.run_dir / "cells" / cell.key
         logs.mkdir(parents=True, exist_ok=True)
         recipe = self.matrix.recipes[cell.source.recipe]
@@ -76,6 +76,8 @@ class CellRunner:
         try:
             image = self.images.ensure(cell.toolchain, recipe, image_log)
         except ToolchainUnavailable as exc:
+            with image_log.open("a") as out:
+                print(f"unavailable: {exc}", file=out)
             result.status, result.evidence = "unavailable", [str(exc)]
             result.logs["image"] = self._relative(image_log)
             self.say(f"{cell.key}: unavailable: {exc}")

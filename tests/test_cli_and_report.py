@@ -9,12 +9,12 @@ import pytest
 
 from compat.cli import exit_code
 from compat.report import cell_text, render_json, render_markdown, write_reports
-from compat.results import CellResult, latest_run, load_run, store
+from compat.results import CellResult, latest_cells, load_run, store
 from tests.conftest import ROOT
 
 
 def compat(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "compat", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "compat", *args], cwd=cwd, capture_output=True, text=True, check=False,
                           env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
 
 
@@ -36,7 +36,7 @@ def test_run_with_unknown_toolchain_fails_before_docker(tmp_path: Path) -> None:
 
 def test_no_engine_is_exit_3(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "compat", "--reports", str(tmp_path), "run", "--toolchain", "ghc96"],
-                          cwd=ROOT, capture_output=True, text=True,
+                          cwd=ROOT, capture_output=True, text=True, check=False,
                           env={"PYTHONPATH": str(ROOT), "DOCKER_HOST": f"unix://{tmp_path}/none.sock"})
     assert done.returncode == 3
     assert done.stderr.startswith("ganeti-compat: no Docker engine answers")
@@ -54,7 +54,7 @@ def results() -> list[CellResult]:
                     tests={"total": 456, "passed": 456, "failed": 0, "failed_names": []},
                     ghc={"version": "9.6.6", "integer_library": "ghc-bignum", "integer_library_version": "1.3"},
                     timings={"build": 165.0})
-    deps = CellResult("ghc90", "ganeti-3.0.2", "gnutls", status="build-fail", cause="deps",
+    deps = CellResult("ghc90", "ganeti-3.0.2", "gnutls", status="build-fail", cause="deps", run_id="r1",
                       evidence=["[__1] rejecting: lens-5.0.1/installed-AoCT (conflict: ganeti", "=> lens>=3.10 && <5.0)",
                                 "```injected fence"],
                       logs={"build": "cells/ghc90--ganeti-3.0.2--gnutls/build.log"})
@@ -64,7 +64,7 @@ def results() -> list[CellResult]:
 
 
 def test_grid_shows_status_cause_and_tests() -> None:
-    text = render_markdown(results(), "r1")
+    text = render_markdown(results(), "run r1")
     assert "| ghc96 (GHC 9.6.6, ghc-bignum 1.3) | pass 456/456 [gnutls]" in text
     assert "build-fail (deps) [gnutls]" in text
     assert "unavailable [openssl]" in text
@@ -79,12 +79,22 @@ def test_json_report_and_store_round_trip(tmp_path: Path) -> None:
         store(run_dir, result)
     loaded = load_run(run_dir)
     assert {r.key for r in loaded} == {r.key for r in results()}
-    assert latest_run(tmp_path) == run_dir
-    written = write_reports(tmp_path, loaded, "r1")
+    written = write_reports(tmp_path, loaded, "run r1")
     data = json.loads((tmp_path / "latest.json").read_text())
-    assert data["run_id"] == "r1" and len(data["cells"]) == 3
+    assert data["title"] == "run r1" and len(data["cells"]) == 3
     assert [p.name for p in written] == ["latest.md", "latest.json"]
-    assert json.loads(render_json(loaded, "r1")) == data
+    assert json.loads(render_json(loaded, "run r1")) == data
+
+
+def test_latest_cells_keeps_the_newest_result_of_each_cell(tmp_path: Path) -> None:
+    older = CellResult("ghc96", "ganeti-3.1", "gnutls", status="test-fail", run_id="a", started="2026-11-25T03:00:00+00:00")
+    newer = CellResult("ghc96", "ganeti-3.1", "gnutls", status="pass", run_id="b", started="2026-11-25T04:00:00+00:00")
+    other = CellResult("ghc90", "ganeti-3.0.2", "gnutls", status="build-fail", run_id="a", started="2026-11-25T03:00:00+00:00")
+    store(tmp_path / "runs" / "a", older)
+    store(tmp_path / "runs" / "a", other)
+    store(tmp_path / "runs" / "b", newer)
+    assert [(r.key, r.status) for r in latest_cells(tmp_path)] == [
+        ("ghc90--ganeti-3.0.2--gnutls", "build-fail"), ("ghc96--ganeti-3.1--gnutls", "pass")]
 
 
 @pytest.mark.parametrize("statuses, code", [
