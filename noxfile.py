@@ -30,7 +30,7 @@ def _register(name: str, description: str) -> None:
     def session(session: nox.Session) -> None:
         session.run(PYTHON, "-m", "compat", "run", "--toolchain", name, *session.posargs, external=True)
 
-    session.__doc__ = description
+    session.__doc__ = f"{description} (posargs go to `compat run`, e.g. -- --source ganeti-3.0.2)"
     nox.session(name=name, python=False, tags=["toolchain"])(session)
 
 

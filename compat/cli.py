@@ -30,10 +30,17 @@ def exit_code(results: list[CellResult]) -> int:
     return EXIT_OK
 
 
+def default_sources(m: Matrix, toolchains_named: bool) -> list[str]:
+    """A run of named toolchains builds the primary source (the first of default_sources); the matrix, all."""
+    return list(m.default_sources[:1] if toolchains_named else m.default_sources)
+
+
 def _names(given: list[str] | None, known: Mapping[str, object], default: list[str], what: str, file: Path) -> list[str]:
     names = []
     for item in given or []:
         names += [name for name in item.split(",") if name]
+    if names == ["all"]:
+        return list(known)
     for name in names:
         matrix_module.pick(known, name, what, file)
     return names or default
@@ -59,7 +66,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     m: Matrix = matrix_module.load(args.matrix)
     toolchains = _names(args.toolchain, m.toolchains, list(m.toolchains), "toolchain", args.matrix)
-    source_names = _names(args.source, m.sources, list(m.default_sources), "source", args.matrix)
+    source_names = _names(args.source, m.sources, default_sources(m, bool(args.toolchain)), "source", args.matrix)
     say = Progress()
     engine = Engine()
     run_id = args.run_id or datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -121,7 +128,8 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list the toolchains").set_defaults(func=cmd_list)
     run = sub.add_parser("run", help="run cells and write their results and the report")
     run.add_argument("--toolchain", action="append", help="toolchain name(s), repeatable or comma-separated (default: all)")
-    run.add_argument("--source", action="append", help="source name(s) (default: the matrix's default_sources)")
+    run.add_argument("--source", action="append", help="source name(s) or 'all' (default: with --toolchain the first of the matrix's "
+                     "default_sources, else all of them)")
     run.add_argument("--run-id", help="name of the run directory (default: UTC time)")
     run.add_argument("--keep", action="store_true", help="keep each cell's build volume for debugging")
     run.set_defaults(func=cmd_run)

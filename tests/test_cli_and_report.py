@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from compat.cli import exit_code
+from compat import matrix
+from compat.cli import default_sources, exit_code
 from compat.report import cell_text, render_json, render_markdown, write_reports
 from compat.results import CellResult, latest_cells, load_run, store
 from tests.conftest import ROOT
@@ -106,3 +107,9 @@ def test_exit_codes(statuses: list[str], code: int) -> None:
 
 def test_cell_text() -> None:
     assert cell_text(results()[0]) == "pass 456/456 [gnutls]"
+
+
+def test_a_toolchain_run_builds_the_primary_source_and_the_matrix_all() -> None:
+    m = matrix.load(ROOT / "matrix.yaml")
+    assert default_sources(m, toolchains_named=True) == ["ganeti-3.1"]
+    assert default_sources(m, toolchains_named=False) == ["ganeti-3.1", "ganeti-3.0.2"]
