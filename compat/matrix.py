@@ -119,11 +119,12 @@ class _Reader:
         return value
 
     def strings(self, value: Any, path: str) -> tuple[str, ...]:
+        """A list of strings; a list inside it (a YAML alias) is spliced in."""
         if value is None:
             return ()
         if not isinstance(value, list):
             raise self.fail(path, f"expected a list of strings, got {_kind(value)}")
-        return tuple(self.string(item, f"{path}[{i}]") for i, item in enumerate(value))
+        return tuple(self.string(item, item_path) for item, item_path in _spliced(value, path))
 
     def name(self, value: Any, path: str, known: dict[str, Any] | tuple[str, ...], what: str) -> str:
         text = self.string(value, path)

@@ -22,6 +22,7 @@ MOUNT = "/build"
 SRC = "/build/src"
 OUT = "/build/out"
 INSPECT_TIMEOUT = 120
+MISSING_PACKAGES = "/usr/share/ganeti-compat/missing-packages.txt"  # written by images/debian.Dockerfile
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,10 @@ class CellRunner:
                 self._judge_tests(recipe, image, volume, logs, result, failed)
             else:
                 self._judge_failure(failed, result)
+                if result.cause == "deps":
+                    missing = self._read_text(image, volume, MISSING_PACKAGES).split()
+                    if missing:
+                        result.evidence.insert(0, f"not packaged in {cell.toolchain.suite}: {', '.join(missing)}")
         else:
             self._judge_tests(recipe, image, volume, logs, result, None)
         finally:
