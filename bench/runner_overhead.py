@@ -46,21 +46,22 @@ def by_hand_script(m: matrix_module.Matrix, toolchain: str, source: str, jobs: s
     return "\n".join(lines) + "\n"
 
 
-def run_by_hand(image: str, script: str) -> dict[str, float]:
+def run_by_hand(image: str, script: str, log_path: Path) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "cell.sh").write_text(script)
+        Path(tmp).chmod(0o755)  # the script runs as the image's unprivileged build user
         volume = "ganeti-compat-bench"
         subprocess.run(["docker", "volume", "rm", "-f", volume], capture_output=True, check=False)
         subprocess.run(["docker", "volume", "create", volume], check=True, capture_output=True)
         try:
             subprocess.run(["docker", "run", "--rm", "-v", f"{volume}:/build", image, "chown", "builder", "/build"],
                            check=True, capture_output=True)
-            with (Path(tmp) / "log").open("w") as log:
+            with log_path.open("w") as log:
                 subprocess.run(["docker", "run", "--rm", "-v", f"{volume}:/build", "-v", f"{tmp}:/bench:ro",
                                 "-v", f"{ROOT / 'images' / 'scripts'}:/build/.compat:ro", "-u", "builder",
                                 "-w", "/build", image, "sh", "/bench/cell.sh"],
                                check=True, stdout=log, stderr=subprocess.STDOUT)
-            stamps = [line.split() for line in (Path(tmp) / "log").read_text().splitlines() if line.startswith("STEP ")]
+            stamps = [line.split() for line in log_path.read_text().splitlines() if line.startswith("STEP ")]
         finally:
             subprocess.run(["docker", "volume", "rm", "-f", volume], capture_output=True, check=False)
     times = {name: float(at) for _, name, at in stamps}
@@ -80,7 +81,9 @@ def main() -> None:
     image = builder.ensure(m.toolchains[args.toolchain], m.recipes[m.sources[args.source].recipe], log)
 
     start = time.monotonic()
-    manual = run_by_hand(image.tag, by_hand_script(m, args.toolchain, args.source, str(engine.cpus())))
+    by_hand_log = ROOT / "reports" / "bench-by-hand.log"
+    print(f"by hand: one docker run, log in {by_hand_log}", file=sys.stderr)
+    manual = run_by_hand(image.tag, by_hand_script(m, args.toolchain, args.source, str(engine.cpus())), by_hand_log)
     manual_total = time.monotonic() - start
 
     run_id = f"bench-{time.strftime('%Y%m%dT%H%M%S')}"

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from compat import matrix as matrix_module
+from compat.analysis.crosscell import focus_packages
 from compat.errors import EXIT_CELL_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, CompatError
 from compat.matrix import Matrix
 from compat.progress import Progress
@@ -84,7 +85,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         say("interrupted: removing this run's containers and volumes")
         engine.remove_labelled("org.ganeti-compat.run", run_id)
         return EXIT_INTERRUPTED
-    for path in write_reports(args.reports, in_matrix_order(m, latest_cells(args.reports)), LATEST_TITLE):
+    for path in write_matrix_reports(args.reports, m, latest_cells(args.reports), LATEST_TITLE):
         say(f"wrote {path}")
     for r in results:
         print(f"{r.toolchain:8} {r.source:14} {cell_text(r)}")
@@ -103,6 +104,12 @@ def in_matrix_order(m: Matrix, results: list[CellResult]) -> list[CellResult]:
     return sorted(results, key=rank)
 
 
+def write_matrix_reports(reports: Path, m: Matrix, results: list[CellResult], title: str) -> list[Path]:
+    """The reports, in matrix order, with ABI drift against the matrix's baseline over the recipes' packages."""
+    focus = set().union(*(focus_packages(recipe.packages) for recipe in m.recipes.values()))
+    return write_reports(reports, in_matrix_order(m, results), title, m.abi_baseline, focus)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     m = matrix_module.load(args.matrix)
     if args.run:
@@ -112,7 +119,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not results:
         raise CompatError(f"{args.reports}/runs: no cell results{f' in run {args.run}' if args.run else ''}; "
                           "run `python -m compat run` first")
-    for path in write_reports(args.reports, in_matrix_order(m, results), title):
+    for path in write_matrix_reports(args.reports, m, results, title):
         print(f"wrote {path}")
     return exit_code(results)
 

@@ -87,6 +87,7 @@ class Matrix:
     recipes: dict[str, Recipe]
     timeouts: dict[str, int]
     default_sources: tuple[str, ...] = field(default=())
+    abi_baseline: str | None = None
 
 
 class _Reader:
@@ -280,7 +281,8 @@ def _flavor(r: _Reader, name: str, value: Any, path: str) -> Flavor:
 def parse(data: Any, file: Path) -> Matrix:
     """Validate parsed YAML into a Matrix; raise ConfigError naming the bad field."""
     r = _Reader(file)
-    top = r.mapping(data, "matrix", ("toolchains", "flavors", "sources", "recipes", "timeouts", "default_sources"),
+    top = r.mapping(data, "matrix", ("toolchains", "flavors", "sources", "recipes", "timeouts", "default_sources",
+                                     "abi_baseline"),
                     ("toolchains", "flavors", "sources", "recipes"))
     flavors = r.each(top["flavors"], "flavors", lambda n, v, p: _flavor(r, n, v, p))
     recipes = r.each(top["recipes"], "recipes", lambda n, v, p: _recipe(r, n, v, p))
@@ -292,7 +294,8 @@ def parse(data: Any, file: Path) -> Matrix:
     defaults = r.strings(top.get("default_sources"), "default_sources") or tuple(sources)
     for i, name in enumerate(defaults):
         r.name(name, f"default_sources[{i}]", sources, "source")
-    return Matrix(file, toolchains, flavors, sources, recipes, timeouts, defaults)
+    baseline = r.name(top["abi_baseline"], "abi_baseline", toolchains, "toolchain") if "abi_baseline" in top else None
+    return Matrix(file, toolchains, flavors, sources, recipes, timeouts, defaults, baseline)
 
 
 def load(file: Path) -> Matrix:

@@ -1,4 +1,4 @@
-"""The matrix report: a toolchain x source grid (Markdown) and the same data as JSON."""
+"""The matrix report: a toolchain x source grid, why cells failed, SSL and ABI verdicts (Markdown), and JSON."""
 
 from __future__ import annotations
 
@@ -7,11 +7,15 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from compat.analysis.crosscell import common_failures, drift_against
 from compat.results import CellResult, write_atomic
+
+STEP_LOGS = ("image", "fetch", "prepare", "configure", "build", "test", "junit")
+FENCE = "`" * 3
 
 
 def cell_text(result: CellResult) -> str:
-    """What one grid cell says: status, tests passed/total, cause."""
+    """What one grid cell says: status, cause, tests passed/total, flavor."""
     text = result.status
     if result.cause:
         text += f" ({result.cause})"
@@ -22,12 +26,13 @@ def cell_text(result: CellResult) -> str:
     return text
 
 
-def render_markdown(results: list[CellResult], title: str) -> str:
+def render_markdown(results: list[CellResult], title: str, baseline: str | None = None,
+                    focus: set[str] | None = None) -> str:
     toolchains = list(dict.fromkeys(r.toolchain for r in results))
     sources = list(dict.fromkeys(r.source for r in results))
-    grid = {(r.toolchain, r.source): [] for r in results}  # type: dict[tuple[str, str], list[str]]
+    grid: dict[tuple[str, str], list[str]] = {}
     for r in results:
-        grid[(r.toolchain, r.source)].append(cell_text(r))
+        grid.setdefault((r.toolchain, r.source), []).append(cell_text(r))
     rows = []
     for toolchain in toolchains:
         ghc = next((r.ghc or {} for r in results if r.toolchain == toolchain and r.ghc), {})
@@ -36,32 +41,93 @@ def render_markdown(results: list[CellResult], title: str) -> str:
         rows.append([label] + ["<br>".join(grid.get((toolchain, s), ["-"])) for s in sources])
     lines = [f"# Ganeti toolchain compatibility: {title}", "",
              tabulate(rows, headers=["toolchain"] + sources, tablefmt="github"), ""]
-    details = [r for r in results if r.status != "pass"]
-    if details:
-        lines += ["## Why cells did not pass", ""]
-    for r in details:
-        lines.append(f"### {r.toolchain} × {r.source} [{r.flavor}]: {r.status}{f' ({r.cause})' if r.cause else ''}")
-        lines.append("")
-        lines += ["```"] + [line.replace("```", "'''") for line in r.evidence] + ["```", ""]
-        if r.logs:
-            lines.append("Logs: " + ", ".join(f"{step}: `runs/{r.run_id}/{path}`" for step, path in r.logs.items()))
-            lines.append("")
-    timing_rows = [[r.toolchain, r.source] + [str(r.timings.get(step, "")) for step in
+    lines += _details(results) + _ssl_section(results) + _abi_section(results, baseline, focus or set())
+    timing_rows = [[r.toolchain, r.source, r.flavor] + [str(r.timings.get(step, "")) for step in
                    ("image", "fetch", "configure", "build", "test")] for r in results]
     lines += ["## Timings (seconds)", "",
-              tabulate(timing_rows, headers=["toolchain", "source", "image", "fetch", "configure", "build", "test"],
-                       tablefmt="github"), ""]
+              tabulate(timing_rows, headers=["toolchain", "source", "flavor", "image", "fetch", "configure", "build",
+                                             "test"], tablefmt="github"), ""]
     return "\n".join(lines)
 
 
+def _fenced(lines: list[str]) -> list[str]:
+    """Log lines in a code block that no line can close."""
+    return [FENCE] + [line.replace(FENCE, "'''") for line in lines] + [FENCE, ""]
+
+
+def _details(results: list[CellResult]) -> list[str]:
+    details = [r for r in results if r.status != "pass"]
+    common = common_failures(results)
+    lines = ["## Why cells did not pass", ""] if details else []
+    for r in details:
+        lines += [f"### {r.toolchain} × {r.source} [{r.flavor}]: {r.status}{f' ({r.cause})' if r.cause else ''}", ""]
+        lines += _fenced(r.evidence)
+        failed = set((r.tests or {}).get("failed_names", []))
+        shared = failed & common.get(r.source, set())
+        if failed and r.source in common:
+            lines += [f"Failing tests common to every toolchain (environment): {len(shared)}; "
+                      f"specific to this toolchain: {len(failed - shared)}", ""]
+        logs = [f"{step}: `runs/{r.run_id}/{path}`" for step, path in r.logs.items() if step in STEP_LOGS]
+        if logs:
+            lines += ["Logs: " + ", ".join(logs), ""]
+    return lines
+
+
+def recommendation(r: CellResult) -> str:
+    """One line a packager can act on, from the cell's SSL facts and flags."""
+    names = {flag["name"] for flag in r.flags}
+    if "ssl:gmp-allocator-conflict" in names or (r.ghc or {}).get("replaces_gmp_allocator"):
+        return "GnuTLS unsafe with this GHC: its runtime hooks GMP's allocator; link OpenSSL libcurl"
+    if "ssl:flavor-mismatch" in names:
+        return f"not the {r.flavor} flavor asked for: check how libcurl is linked"
+    return "GnuTLS safe with this GHC (no GMP allocator hook)"
+
+
+def _ssl_section(results: list[CellResult]) -> list[str]:
+    rows = []
+    for r in results:
+        if r.ssl is None and not r.flags:
+            continue
+        ghc, ssl = r.ghc or {}, r.ssl or {}
+        stacks = "; ".join(f"{name}: {' -> '.join(chain)}" for name, chain in (ssl.get("tls_stacks") or {}).items())
+        flags = ", ".join(flag["name"] for flag in r.flags if flag["name"].startswith("ssl:")) or "-"
+        rows.append([r.toolchain, r.source, r.flavor,
+                     f"{ghc.get('integer_library')} {ghc.get('integer_library_version')}",
+                     "yes" if ssl.get("gmp_hook") else ("no" if ssl else "-"),
+                     ", ".join(ssl.get("curl_flavors") or []) or "-", stacks or "-", flags, recommendation(r)])
+    if not rows:
+        return []
+    headers = ["toolchain", "source", "flavor", "integer library", "GMP hook", "libcurl linked", "TLS stacks loaded",
+               "flags", "recommendation"]
+    return ["## SSL", "", tabulate(rows, headers=headers, tablefmt="github"), ""]
+
+
+def _abi_section(results: list[CellResult], baseline: str | None, focus: set[str]) -> list[str]:
+    lines = []
+    for r in results:
+        for flag in r.flags:
+            if flag["name"].startswith("abi:"):
+                lines += [f"### {r.toolchain} × {r.source}: {flag['name']}", ""] + _fenced(flag["evidence"][:10])
+    if baseline:
+        for key, rows in drift_against(results, baseline, focus).items():
+            lines += [f"### abi:drift of {key} against {baseline}: {len(rows)} of Ganeti's Haskell dependencies moved",
+                      ""]
+            if rows:
+                lines += [tabulate(rows, headers=["package", baseline, key.split("--")[0]], tablefmt="github"), ""]
+    return ["## ABI", ""] + lines if lines else []
+
+
 def render_json(results: list[CellResult], title: str) -> str:
-    return json.dumps({"title": title, "runs": sorted({r.run_id for r in results}), "cells": [json.loads(r.to_json()) for r in results]}, indent=2) + "\n"
+    cells = [json.loads(r.to_json()) for r in results]
+    return json.dumps({"title": title, "runs": sorted({r.run_id for r in results}), "cells": cells}, indent=2) + "\n"
 
 
-def write_reports(reports: Path, results: list[CellResult], title: str) -> list[Path]:
+def write_reports(reports: Path, results: list[CellResult], title: str, baseline: str | None = None,
+                  focus: set[str] | None = None) -> list[Path]:
     """reports/latest.md and reports/latest.json."""
     written = []
-    for name, text in (("latest.md", render_markdown(results, title)), ("latest.json", render_json(results, title))):
+    markdown = render_markdown(results, title, baseline, focus)
+    for name, text in (("latest.md", markdown), ("latest.json", render_json(results, title))):
         write_atomic(reports / name, text)
         written.append(reports / name)
     return written

@@ -11,7 +11,7 @@ from typing import Any
 
 STATUSES = ("pass", "test-fail", "build-fail", "crash", "timeout", "unavailable", "error")
 FAILED = ("test-fail", "build-fail", "crash", "timeout", "error")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass
@@ -30,7 +30,9 @@ class CellResult:
     source_version: str | None = None
     source_digest: str | None = None
     logs: dict[str, str] = field(default_factory=dict)
-    flags: list[str] = field(default_factory=list)
+    flags: list[dict[str, Any]] = field(default_factory=list)  # {"name": "ssl:...", "evidence": [...]}
+    ssl: dict[str, Any] | None = None
+    packages: dict[str, list[str]] = field(default_factory=dict)  # Haskell package -> [version, abi]
     run_id: str = ""
     started: str = ""
     schema: int = SCHEMA_VERSION

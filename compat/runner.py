@@ -8,10 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from compat import sources
+from compat import facts, sources
 from compat.analysis.failures import classify_build, crash_evidence
 from compat.analysis.junit import parse_junit
-from compat.analysis.toolchain import ghc_facts
 from compat.engine import LABEL, Engine
 from compat.errors import ToolchainUnavailable
 from compat.images import IMAGES_DIR, Image, ImageBuilder, tar_directory
@@ -120,7 +119,7 @@ class CellRunner:
         else:
             self._judge_tests(recipe, image, volume, logs, result, None)
         finally:
-            self._inspect(image, volume, logs, result)
+            self._inspect(recipe, cell, image, volume, logs, result)
 
     def _fetch(self, cell: Cell, image: Image, volume: str, logs: Path, result: CellResult) -> None:
         command = sources.fetch_command(cell.source)
@@ -202,16 +201,26 @@ class CellRunner:
         else:
             result.status = "pass"
 
-    def _inspect(self, image: Image, volume: str, logs: Path, result: CellResult) -> None:
-        """Which GHC and integer library built this cell: facts, whatever the outcome."""
+    def _inspect(self, recipe: Recipe, cell: Cell, image: Image, volume: str, logs: Path, result: CellResult) -> None:
+        """Facts whatever the outcome (toolchain, package database), linkage once the build produced binaries."""
+        commands = facts.toolchain_commands()
+        built = "build" in result.timings and result.status != "build-fail"
+        if built:
+            commands.update(facts.binary_commands(recipe.binaries))
         texts = {}
-        for name, argv in (("ghc-info", ["ghc", "--info"]), ("ghc-pkg-list", ["ghc-pkg", "list", "--global", "--simple-output"])):
-            log = logs / f"{name}.txt"
+        for name, argv in commands.items():
+            log = logs / name
             log.unlink(missing_ok=True)
-            self.engine.run(image.tag, argv, log=log, volume=volume, mount=MOUNT, workdir=MOUNT, root=False,
-                            network=False, timeout=INSPECT_TIMEOUT, env={}, labels={f"{LABEL}.run": self.run_id})
+            self.engine.run(image.tag, argv, log=log, volume=volume, mount=MOUNT, workdir=SRC if built else MOUNT,
+                            root=False, network=False, timeout=INSPECT_TIMEOUT, env={},
+                            labels={f"{LABEL}.run": self.run_id})
             texts[name] = log.read_text(errors="replace")
-        result.ghc = ghc_facts(texts["ghc-info"], texts["ghc-pkg-list"]).as_dict()
+            result.logs[name.rsplit(".", 1)[0]] = self._relative(log)
+        found = facts.verdicts(texts, cell.flavor)
+        result.ghc = found.ghc.as_dict()
+        result.ssl = found.ssl if built else None
+        result.packages = found.packages
+        result.flags = [{"name": flag.name, "evidence": list(flag.evidence)} for flag in found.flags]
 
     def _read_text(self, image: Image, volume: str, path: str) -> str:
         data = self.engine.read_file(image.tag, volume, MOUNT, path)

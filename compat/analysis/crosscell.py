@@ -1,0 +1,40 @@
+"""Verdicts that need several cells: failures common to every toolchain, ABI drift against a baseline."""
+
+from __future__ import annotations
+
+from compat.analysis.abi import HsPackage, drift
+from compat.results import CellResult
+
+
+def common_failures(results: list[CellResult]) -> dict[str, set[str]]:
+    """Per source, the tests that fail on every toolchain whose tests ran: the environment, not the GHC."""
+    common: dict[str, set[str]] = {}
+    for source in {r.source for r in results}:
+        ran = [set(r.tests.get("failed_names", [])) for r in results if r.source == source and r.tests]
+        if len(ran) >= 2:
+            common[source] = set.intersection(*ran)
+    return common
+
+
+def _packages(result: CellResult) -> dict[str, HsPackage]:
+    return {name: HsPackage(name, version_abi[0], version_abi[1]) for name, version_abi in result.packages.items()}
+
+
+def drift_against(results: list[CellResult], baseline: str, focus: set[str]) -> dict[str, list[tuple[str, str, str]]]:
+    """For each non-baseline cell, the packages in focus (lower-case names) whose version or ABI moved."""
+    tables = {}
+    for result in results:
+        if result.toolchain == baseline or not result.packages:
+            continue
+        base = next((r for r in results if r.toolchain == baseline and r.source == result.source and r.packages), None)
+        if base is None:
+            continue
+        current, before = _packages(result), _packages(base)
+        wanted = {name for name in set(current) | set(before) if name.lower() in focus}
+        tables[result.key] = drift(before, current, wanted)
+    return tables
+
+
+def focus_packages(debian_packages: tuple[str, ...]) -> set[str]:
+    """The Haskell packages a recipe asks Debian for: libghc-X-dev names X."""
+    return {p[len("libghc-"):-len("-dev")] for p in debian_packages if p.startswith("libghc-") and p.endswith("-dev")}

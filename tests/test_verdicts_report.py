@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from compat.analysis.abi import parse_pkg_dump
+from compat.analysis.crosscell import common_failures, drift_against, focus_packages
+from compat.analysis.linkage import from_ldd
+from compat.facts import ssl_summary, verdicts
+from compat.report import recommendation, render_markdown
+from compat.results import CellResult
+
+
+def read(data: Path, *parts: str) -> str:
+    return data.joinpath(*parts).read_text()
+
+
+def toolchain_texts(data: Path, suite: str) -> dict[str, str]:
+    names = ("ghc-info.txt", "ghc-pkg-list.txt", "ghc-pkg-check.txt", "ghc-pkg-dump.txt", "dpkg-libghc.tsv")
+    return {name: read(data, "toolchains", suite, name) for name in names}
+
+
+def test_bullseye_cell_gets_the_flavor_mismatch_flag_and_no_abi_flags(data: Path) -> None:
+    found = verdicts(toolchain_texts(data, "bullseye"), "gnutls")
+    assert [flag.name for flag in found.flags] == ["ssl:flavor-mismatch"]
+    assert found.ghc.version == "8.8.4"
+    assert found.packages["curl"][0] == "1.3.8"
+
+
+def test_sid_and_trixie_cells_carry_no_flags(data: Path) -> None:
+    for suite in ("trixie", "sid"):
+        assert verdicts(toolchain_texts(data, suite), "gnutls").flags == ()
+
+
+def test_ssl_table_from_real_trixie_ganeti_linkage(data: Path) -> None:
+    linkage = from_ldd(read(data, "ganeti", "3.1-trixie-ldd.txt"))
+    found = verdicts(toolchain_texts(data, "trixie"), "gnutls")
+    cell = CellResult("ghc96", "ganeti-3.1", "gnutls", status="pass", ghc=found.ghc.as_dict(),
+                      ssl=ssl_summary(linkage), flags=[{"name": "ssl:mixed-tls-stacks", "evidence": ["both"]}])
+    assert cell.ssl is not None and cell.ssl["curl_flavors"] == ["gnutls"] and cell.ssl["gmp_hook"] is False
+    text = render_markdown([cell], "t")
+    row = next(line for line in text.splitlines() if line.startswith("| ghc96 ") and "ganeti-3.1" in line)
+    assert "ghc-bignum 1.3" in row and "| no " in row and "ssl:mixed-tls-stacks" in row
+    assert "gnutls: libgnutls.so.30; openssl: libssl.so.3" in row
+    assert recommendation(cell) == "GnuTLS safe with this GHC (no GMP allocator hook)"
+
+
+def test_old_runtime_is_never_recommended_gnutls() -> None:
+    cell = CellResult("ghc78", "ganeti-3.1", "gnutls", ghc={"replaces_gmp_allocator": True})
+    assert recommendation(cell).startswith("GnuTLS unsafe")
+
+
+def test_failures_common_to_every_toolchain_are_the_environment() -> None:
+    tests = lambda *names: {"total": 456, "passed": 456 - len(names), "failed": len(names), "failed_names": list(names)}  # noqa: E731
+    cells = [CellResult("ghc96", "g", "gnutls", status="test-fail", tests=tests("Luxi/AllDefined", "THH/x")),
+             CellResult("ghc910", "g", "gnutls", status="test-fail", tests=tests("Luxi/AllDefined")),
+             CellResult("ghc90", "other", "gnutls", status="test-fail", tests=tests("Luxi/AllDefined"))]
+    assert common_failures(cells) == {"g": {"Luxi/AllDefined"}}
+    text = render_markdown(cells, "t")
+    assert "common to every toolchain (environment): 1; specific to this toolchain: 1" in text
+
+
+def test_drift_table_against_the_baseline(data: Path) -> None:
+    def cell(toolchain: str, suite: str) -> CellResult:
+        dump = parse_pkg_dump(read(data, "toolchains", suite, "ghc-pkg-dump.txt"))
+        return CellResult(toolchain, "ganeti-3.1", "gnutls", packages={p.name: [p.version, p.abi] for p in dump.values()})
+
+    focus = focus_packages(("ghc", "libghc-curl-dev", "libghc-network-dev"))
+    assert focus == {"curl", "network"}
+    cells = [cell("ghc96", "trixie"), cell("ghc90", "bookworm")]
+    tables = drift_against(cells, "ghc96", focus)
+    assert list(tables) == ["ghc90--ganeti-3.1--gnutls"]
+    assert [row[0] for row in tables["ghc90--ganeti-3.1--gnutls"]] == ["curl"]
+    text = render_markdown(cells, "t", "ghc96", focus)
+    assert "abi:drift of ghc90--ganeti-3.1--gnutls against ghc96: 1 of Ganeti's Haskell dependencies moved" in text
