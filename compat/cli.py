@@ -72,15 +72,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     engine = Engine()
     run_id = args.run_id or datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     run_dir = args.reports / "runs" / run_id
-    cells = plan(m, toolchains, source_names)
-    say(f"run {run_id}: {len(cells)} cell(s), results in {run_dir}")
+    flavors = _names(args.flavor, m.flavors, list(m.flavors), "flavor", args.matrix)
+    groups = plan(m, toolchains, source_names, flavors)
+    say(f"run {run_id}: {sum(len(g) for g in groups)} cell(s), results in {run_dir}")
     runner = CellRunner(engine, m, run_dir, args.reports / "cache", say, keep=args.keep)
     results: list[CellResult] = []
+
+    def done(result: CellResult) -> None:
+        store(run_dir, result)
+        results.append(result)
+
     try:
-        for cell in cells:
-            result = runner.run(cell)
-            store(run_dir, result)
-            results.append(result)
+        for group in groups:
+            runner.run_group(group, done)
     except KeyboardInterrupt:
         say("interrupted: removing this run's containers and volumes")
         engine.remove_labelled("org.ganeti-compat.run", run_id)
@@ -88,7 +92,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for path in write_matrix_reports(args.reports, m, latest_cells(args.reports), LATEST_TITLE):
         say(f"wrote {path}")
     for r in results:
-        print(f"{r.toolchain:8} {r.source:14} {cell_text(r)}")
+        print(f"{r.toolchain:8} {r.source:14} {cell_text(r)}" + (f" (relinked {r.compiled_by})" if r.compiled_by else ""))
     return exit_code(results)
 
 
@@ -137,6 +141,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--toolchain", action="append", help="toolchain name(s), repeatable or comma-separated (default: all)")
     run.add_argument("--source", action="append", help="source name(s) or 'all' (default: with --toolchain the first of the matrix's "
                      "default_sources, else all of them)")
+    run.add_argument("--flavor", action="append", help="SSL flavor(s) (default: every flavor of each toolchain)")
     run.add_argument("--run-id", help="name of the run directory (default: UTC time)")
     run.add_argument("--keep", action="store_true", help="keep each cell's build volume for debugging")
     run.set_defaults(func=cmd_run)

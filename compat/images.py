@@ -18,7 +18,7 @@ from pathlib import Path
 
 from compat.engine import LABEL, Engine
 from compat.errors import ToolchainUnavailable
-from compat.matrix import Download, Recipe, Toolchain
+from compat.matrix import Download, Flavor, Recipe, Toolchain
 
 IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
 BASE_REPOSITORY = "ganeti-compat/base"
@@ -122,22 +122,44 @@ class ImageBuilder:
         self.known[tag] = image
         return image
 
+    def flavored(self, image: Image, toolchain: Toolchain, flavor: Flavor, log: Path) -> Image:
+        """The toolchain image with libcurl.so pointing at one flavor's runtime library."""
+        dockerfile = (IMAGES_DIR / "flavor.Dockerfile").read_text()
+        base_id = self.engine.image_id(image.tag) or image.tag
+        digest = hashlib.sha256(f"{dockerfile}\0{base_id}\0{flavor.soname}".encode()).hexdigest()[:16]
+        tag = f"ganeti-compat/{toolchain.name}-{flavor.name}:{digest}"
+        if tag in self.known:
+            return self.known[tag]
+        reused = self.engine.image_id(tag) is not None
+        if not reused:
+            labels = {LABEL: "1", f"{LABEL}.toolchain": toolchain.name, f"{LABEL}.flavor": flavor.name}
+            self._docker_build({"Dockerfile": dockerfile.encode()}, {}, tag, {"BASE": image.tag, "SONAME": flavor.soname},
+                               labels, log, f"the {flavor.name} flavor of {toolchain.name}")
+        self.known[tag] = Image(tag, reused and image.reused, image.base)
+        return self.known[tag]
+
     def _build(self, plan: ImagePlan, tag: str, base: str, downloads: dict[str, Path], log: Path) -> None:
+        files = {"Dockerfile": plan.dockerfile.encode(), **plan.files}
+        labels = {LABEL: "1", f"{LABEL}.toolchain": plan.toolchain.name, f"{LABEL}.ghc": plan.toolchain.ghc}
+        self._docker_build(files, downloads, tag, {"BASE": base}, labels, log, f"image for {plan.toolchain.name}")
+
+    def _docker_build(self, files: dict[str, bytes], downloads: dict[str, Path], tag: str, buildargs: dict[str, str],
+                      labels: dict[str, str], log: Path, what: str) -> None:
         with tempfile.TemporaryDirectory(prefix="ganeti-compat-image-") as tmp:
             context = Path(tmp)
-            (context / "Dockerfile").write_text(plan.dockerfile)
-            for name, data in plan.files.items():
+            for name, data in files.items():
                 (context / name).write_bytes(data)
             (context / "downloads" / "hackage").mkdir(parents=True)
             for name, path in downloads.items():
+                # Hackage sdists keep their names (cabal reads name-version from them); the rest are named by role.
                 target = context / "downloads" / ("hackage" if name.endswith(".tar.gz") else "") / name
                 shutil.copyfile(path, target)
-            labels = {LABEL: "1", f"{LABEL}.toolchain": plan.toolchain.name, f"{LABEL}.ghc": plan.toolchain.ghc}
             with log.open("a") as out:
-                ok, lines = self.engine.build(context, tag, {"BASE": base}, labels, lambda line: print(line, file=out, flush=True))
+                ok, lines = self.engine.build(context, tag, buildargs, labels,
+                                              lambda line: print(line, file=out, flush=True))
         if not ok:
             last = next((line for line in reversed(lines) if line.strip()), "no output")
-            raise ToolchainUnavailable(f"image for {plan.toolchain.name} failed to build: {last} (log: {log})")
+            raise ToolchainUnavailable(f"{what} failed to build: {last} (log: {log})")
 
     def _base(self, toolchain: Toolchain, log: Path) -> str:
         ref = f"debian:{toolchain.suite}"

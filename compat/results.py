@@ -27,6 +27,7 @@ class CellResult:
     ghc: dict[str, Any] | None = None
     image: str | None = None
     image_reused: bool | None = None
+    compiled_by: str | None = None  # the cell whose compiled tree this one relinked (another flavor)
     source_version: str | None = None
     source_digest: str | None = None
     logs: dict[str, str] = field(default_factory=dict)

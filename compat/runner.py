@@ -22,6 +22,7 @@ SRC = "/build/src"
 OUT = "/build/out"
 INSPECT_TIMEOUT = 120
 MISSING_PACKAGES = "/usr/share/ganeti-compat/missing-packages.txt"  # written by images/debian.Dockerfile
+RELINK_SCRIPT = "/build/.compat/relink-curl-binaries"
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,18 @@ class Cell:
         return cell_key(self.toolchain.name, self.source.name, self.flavor)
 
 
-def plan(matrix: Matrix, toolchains: list[str], source_names: list[str]) -> list[Cell]:
-    """Cells for the named toolchains and sources, each in its toolchain's default SSL flavor."""
-    return [Cell(matrix.toolchains[t], matrix.sources[s], matrix.toolchains[t].default_flavor)
-            for t in toolchains for s in source_names]
+def plan(matrix: Matrix, toolchains: list[str], source_names: list[str], flavors: list[str] | None = None
+         ) -> list[list[Cell]]:
+    """Groups of cells, one group per toolchain and source, one cell per SSL flavor (the default first)."""
+    groups = []
+    for t in toolchains:
+        toolchain = matrix.toolchains[t]
+        ordered = [toolchain.default_flavor] + [f for f in toolchain.flavors if f != toolchain.default_flavor]
+        chosen = [f for f in ordered if flavors is None or f in flavors]
+        for s in source_names:
+            if chosen:
+                groups.append([Cell(toolchain, matrix.sources[s], flavor) for flavor in chosen])
+    return groups
 
 
 def expand(argv: tuple[str, ...], values: dict[str, str]) -> list[str]:
@@ -62,48 +71,75 @@ class CellRunner:
         self.run_id = run_dir.name
         self.jobs = str(engine.cpus())
 
-    def run(self, cell: Cell) -> CellResult:
-        started = time.monotonic()
+    def run_group(self, cells: list[Cell], done: Callable[[CellResult], None]) -> None:
+        """The flavors of one toolchain and source: the first compiles, each further flavor relinks and tests.
+
+        Compilation does not depend on the libcurl flavor; linking does. So once a flavor's build
+        completed, the next one reuses its tree, removes every binary that links libcurl and runs the
+        recipe's build commands again, which relinks them against that flavor's libcurl.so.
+        """
+        volume = f"ganeti-compat-{self.run_id.lower()}-{cells[0].toolchain.name}-{cells[0].source.name}".replace("~", "-")
+        built_by: str | None = None
+        try:
+            for cell in cells:
+                result, image = self._image(cell)
+                if image is not None:
+                    if built_by is None:
+                        self.engine.remove_volume(volume)  # a failed flavor's tree is not reused
+                        self.engine.create_volume(volume, {f"{LABEL}.run": self.run_id})
+                    self._steps(cell, image, volume, result, built_by)
+                    if built_by is None and "build" in result.timings and result.status not in ("build-fail", "timeout"):
+                        built_by = cell.key
+                    self.say(f"{cell.key}: {result.status}{' (' + result.cause + ')' if result.cause else ''}")
+                done(result)
+        finally:
+            if not self.keep:
+                self.engine.remove_volume(volume)
+
+    def _image(self, cell: Cell) -> tuple[CellResult, Image | None]:
+        """A fresh result for the cell, and the toolchain image in the cell's flavor (None if unavailable)."""
         result = CellResult(cell.toolchain.name, cell.source.name, cell.flavor, run_id=self.run_id,
                             started=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"))
-        logs = self.run_dir / "cells" / cell.key
-        logs.mkdir(parents=True, exist_ok=True)
         recipe = self.matrix.recipes[cell.source.recipe]
         image_log = self.run_dir / "images" / f"{cell.toolchain.name}.log"
         image_log.parent.mkdir(parents=True, exist_ok=True)
+        result.logs["image"] = self._relative(image_log)
         self.say(f"{cell.key}: image")
-        step_start = time.monotonic()
+        start = time.monotonic()
         try:
             image = self.images.ensure(cell.toolchain, recipe, image_log)
+            image = self.images.flavored(image, cell.toolchain, self.matrix.flavors[cell.flavor], image_log)
         except ToolchainUnavailable as exc:
             with image_log.open("a") as out:
                 print(f"unavailable: {exc}", file=out)
             result.status, result.evidence = "unavailable", [str(exc)]
-            result.logs["image"] = self._relative(image_log)
             self.say(f"{cell.key}: unavailable: {exc}")
-            return result
+            return result, None
         finally:
-            result.timings["image"] = round(time.monotonic() - step_start, 1)
+            result.timings["image"] = round(time.monotonic() - start, 1)
         result.image, result.image_reused = image.tag, image.reused
-        volume = f"ganeti-compat-{self.run_id.lower()}-{cell.key}".replace("~", "-")
-        self.engine.create_volume(volume, {f"{LABEL}.run": self.run_id})
-        try:
-            self._steps(cell, recipe, image, volume, logs, result)
-        finally:
-            if not self.keep:
-                self.engine.remove_volume(volume)
-        self.say(f"{cell.key}: {result.status}{' (' + result.cause + ')' if result.cause else ''}"
-                 f" after {time.monotonic() - started:.0f} s")
-        return result
+        return result, image
 
-    def _steps(self, cell: Cell, recipe: Recipe, image: Image, volume: str, logs: Path, result: CellResult) -> None:
-        self.engine.put_tree(image.tag, volume, MOUNT, tar_directory(IMAGES_DIR / "scripts", ".compat"), MOUNT)
+    def _steps(self, cell: Cell, image: Image, volume: str, result: CellResult, built_by: str | None) -> None:
+        recipe = self.matrix.recipes[cell.source.recipe]
+        logs = self.run_dir / "cells" / cell.key
+        logs.mkdir(parents=True, exist_ok=True)
         values = {"jobs": self.jobs, "out": OUT, "flavor": cell.flavor, "version": ""}
         try:
-            self._fetch(cell, image, volume, logs, result)
+            if built_by:
+                result.compiled_by = built_by
+                result.source_version, result.source_digest = self._source_meta(image, volume)
+                steps = ["build", "test"]
+                relink = [["sh", RELINK_SCRIPT, SRC]]
+            else:
+                self.engine.put_tree(image.tag, volume, MOUNT, tar_directory(IMAGES_DIR / "scripts", ".compat"), MOUNT)
+                self._fetch(cell, image, volume, logs, result)
+                steps, relink = list(STEPS), []
             values["version"] = result.source_version or ""
-            for step in STEPS:
+            for step in steps:
                 commands = [expand(argv, values) for argv in recipe.steps[step]]
+                if step == "build":
+                    commands = relink + commands
                 if step == "test":
                     commands.insert(0, ["mkdir", "-p", OUT])
                 self._run_step(cell, step, commands, image, volume, logs, result)
@@ -121,6 +157,11 @@ class CellRunner:
         finally:
             self._inspect(recipe, cell, image, volume, logs, result)
 
+    def _source_meta(self, image: Image, volume: str) -> tuple[str | None, str | None]:
+        version = self._read_text(image, volume, "/build/meta/version").strip() or None
+        digest = self._read_text(image, volume, "/build/meta/digest").strip() or None
+        return version, digest
+
     def _fetch(self, cell: Cell, image: Image, volume: str, logs: Path, result: CellResult) -> None:
         command = sources.fetch_command(cell.source)
         if command is None:
@@ -129,9 +170,7 @@ class CellRunner:
             result.source_digest, result.source_version = sources.tree_digest(path), "local"
             return
         self._run_step(cell, "fetch", [command], image, volume, logs, result, network=True)
-        read = self._read_text
-        result.source_version = read(image, volume, "/build/meta/version").strip() or None
-        result.source_digest = read(image, volume, "/build/meta/digest").strip() or None
+        result.source_version, result.source_digest = self._source_meta(image, volume)
 
     def _run_step(self, cell: Cell, step: str, commands: list[list[str]], image: Image, volume: str, logs: Path,
                   result: CellResult, network: bool = False) -> None:

@@ -48,57 +48,77 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base
 
 
-def run(workspace: Path, run_id: str, toolchain: str, sources: str) -> tuple[int, str, dict[str, dict]]:
+def run(workspace: Path, run_id: str, toolchain: str, sources: str, *extra: str) -> tuple[int, str, dict[str, dict]]:
+    """Run cells through the real command line; their results by "source/flavor"."""
     done = subprocess.run([sys.executable, "-m", "compat", "--matrix", str(workspace / "matrix.yaml"),
                            "--reports", str(workspace / "reports"), "run", "--toolchain", toolchain,
-                           "--source", sources, "--run-id", run_id],
+                           "--source", sources, "--run-id", run_id, *extra],
                           cwd=ROOT, capture_output=True, text=True, timeout=2400, check=False)
     assert "Traceback" not in done.stderr + done.stdout
     cells = {}
     for path in (workspace / "reports" / "runs" / run_id / "cells").glob("*.json"):
         result = json.loads(path.read_text())
-        cells[result["source"]] = result
+        cells[f"{result['source']}/{result['flavor']}"] = result
     return done.returncode, done.stderr, cells
 
 
-def test_trixie_cells_pass_fail_tests_deps_and_compile(workspace: Path) -> None:
+def assert_links(cell: dict, flavor: str) -> None:
+    """The linkage facts confirm the flavor the cell asked for."""
+    assert cell["ssl"]["curl_flavors"] == [flavor], cell["ssl"]
+    assert "ssl:flavor-mismatch" not in [flag["name"] for flag in cell["flags"]]
+    assert cell["ssl"]["gmp_hook"] is False
+
+
+def test_trixie_cells_pass_fail_tests_deps_and_compile_in_both_flavors(workspace: Path) -> None:
     code, _, cells = run(workspace, "trixie", "ghc96", "curlint,curlint-testfail,curlint-deps,curlint-compile")
     assert code == 1
-    ok = cells["curlint"]
+    ok = cells["curlint/gnutls"]
     assert ok["status"] == "pass", ok
     assert ok["tests"] == {"total": 3, "passed": 3, "failed": 0, "failed_names": []}
     assert ok["ghc"]["version"] == "9.6.6" and ok["ghc"]["integer_library"] == "ghc-bignum"
     assert set(ok["timings"]) >= {"image", "configure", "build", "test"}
+    assert_links(ok, "gnutls")
 
-    failing = cells["curlint-testfail"]
-    assert failing["status"] == "test-fail"
-    assert failing["tests"]["failed_names"] == ["Integer/factorial 25"]
+    openssl = cells["curlint/openssl"]
+    assert openssl["status"] == "pass", openssl
+    assert openssl["compiled_by"] == "ghc96--curlint--gnutls"  # relinked, not recompiled
+    assert "configure" not in openssl["timings"]
+    assert_links(openssl, "openssl")
 
-    deps = cells["curlint-deps"]
-    assert (deps["status"], deps["cause"]) == ("build-fail", "deps")
-    assert any("curl >=99" in line for line in deps["evidence"]), deps["evidence"]
+    for flavor in ("gnutls", "openssl"):
+        failing = cells[f"curlint-testfail/{flavor}"]
+        assert failing["status"] == "test-fail"
+        assert failing["tests"]["failed_names"] == ["Integer/factorial 25"]
+        assert_links(failing, flavor)
 
-    compile_ = cells["curlint-compile"]
-    assert (compile_["status"], compile_["cause"]) == ("build-fail", "compile")
-    assert any(line.startswith("src/CurlInt.hs:") and "error" in line for line in compile_["evidence"])
+        deps = cells[f"curlint-deps/{flavor}"]
+        assert (deps["status"], deps["cause"]) == ("build-fail", "deps")
+        assert any("curl >=99" in line for line in deps["evidence"]), deps["evidence"]
+
+        compile_ = cells[f"curlint-compile/{flavor}"]
+        assert (compile_["status"], compile_["cause"]) == ("build-fail", "compile")
+        assert any(line.startswith("src/CurlInt.hs:") and "error" in line for line in compile_["evidence"])
 
 
-def test_bookworm_cell_passes_and_its_image_is_reused(workspace: Path) -> None:
+def test_bookworm_cells_pass_in_both_flavors_and_images_are_reused(workspace: Path) -> None:
     code, _, cells = run(workspace, "bookworm-1", "ghc90", "curlint")
     assert code == 0
-    assert cells["curlint"]["status"] == "pass"
-    assert cells["curlint"]["ghc"]["version"] == "9.0.2"
-    code, progress, again = run(workspace, "bookworm-2", "ghc90", "curlint")
+    for flavor in ("gnutls", "openssl"):
+        assert cells[f"curlint/{flavor}"]["status"] == "pass"
+        assert cells[f"curlint/{flavor}"]["ghc"]["version"] == "9.0.2"
+        assert_links(cells[f"curlint/{flavor}"], flavor)
+    code, progress, again = run(workspace, "bookworm-2", "ghc90", "curlint", "--flavor", "gnutls")
     assert code == 0
-    assert again["curlint"]["image_reused"] is True
-    assert again["curlint"]["image"] == cells["curlint"]["image"]
+    assert list(again) == ["curlint/gnutls"]
+    assert again["curlint/gnutls"]["image_reused"] is True
+    assert again["curlint/gnutls"]["image"] == cells["curlint/gnutls"]["image"]
     assert "reused, not rebuilt" in progress
 
 
 def test_unreachable_bindist_is_unavailable_naming_the_download(workspace: Path) -> None:
     code, progress, cells = run(workspace, "gone", "ghc-gone", "curlint")
     assert code == 4
-    cell = cells["curlint"]
+    cell = cells["curlint/openssl"]
     assert cell["status"] == "unavailable"
     assert "download 'ghc' failed: http://127.0.0.1:9/ghc-7.10.2-x86_64-unknown-linux-deb7.tar.bz2" in cell["evidence"][0]
     assert "unavailable" in progress

@@ -54,9 +54,13 @@ def test_expand_fills_each_argument_alone() -> None:
         "python3", "-c", "print(1)", "3.1.0~rc2-5; rm -rf /", "--jxml=/build/out/x.xml", "-j2"]
 
 
-def test_plan_uses_each_toolchains_default_flavor() -> None:
-    cells = plan(default(), ["ghc710", "ghc96"], ["ganeti-3.1"])
-    assert [c.key for c in cells] == ["ghc710--ganeti-3.1--openssl", "ghc96--ganeti-3.1--gnutls"]
+def test_plan_groups_flavors_default_first() -> None:
+    groups = plan(default(), ["ghc710", "ghc96"], ["ganeti-3.1"])
+    assert [[c.key for c in group] for group in groups] == [
+        ["ghc710--ganeti-3.1--openssl", "ghc710--ganeti-3.1--gnutls"],
+        ["ghc96--ganeti-3.1--gnutls", "ghc96--ganeti-3.1--openssl"]]
+    only = plan(default(), ["ghc96"], ["ganeti-3.1", "ganeti-3.0.2"], ["openssl"])
+    assert [[c.key for c in group] for group in only] == [["ghc96--ganeti-3.1--openssl"], ["ghc96--ganeti-3.0.2--openssl"]]
 
 
 def test_tree_digest_changes_with_content(tmp_path: Path) -> None:
