@@ -63,7 +63,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from compat.engine import Engine  # only the commands that need Docker import it
-    from compat.runner import CellRunner, plan
+    from compat.runner import CellRunner, ProbeSettings, plan
 
     m: Matrix = matrix_module.load(args.matrix)
     toolchains = _names(args.toolchain, m.toolchains, list(m.toolchains), "toolchain", args.matrix)
@@ -75,7 +75,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     flavors = _names(args.flavor, m.flavors, list(m.flavors), "flavor", args.matrix)
     groups = plan(m, toolchains, source_names, flavors)
     say(f"run {run_id}: {sum(len(g) for g in groups)} cell(s), results in {run_dir}")
-    runner = CellRunner(engine, m, run_dir, args.reports / "cache", say, keep=args.keep)
+    runner = CellRunner(engine, m, run_dir, args.reports / "cache", say, keep=args.keep,
+                        probe=ProbeSettings(args.probe_requests, args.probe_fault))
     results: list[CellResult] = []
 
     def done(result: CellResult) -> None:
@@ -143,6 +144,9 @@ def parser() -> argparse.ArgumentParser:
                      "default_sources, else all of them)")
     run.add_argument("--flavor", action="append", help="SSL flavor(s) (default: every flavor of each toolchain)")
     run.add_argument("--run-id", help="name of the run directory (default: UTC time)")
+    run.add_argument("--probe-requests", type=int, default=20, help="HTTPS requests per probe run (default: %(default)s)")
+    run.add_argument("--probe-fault", choices=["hostile-gmp"],
+                     help="fault injection: also run the probe with a GMP allocator hook whose memory faults")
     run.add_argument("--keep", action="store_true", help="keep each cell's build volume for debugging")
     run.set_defaults(func=cmd_run)
     report = sub.add_parser("report", help="write reports/latest.{md,json}: the newest result of every cell")

@@ -16,7 +16,7 @@ from compat.errors import ConfigError
 STEPS = ("prepare", "configure", "build", "test")
 TOOLCHAIN_KINDS = ("debian", "bindist")
 SOURCE_KINDS = ("debian", "git", "tarball", "path")
-DEFAULT_TIMEOUTS = {"fetch": 900, "prepare": 1800, "configure": 1800, "build": 5400, "test": 1800}
+DEFAULT_TIMEOUTS = {"fetch": 900, "prepare": 1800, "configure": 1800, "build": 5400, "test": 1800, "probe": 600}
 PLACEHOLDERS = ("jobs", "out", "version", "flavor")
 
 T = TypeVar("T")

@@ -65,8 +65,8 @@ def _details(results: list[CellResult]) -> list[str]:
         failed = set((r.tests or {}).get("failed_names", []))
         shared = failed & common.get(r.source, set())
         if failed and r.source in common:
-            lines += [f"Failing tests common to every toolchain (environment): {len(shared)}; "
-                      f"specific to this toolchain: {len(failed - shared)}", ""]
+            lines += [(f"Failing tests common to every toolchain (environment): {len(shared)}; "
+                       f"specific to this toolchain: {len(failed - shared)}"), ""]
         logs = [f"{step}: `runs/{r.run_id}/{path}`" for step, path in r.logs.items() if step in STEP_LOGS]
         if logs:
             lines += ["Logs: " + ", ".join(logs), ""]
@@ -91,14 +91,19 @@ def _ssl_section(results: list[CellResult]) -> list[str]:
         ghc, ssl = r.ghc or {}, r.ssl or {}
         stacks = "; ".join(f"{name}: {' -> '.join(chain)}" for name, chain in (ssl.get("tls_stacks") or {}).items())
         flags = ", ".join(flag["name"] for flag in r.flags if flag["name"].startswith("ssl:")) or "-"
+        probe = r.probe or {}
+        probe_text = probe.get("plain", "-") + (f", hostile GMP: {probe['hostile']}" if probe.get("hostile", "not run")
+                                                != "not run" else "")
+        per_request = probe.get("gmp_allocations_per_request")
         rows.append([r.toolchain, r.source, r.flavor,
                      f"{ghc.get('integer_library')} {ghc.get('integer_library_version')}",
                      "yes" if ssl.get("gmp_hook") else ("no" if ssl else "-"),
-                     ", ".join(ssl.get("curl_flavors") or []) or "-", stacks or "-", flags, recommendation(r)])
+                     ", ".join(ssl.get("curl_flavors") or []) or "-", stacks or "-", probe_text,
+                     "-" if per_request is None else per_request, flags, recommendation(r)])
     if not rows:
         return []
     headers = ["toolchain", "source", "flavor", "integer library", "GMP hook", "libcurl linked", "TLS stacks loaded",
-               "flags", "recommendation"]
+               "probe", "GMP allocs / TLS request", "flags", "recommendation"]
     return ["## SSL", "", tabulate(rows, headers=headers, tablefmt="github"), ""]
 
 

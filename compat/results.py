@@ -33,6 +33,7 @@ class CellResult:
     logs: dict[str, str] = field(default_factory=dict)
     flags: list[dict[str, Any]] = field(default_factory=list)  # {"name": "ssl:...", "evidence": [...]}
     ssl: dict[str, Any] | None = None
+    probe: dict[str, Any] | None = None
     packages: dict[str, list[str]] = field(default_factory=dict)  # Haskell package -> [version, abi]
     run_id: str = ""
     started: str = ""

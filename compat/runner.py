@@ -11,6 +11,7 @@ from pathlib import Path
 from compat import facts, sources
 from compat.analysis.failures import classify_build, crash_evidence
 from compat.analysis.junit import parse_junit
+from compat.analysis.probe import injected_conflict, parse_probe
 from compat.engine import LABEL, Engine
 from compat.errors import ToolchainUnavailable
 from compat.images import IMAGES_DIR, Image, ImageBuilder, tar_directory
@@ -23,6 +24,13 @@ OUT = "/build/out"
 INSPECT_TIMEOUT = 120
 MISSING_PACKAGES = "/usr/share/ganeti-compat/missing-packages.txt"  # written by images/debian.Dockerfile
 RELINK_SCRIPT = "/build/.compat/relink-curl-binaries"
+PROBE_SCRIPT = "/build/.compat/run-probe"
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    requests: int = 20
+    fault: str | None = None  # "hostile-gmp": the fault-injection run
 
 
 @dataclass(frozen=True)
@@ -65,8 +73,9 @@ class CellRunner:
     """Runs one cell after another in fresh volumes; a failed cell is a result, never an exception."""
 
     def __init__(self, engine: Engine, matrix: Matrix, run_dir: Path, cache: Path, say: Callable[[str], None],
-                 keep: bool = False) -> None:
+                 keep: bool = False, probe: ProbeSettings | None = None) -> None:
         self.engine, self.matrix, self.run_dir, self.say, self.keep = engine, matrix, run_dir, say, keep
+        self.probe = probe or ProbeSettings()
         self.images = ImageBuilder(engine, cache, say)
         self.run_id = run_dir.name
         self.jobs = str(engine.cpus())
@@ -156,6 +165,39 @@ class CellRunner:
             self._judge_tests(recipe, image, volume, logs, result, None)
         finally:
             self._inspect(recipe, cell, image, volume, logs, result)
+        if result.ssl is not None:  # the build produced binaries
+            self._probe(cell, image, volume, logs, result)
+
+    def _probe(self, cell: Cell, image: Image, volume: str, logs: Path, result: CellResult) -> None:
+        """HTTPS through the curl binding on loopback, plain, with a counting and (if asked) a hostile GMP hook."""
+        argv = ["sh", PROBE_SCRIPT, str(self.probe.requests)] + ([self.probe.fault] if self.probe.fault else [])
+        log = logs / "probe.log"
+        result.logs["probe"] = self._relative(log)
+        self.say(f"{cell.key}: probe ...")
+        start = time.monotonic()
+        ran = self.engine.run(image.tag, argv, log=log, volume=volume, mount=MOUNT, workdir=MOUNT, root=False,
+                              network=False, timeout=self.matrix.timeouts["probe"], env={"HOME": "/home/builder"},
+                              labels={f"{LABEL}.run": self.run_id, f"{LABEL}.step": "probe"})
+        result.timings["probe"] = round(time.monotonic() - start, 1)
+        outcome = parse_probe(log.read_text(errors="replace"), self.probe.requests)
+        result.probe = outcome.as_dict() | ({"timed_out": True} if ran.timed_out else {})
+        assert result.ssl is not None
+        result.ssl["gmp_allocations_per_request"] = outcome.per_request()  # what an old runtime's hook would be fed
+        fed = outcome.per_request()
+        for existing in result.flags:
+            if existing["name"] == "ssl:mixed-tls-stacks" and fed is not None:
+                existing["evidence"].append(f"GnuTLS {'used' if fed else 'loaded but not used'} for TLS: "
+                                        f"{fed} GMP allocations per request (runtime probe)")
+        if flag := injected_conflict(outcome):
+            result.flags.append({"name": flag.name, "evidence": list(flag.evidence)})
+        crashed = [(run, outcome.verdict(run)) for run in ("plain", "counting", "hostile")
+                   if outcome.verdict(run).startswith("crash")]
+        if crashed:
+            result.status, result.cause = "crash", None
+            result.evidence = [f"runtime probe, {run} run: {verdict}" for run, verdict in crashed] + outcome.lines[-4:]
+        elif outcome.verdict("plain") != "pass" and result.probe["built"] and result.status == "pass":
+            result.status = "test-fail"
+            result.evidence = [f"runtime probe: HTTPS through the curl binding: {outcome.verdict('plain')}"] + outcome.lines[-4:]
 
     def _source_meta(self, image: Image, volume: str) -> tuple[str | None, str | None]:
         version = self._read_text(image, volume, "/build/meta/version").strip() or None

@@ -63,10 +63,13 @@ def run(workspace: Path, run_id: str, toolchain: str, sources: str, *extra: str)
 
 
 def assert_links(cell: dict, flavor: str) -> None:
-    """The linkage facts confirm the flavor the cell asked for."""
+    """The linkage facts confirm the flavor the cell asked for, and the probe measures what TLS asks of GMP."""
     assert cell["ssl"]["curl_flavors"] == [flavor], cell["ssl"]
     assert "ssl:flavor-mismatch" not in [flag["name"] for flag in cell["flags"]]
     assert cell["ssl"]["gmp_hook"] is False
+    assert cell["probe"]["plain"] == "pass" and cell["probe"]["counting"] == "pass", cell["probe"]
+    per_request = cell["probe"]["gmp_allocations_per_request"]
+    assert per_request > 0 if flavor == "gnutls" else per_request == 0
 
 
 def test_trixie_cells_pass_fail_tests_deps_and_compile_in_both_flavors(workspace: Path) -> None:
@@ -113,6 +116,19 @@ def test_bookworm_cells_pass_in_both_flavors_and_images_are_reused(workspace: Pa
     assert again["curlint/gnutls"]["image_reused"] is True
     assert again["curlint/gnutls"]["image"] == cells["curlint/gnutls"]["image"]
     assert "reused, not rebuilt" in progress
+
+
+def test_injected_hostile_gmp_allocator_crashes_the_gnutls_probe_only(workspace: Path) -> None:
+    code, _, cells = run(workspace, "fault", "ghc96", "curlint", "--probe-fault", "hostile-gmp")
+    assert code == 1
+    gnutls = cells["curlint/gnutls"]
+    assert gnutls["status"] == "crash"
+    assert gnutls["evidence"][0] == "runtime probe, hostile run: crash (SIGSEGV)"
+    conflict = [flag for flag in gnutls["flags"] if flag["name"] == "ssl:gmp-allocator-conflict"]
+    assert conflict and "crash (SIGSEGV)" in conflict[0]["evidence"][0]
+    openssl = cells["curlint/openssl"]
+    assert openssl["status"] == "pass" and openssl["probe"]["hostile"] == "pass"
+    assert "ssl:gmp-allocator-conflict" not in [flag["name"] for flag in openssl["flags"]]
 
 
 def test_unreachable_bindist_is_unavailable_naming_the_download(workspace: Path) -> None:

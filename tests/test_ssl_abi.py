@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from compat.analysis.abi import broken_packages, drift, hash_mismatches, parse_dpkg, parse_pkg_dump
-from compat.analysis.linkage import Binary, Linkage, chain, from_ldd, parse_inspect
+from compat.analysis.linkage import Linkage, chain, from_ldd, parse_inspect
 from compat.analysis.ssl import curl_flavor, flavor_mismatch, gmp_allocator_conflict, mixed_tls_stacks, tls_stacks
 from compat.analysis.toolchain import ghc_facts
 
@@ -82,8 +82,8 @@ def test_the_tree_says_which_library_brings_gnutls() -> None:
     assert chain(linkage, probe, "libgnutls.so.30") == ["probe", "libcurl.so.4", "librtmp.so.1", "libgnutls.so.30"]
     flag = mixed_tls_stacks(linkage)
     assert flag is not None
-    assert flag.evidence == ("exe/probe: probe -> libcurl.so.4 -> librtmp.so.1 -> libgnutls.so.30; "
-                             "probe -> libcurl.so.4 -> libssl.so.3",)
+    assert flag.evidence == (("exe/probe: probe -> libcurl.so.4 -> librtmp.so.1 -> libgnutls.so.30; "
+                              "probe -> libcurl.so.4 -> libssl.so.3"),)
 
 
 def test_hook_plus_gmp_using_tls_is_the_conflict() -> None:
@@ -125,7 +125,7 @@ def test_a_rebuilt_package_is_a_hash_mismatch(data: Path) -> None:
 def test_drift_between_bookworm_and_trixie(data: Path) -> None:
     bookworm = parse_pkg_dump(toolchain(data, "bookworm", "ghc-pkg-dump.txt"))
     trixie = parse_pkg_dump(toolchain(data, "trixie", "ghc-pkg-dump.txt"))
-    rows = dict((name, (before, after)) for name, before, after in drift(bookworm, trixie, {"curl", "base"}))
+    rows = {name: (before, after) for name, before, after in drift(bookworm, trixie, {"curl", "base"})}
     assert set(rows) == {"curl", "base"}  # curl keeps its version, but its ABI moves with base
     assert rows["curl"][0].startswith("1.3.8 (") and rows["curl"][1].startswith("1.3.8 (")
     assert rows["curl"][0] != rows["curl"][1]

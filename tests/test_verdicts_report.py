@@ -50,7 +50,7 @@ def test_old_runtime_is_never_recommended_gnutls() -> None:
 
 
 def test_failures_common_to_every_toolchain_are_the_environment() -> None:
-    tests = lambda *names: {"total": 456, "passed": 456 - len(names), "failed": len(names), "failed_names": list(names)}  # noqa: E731
+    tests = lambda *names: {"total": 456, "passed": 456 - len(names), "failed": len(names), "failed_names": list(names)}
     cells = [CellResult("ghc96", "g", "gnutls", status="test-fail", tests=tests("Luxi/AllDefined", "THH/x")),
              CellResult("ghc910", "g", "gnutls", status="test-fail", tests=tests("Luxi/AllDefined")),
              CellResult("ghc90", "other", "gnutls", status="test-fail", tests=tests("Luxi/AllDefined"))]

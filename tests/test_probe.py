@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from compat.analysis.probe import injected_conflict, parse_probe
+
+
+def test_gnutls_flavor_feeds_gmp_and_dies_under_a_hostile_hook(data: Path) -> None:
+    outcome = parse_probe((data / "probe/trixie-gnutls-hostile.txt").read_text(), 20)
+    assert outcome.verdict("plain") == "pass"
+    assert outcome.allocations == {"counting": 700}
+    assert outcome.per_request() == 35.0
+    assert outcome.verdict("hostile") == "crash (SIGSEGV)"
+    flag = injected_conflict(outcome)
+    assert flag is not None and flag.name == "ssl:gmp-allocator-conflict"
+    assert flag.evidence == ("runtime probe with an injected hostile GMP allocator hook: crash (SIGSEGV)",
+                             "the same requests feed a GMP allocator hook 35.0 allocations per TLS request")
+    assert "Segmentation fault" in outcome.lines
+
+
+def test_openssl_flavor_never_touches_gmp_and_survives_the_hostile_hook(data: Path) -> None:
+    outcome = parse_probe((data / "probe/trixie-openssl-hostile.txt").read_text(), 20)
+    assert outcome.allocations == {"counting": 0, "hostile": 0}
+    assert outcome.per_request() == 0.0
+    assert outcome.as_dict()["hostile"] == "pass"
+    assert injected_conflict(outcome) is None
+
+
+def test_probe_that_did_not_build_is_not_a_verdict() -> None:
+    outcome = parse_probe("Probe.hs:3:8: error: Could not find module 'Network.Curl'\nprobe-exit build 1\n", 20)
+    assert outcome.as_dict()["built"] is False
+    assert outcome.verdict("plain") == "not run"
+    assert outcome.per_request() is None
