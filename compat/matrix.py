@@ -72,10 +72,10 @@ class Source:
 class Recipe:
     name: str
     packages: tuple[str, ...]
-    build_dep: tuple[str, ...]
     steps: dict[str, tuple[tuple[str, ...], ...]]
     junit: str | None
     binaries: tuple[str, ...]
+    relink: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -255,7 +255,7 @@ def _command(r: _Reader, value: Any, path: str) -> tuple[str, ...]:
 
 
 def _recipe(r: _Reader, name: str, value: Any, path: str) -> Recipe:
-    d = r.mapping(value, path, ("packages", "build_dep", "steps", "junit", "binaries"), ("steps",))
+    d = r.mapping(value, path, ("packages", "steps", "relink", "junit", "binaries"), ("steps",))
     steps_raw = r.mapping(d["steps"], f"{path}.steps", STEPS, ("build",))
     steps: dict[str, tuple[tuple[str, ...], ...]] = {}
     for step in STEPS:
@@ -263,11 +263,14 @@ def _recipe(r: _Reader, name: str, value: Any, path: str) -> Recipe:
         if not isinstance(commands, list):
             raise r.fail(f"{path}.steps.{step}", f"expected a list of commands, got {_kind(commands)}")
         steps[step] = tuple(_command(r, c, f"{path}.steps.{step}[{i}]") for i, c in enumerate(commands))
+    relink = d.get("relink") or []
+    if not isinstance(relink, list):
+        raise r.fail(f"{path}.relink", f"expected a list of commands, got {_kind(relink)}")
     return Recipe(
         name=name,
         packages=r.strings(d.get("packages"), f"{path}.packages"),
-        build_dep=r.strings(d.get("build_dep"), f"{path}.build_dep"),
         steps=steps,
+        relink=tuple(_command(r, c, f"{path}.relink[{i}]") for i, c in enumerate(relink)),
         junit=r.string(d["junit"], f"{path}.junit") if "junit" in d else None,
         binaries=r.strings(d.get("binaries"), f"{path}.binaries"),
     )

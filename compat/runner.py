@@ -84,8 +84,9 @@ class CellRunner:
         """The flavors of one toolchain and source: the first compiles, each further flavor relinks and tests.
 
         Compilation does not depend on the libcurl flavor; linking does. So once a flavor's build
-        completed, the next one reuses its tree, removes every binary that links libcurl and runs the
-        recipe's build commands again, which relinks them against that flavor's libcurl.so.
+        completed, the next one reuses its tree, removes every binary that links libcurl, and runs the
+        recipe's relink commands and then its build commands, which link them against that flavor's
+        libcurl.so.
         """
         volume = f"ganeti-compat-{self.run_id.lower()}-{cells[0].toolchain.name}-{cells[0].source.name}".replace("~", "-")
         built_by: str | None = None
@@ -139,7 +140,7 @@ class CellRunner:
                 result.compiled_by = built_by
                 result.source_version, result.source_digest = self._source_meta(image, volume)
                 steps = ["build", "test"]
-                relink = [["sh", RELINK_SCRIPT, SRC]]
+                relink = [("sh", RELINK_SCRIPT, SRC), *recipe.relink]
             else:
                 self.engine.put_tree(image.tag, volume, MOUNT, tar_directory(IMAGES_DIR / "scripts", ".compat"), MOUNT)
                 self._fetch(cell, image, volume, logs, result)
@@ -148,7 +149,7 @@ class CellRunner:
             for step in steps:
                 commands = [expand(argv, values) for argv in recipe.steps[step]]
                 if step == "build":
-                    commands = relink + commands
+                    commands = [expand(argv, values) for argv in relink] + commands
                 if step == "test":
                     commands.insert(0, ["mkdir", "-p", OUT])
                 self._run_step(cell, step, commands, image, volume, logs, result)
