@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -43,6 +44,7 @@ def by_hand_script(m: matrix_module.Matrix, toolchain: str, source: str, jobs: s
             command = shlex.join(expand(argv, values)).replace("@VERSION@", '"$version"')
             lines.append(command + (" || true" if step == "test" else ""))
         lines.append(f"stamp {step}")
+    lines += ["sh /build/.compat/run-probe 20", "stamp probe"]
     return "\n".join(lines) + "\n"
 
 
@@ -65,7 +67,7 @@ def run_by_hand(image: str, script: str, log_path: Path) -> dict[str, float]:
         finally:
             subprocess.run(["docker", "volume", "rm", "-f", volume], capture_output=True, check=False)
     times = {name: float(at) for _, name, at in stamps}
-    order = ["start", "fetch", *STEPS]
+    order = ["start", "fetch", *STEPS, "probe"]
     return {step: times[step] - times[previous] for previous, step in itertools.pairwise(order) if step in times}
 
 
@@ -75,10 +77,12 @@ def main() -> None:
     parser.add_argument("--source", default="ganeti-3.1")
     args = parser.parse_args()
     m = matrix_module.load(ROOT / "matrix.yaml")
+    toolchain = m.toolchains[args.toolchain]
     engine = Engine()
     builder = ImageBuilder(engine, ROOT / "reports" / "cache", lambda line: print(line, file=sys.stderr))
     log = Path(tempfile.mkdtemp()) / "image.log"
-    image = builder.ensure(m.toolchains[args.toolchain], m.recipes[m.sources[args.source].recipe], log)
+    image = builder.ensure(toolchain, m.recipes[m.sources[args.source].recipe], log)
+    image = builder.flavored(image, toolchain, m.flavors[toolchain.default_flavor], log)
 
     start = time.monotonic()
     by_hand_log = ROOT / "reports" / "bench-by-hand.log"
@@ -88,19 +92,37 @@ def main() -> None:
 
     run_id = f"bench-{time.strftime('%Y%m%dT%H%M%S')}"
     start = time.monotonic()
-    subprocess.run([sys.executable, "-m", "compat", "run", "--toolchain", args.toolchain, "--source", args.source,
-                    "--run-id", run_id], cwd=ROOT, check=False)
+    done = subprocess.run([sys.executable, "-m", "compat", "run", "--toolchain", args.toolchain, "--source",
+                           args.source, "--run-id", run_id], cwd=ROOT, check=False, stderr=subprocess.PIPE, text=True)
     tool_total = time.monotonic() - start
-    cell = next((ROOT / "reports" / "runs" / run_id / "cells").glob("*.json"))
-    result = json.loads(cell.read_text())
+    sys.stderr.write(done.stderr)
+    cells = {json.loads(p.read_text())["flavor"]: json.loads(p.read_text())
+             for p in (ROOT / "reports" / "runs" / run_id / "cells").glob("*.json")}
+    first = cells[toolchain.default_flavor]
+    first_done = finished_at(done.stderr, f"{args.toolchain}--{args.source}--{toolchain.default_flavor}")
 
-    print(f"\n{args.toolchain} x {args.source}: status {result['status']}, tests {result.get('tests')}")
+    print(f"\n{args.toolchain} x {args.source} [{toolchain.default_flavor}]: status {first['status']}, "
+          f"tests {first['tests']['passed'] if first['tests'] else '-'}/{first['tests']['total'] if first['tests'] else '-'}")
     print(f"{'step':10} {'by hand':>9} {'tool':>9} {'ratio':>7}")
-    for step in ["fetch", *STEPS]:
-        if step in manual and step in result["timings"]:
-            ratio = result["timings"][step] / manual[step] if manual[step] else float("nan")
-            print(f"{step:10} {manual[step]:9.1f} {result['timings'][step]:9.1f} {ratio:7.2f}")
-    print(f"{'total':10} {manual_total:9.1f} {tool_total:9.1f} {tool_total / manual_total:7.2f}")
+    for step in ["fetch", *STEPS, "probe"]:
+        if step in manual and step in first["timings"]:
+            ratio = first["timings"][step] / manual[step] if manual[step] else float("nan")
+            print(f"{step:10} {manual[step]:9.1f} {first['timings'][step]:9.1f} {ratio:7.2f}")
+    print(f"{'cell':10} {manual_total:9.1f} {first_done:9.1f} {first_done / manual_total:7.2f}")
+    for flavor, cell in cells.items():
+        if flavor != toolchain.default_flavor:
+            cost = sum(cell["timings"].values())
+            print(f"\n{flavor} flavor (relinked, {cell['status']}): {cost:.1f} s of steps, "
+                  f"{cost / sum(first['timings'].values()):.2f} of the first flavor's; whole run {tool_total:.1f} s")
+
+
+def finished_at(progress: str, key: str) -> float:
+    """Seconds into the run at which the tool reported the cell's status (its progress line)."""
+    for line in progress.splitlines():
+        match = re.match(rf"\[\s*(\d+):(\d\d)\] {re.escape(key)}: (?!image|fetch|prepare|configure|build|test|probe)", line)
+        if match:
+            return int(match.group(1)) * 60 + int(match.group(2))
+    raise SystemExit(f"no status line for {key} in the tool's progress")
 
 
 if __name__ == "__main__":
