@@ -7,7 +7,15 @@ from typing import Any
 
 from compat.analysis.abi import broken_packages, hash_mismatches, parse_dpkg, parse_pkg_dump
 from compat.analysis.linkage import Linkage, loaded, parse_inspect
-from compat.analysis.ssl import Flag, curl_flavor, flavor_mismatch, gmp_allocator_conflict, mixed_tls_stacks, tls_stacks
+from compat.analysis.ssl import (
+    Flag,
+    curl_flavor,
+    flavor_mismatch,
+    gmp_allocator_conflict,
+    mixed_tls_stacks,
+    tls_stacks,
+    wrong_flavor,
+)
 from compat.analysis.toolchain import GhcFacts, ghc_facts
 
 DPKG_FORMAT = "${Package}\t${Version}\t${Provides}\t${Depends}\n"
@@ -36,9 +44,10 @@ class Verdicts:
     ssl: dict[str, Any]
     packages: dict[str, list[str]]
     flags: tuple[Flag, ...]
+    wrong_flavor: tuple[str, ...]  # binaries that link another libcurl than the cell's flavor
 
 
-def verdicts(texts: dict[str, str], flavor: str) -> Verdicts:
+def verdicts(texts: dict[str, str], soname: str) -> Verdicts:
     """Every SSL and ABI flag for a cell, from the texts its container printed."""
     ghc = ghc_facts(texts.get("ghc-info.txt", ""), texts.get("ghc-pkg-list.txt", ""))
     linkage = parse_inspect(texts.get("linkage.txt", ""))
@@ -48,12 +57,12 @@ def verdicts(texts: dict[str, str], flavor: str) -> Verdicts:
     found = (
         gmp_allocator_conflict(linkage, ghc.replaces_gmp_allocator),
         mixed_tls_stacks(linkage),
-        flavor_mismatch(linkage, flavor, list(curl.depends) if curl else []),
+        flavor_mismatch(linkage, soname, list(curl.depends) if curl else []),
         broken_packages(texts.get("ghc-pkg-check.txt", "")),
         hash_mismatches(hs, debs),
     )
     return Verdicts(ghc, ssl_summary(linkage), {p.name: [p.version, p.abi] for p in hs.values()},
-                    tuple(flag for flag in found if flag))
+                    tuple(flag for flag in found if flag), tuple(wrong_flavor(linkage, soname)))
 
 
 def ssl_summary(linkage: Linkage) -> dict[str, Any]:

@@ -298,11 +298,14 @@ class CellRunner:
                             labels={f"{LABEL}.run": self.run_id})
             texts[name] = log.read_text(errors="replace")
             result.logs[name.rsplit(".", 1)[0]] = self._relative(log)
-        found = facts.verdicts(texts, cell.flavor)
+        found = facts.verdicts(texts, self.matrix.flavors[cell.flavor].soname)
         result.ghc = found.ghc.as_dict()
         result.ssl = found.ssl if built else None
         result.packages = found.packages
         result.flags = [{"name": flag.name, "evidence": list(flag.evidence)} for flag in found.flags]
+        if built and found.wrong_flavor and result.status in ("pass", "test-fail"):
+            # Binaries of another flavor than asked for answer nothing about this cell: never a pass.
+            result.status, result.cause, result.evidence = "build-fail", "link", list(found.wrong_flavor)
 
     def _read_text(self, image: Image, volume: str, path: str) -> str:
         data = self.engine.read_file(image.tag, volume, MOUNT, path)

@@ -6,7 +6,14 @@ import pytest
 
 from compat.analysis.abi import broken_packages, drift, hash_mismatches, parse_dpkg, parse_pkg_dump
 from compat.analysis.linkage import Linkage, chain, from_ldd, parse_inspect
-from compat.analysis.ssl import curl_flavor, flavor_mismatch, gmp_allocator_conflict, mixed_tls_stacks, tls_stacks
+from compat.analysis.ssl import (
+    curl_flavor,
+    flavor_mismatch,
+    gmp_allocator_conflict,
+    mixed_tls_stacks,
+    tls_stacks,
+    wrong_flavor,
+)
 from compat.analysis.toolchain import ghc_facts
 
 SUITES = ("bullseye", "bookworm", "trixie", "sid")
@@ -21,14 +28,14 @@ def curl_depends(data: Path, suite: str) -> list[str]:
 
 
 def test_bullseye_curl_package_declares_openssl_but_depends_on_gnutls(data: Path) -> None:
-    flag = flavor_mismatch(Linkage(), "openssl", curl_depends(data, "bullseye"))
+    flag = flavor_mismatch(Linkage(), "libcurl.so.4", curl_depends(data, "bullseye"))
     assert flag is not None
     assert flag.evidence == ("libghc-curl-dev depends on openssl libcurl for development and on gnutls libcurl at run time",)
 
 
 @pytest.mark.parametrize("suite", ["bookworm", "trixie", "sid"])
 def test_later_suites_declare_one_flavor(data: Path, suite: str) -> None:
-    assert flavor_mismatch(Linkage(), "gnutls", curl_depends(data, suite)) is None
+    assert flavor_mismatch(Linkage(), "libcurl-gnutls.so.4", curl_depends(data, suite)) is None
 
 
 @pytest.mark.parametrize("suite", SUITES)
@@ -48,8 +55,10 @@ def test_trixie_ganeti_binaries_load_both_tls_stacks(data: Path) -> None:
     assert set(tls_stacks(linkage, htools)) == {"gnutls", "openssl"}
     # Without the hook, GnuTLS's use of libgmp is no conflict (GHC 9.6).
     assert gmp_allocator_conflict(linkage, False) is None
-    assert flavor_mismatch(linkage, "openssl", []) is not None
-    assert flavor_mismatch(linkage, "gnutls", []) is None
+    mismatch = flavor_mismatch(linkage, "libcurl.so.4", [])
+    assert mismatch is not None
+    assert mismatch.evidence[0] == "exe/htools: asked for libcurl.so.4, links libcurl-gnutls.so.4"
+    assert flavor_mismatch(linkage, "libcurl-gnutls.so.4", []) is None
 
 
 INSPECTED = """\
@@ -130,3 +139,10 @@ def test_drift_between_bookworm_and_trixie(data: Path) -> None:
     assert rows["curl"][0].startswith("1.3.8 (") and rows["curl"][1].startswith("1.3.8 (")
     assert rows["curl"][0] != rows["curl"][1]
     assert drift(trixie, trixie) == []
+
+
+def test_a_cell_asking_for_gnutls_with_an_openssl_linked_binary_is_wrong() -> None:
+    linkage = parse_inspect(INSPECTED)
+    assert wrong_flavor(linkage, "libcurl.so.4") == []
+    assert wrong_flavor(linkage, "libcurl-gnutls.so.4") == [
+        "exe/probe: asked for libcurl-gnutls.so.4, links libcurl.so.4"]

@@ -20,7 +20,7 @@ def toolchain_texts(data: Path, suite: str) -> dict[str, str]:
 
 
 def test_bullseye_cell_gets_the_flavor_mismatch_flag_and_no_abi_flags(data: Path) -> None:
-    found = verdicts(toolchain_texts(data, "bullseye"), "gnutls")
+    found = verdicts(toolchain_texts(data, "bullseye"), "libcurl-gnutls.so.4")
     assert [flag.name for flag in found.flags] == ["ssl:flavor-mismatch"]
     assert found.ghc.version == "8.8.4"
     assert found.packages["curl"][0] == "1.3.8"
@@ -28,12 +28,12 @@ def test_bullseye_cell_gets_the_flavor_mismatch_flag_and_no_abi_flags(data: Path
 
 def test_sid_and_trixie_cells_carry_no_flags(data: Path) -> None:
     for suite in ("trixie", "sid"):
-        assert verdicts(toolchain_texts(data, suite), "gnutls").flags == ()
+        assert verdicts(toolchain_texts(data, suite), "libcurl-gnutls.so.4").flags == ()
 
 
 def test_ssl_table_from_real_trixie_ganeti_linkage(data: Path) -> None:
     linkage = from_ldd(read(data, "ganeti", "3.1-trixie-ldd.txt"))
-    found = verdicts(toolchain_texts(data, "trixie"), "gnutls")
+    found = verdicts(toolchain_texts(data, "trixie"), "libcurl-gnutls.so.4")
     cell = CellResult("ghc96", "ganeti-3.1", "gnutls", status="pass", ghc=found.ghc.as_dict(),
                       ssl=ssl_summary(linkage), flags=[{"name": "ssl:mixed-tls-stacks", "evidence": ["both"]}])
     assert cell.ssl is not None and cell.ssl["curl_flavors"] == ["gnutls"] and cell.ssl["gmp_hook"] is False

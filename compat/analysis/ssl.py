@@ -63,14 +63,20 @@ def gmp_allocator_conflict(linkage: Linkage, replaces_gmp_allocator: bool | None
     return Flag("ssl:gmp-allocator-conflict", tuple(evidence)) if evidence else None
 
 
-def flavor_mismatch(linkage: Linkage, requested: str, curl_depends: list[str]) -> Flag | None:
-    """ssl:flavor-mismatch: a binary links another libcurl flavor than the cell asked for, or the
-    Haskell curl package declares one flavor for development and depends on the other at run time."""
-    evidence = []
+def wrong_flavor(linkage: Linkage, soname: str) -> list[str]:
+    """Binaries that load another libcurl than the flavor's soname (or more than one libcurl)."""
+    wrong = []
     for binary in linkage.binaries.values():
-        linked = curl_flavor(binary)
-        if linked and linked != requested:
-            evidence.append(f"{binary.path}: asked for {requested}, links {linked} libcurl")
+        curls = sorted(s for s in loaded(binary) if s.startswith("libcurl"))
+        if curls and curls != [soname]:
+            wrong.append(f"{binary.path}: asked for {soname}, links {', '.join(curls)}")
+    return wrong
+
+
+def flavor_mismatch(linkage: Linkage, soname: str, curl_depends: list[str]) -> Flag | None:
+    """ssl:flavor-mismatch: a binary links another libcurl than the cell's flavor, or the Haskell curl
+    package declares one flavor for development and depends on the other at run time."""
+    evidence = wrong_flavor(linkage, soname)
     declared = package_flavors(curl_depends)
     if len(declared) == 2 and declared["dev"] != declared["runtime"]:
         evidence.append(f"libghc-curl-dev depends on {declared['dev']} libcurl for development "
