@@ -43,10 +43,10 @@ def render_markdown(results: list[CellResult], title: str, baseline: str | None 
              tabulate(rows, headers=["toolchain"] + sources, tablefmt="github"), ""]
     lines += _details(results) + _ssl_section(results) + _abi_section(results, baseline, focus or set())
     timing_rows = [[r.toolchain, r.source, r.flavor] + [str(r.timings.get(step, "")) for step in
-                   ("image", "fetch", "configure", "build", "test")] for r in results]
+                   ("image", "fetch", "configure", "build", "test", "probe")] for r in results]
     lines += ["## Timings (seconds)", "",
               tabulate(timing_rows, headers=["toolchain", "source", "flavor", "image", "fetch", "configure", "build",
-                                             "test"], tablefmt="github"), ""]
+                                             "test", "probe"], tablefmt="github"), ""]
     return "\n".join(lines)
 
 
