@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import tarfile
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,6 @@ HOW_TO_START = "start one (apt-get install docker.io; dockerd &) or point DOCKER
 @dataclass(frozen=True)
 class RunOutcome:
     exit_code: int | None  # None when the step timed out
-    seconds: float
 
     @property
     def timed_out(self) -> bool:
@@ -135,7 +133,6 @@ class Engine:
     def run(self, image: str, argv: list[str], *, log: Path, volume: str, mount: str, workdir: str,
             root: bool, network: bool, timeout: float, env: dict[str, str], labels: dict[str, str]) -> RunOutcome:
         """Run one command to completion, appending its output to log; kill it past the timeout."""
-        start = time.monotonic()
         container = self.client.containers.create(
             image, command=argv, working_dir=workdir, user="root" if root else BUILD_USER,
             environment=env, volumes={volume: {"bind": mount, "mode": "rw"}},
@@ -153,7 +150,7 @@ class Engine:
             pump.join(timeout=30)
         finally:
             container.remove(force=True)
-        return RunOutcome(exit_code, time.monotonic() - start)
+        return RunOutcome(exit_code)
 
     def remove_labelled(self, key: str, value: str) -> None:
         """Remove what a run left behind (containers, then volumes) after an interruption."""

@@ -33,7 +33,3 @@ class ToolchainUnavailable(CompatError):
     """The toolchain image cannot be had here (a download or base image failed)."""
 
     exit_code = EXIT_UNAVAILABLE
-
-
-class StepTimeout(Exception):
-    """A container step ran past its timeout."""

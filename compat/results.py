@@ -91,8 +91,3 @@ def latest_cells(reports: Path) -> list[CellResult]:
             if result.key not in newest or result.started >= newest[result.key].started:
                 newest[result.key] = result
     return sorted(newest.values(), key=lambda r: r.key)
-
-
-def latest_run(reports: Path) -> Path | None:
-    runs = sorted(p for p in (reports / "runs").glob("*") if (p / "cells").is_dir()) if (reports / "runs").is_dir() else []
-    return runs[-1] if runs else None

@@ -70,7 +70,8 @@ class StepFailed(Exception):
 
 
 class CellRunner:
-    """Runs one cell after another in fresh volumes; a failed cell is a result, never an exception."""
+    """Runs groups of cells (the flavors of a toolchain and source) in fresh volumes; a failed cell is a
+    result, never an exception."""
 
     def __init__(self, engine: Engine, matrix: Matrix, run_dir: Path, cache: Path, say: Callable[[str], None],
                  keep: bool = False, probe: ProbeSettings | None = None) -> None:
@@ -97,8 +98,8 @@ class CellRunner:
                     if built_by is None:
                         self.engine.remove_volume(volume)  # a failed flavor's tree is not reused
                         self.engine.create_volume(volume, {f"{LABEL}.run": self.run_id})
-                    self._steps(cell, image, volume, result, built_by)
-                    if built_by is None and "build" in result.timings and result.status not in ("build-fail", "timeout"):
+                    built = self._steps(cell, image, volume, result, built_by)
+                    if built_by is None and built:
                         built_by = cell.key
                     self.say(f"{cell.key}: {result.status}{' (' + result.cause + ')' if result.cause else ''}")
                 done(result)
@@ -130,8 +131,10 @@ class CellRunner:
         result.image, result.image_reused = image.tag, image.reused
         return result, image
 
-    def _steps(self, cell: Cell, image: Image, volume: str, result: CellResult, built_by: str | None) -> None:
+    def _steps(self, cell: Cell, image: Image, volume: str, result: CellResult, built_by: str | None) -> bool:
+        """Run the cell's steps and judge them; whether the build step completed."""
         recipe = self.matrix.recipes[cell.source.recipe]
+        built = False
         logs = self.run_dir / "cells" / cell.key
         logs.mkdir(parents=True, exist_ok=True)
         values = {"jobs": self.jobs, "out": OUT, "flavor": cell.flavor, "version": ""}
@@ -153,6 +156,7 @@ class CellRunner:
                 if step == "test":
                     commands.insert(0, ["mkdir", "-p", OUT])
                 self._run_step(cell, step, commands, image, volume, logs, result)
+                built = built or step == "build"
         except StepFailed as failed:
             if failed.step == "test" and failed.exit_code is not None:
                 self._judge_tests(recipe, image, volume, logs, result, failed)
@@ -165,9 +169,10 @@ class CellRunner:
         else:
             self._judge_tests(recipe, image, volume, logs, result, None)
         finally:
-            self._inspect(recipe, cell, image, volume, logs, result)
-        if result.ssl is not None:  # the build produced binaries
+            self._inspect(recipe, cell, image, volume, logs, result, built)
+        if built:
             self._probe(cell, image, volume, logs, result)
+        return built
 
     def _probe(self, cell: Cell, image: Image, volume: str, logs: Path, result: CellResult) -> None:
         """HTTPS through the curl binding on loopback, plain, with a counting and (if asked) a hostile GMP hook."""
@@ -182,9 +187,9 @@ class CellRunner:
         result.timings["probe"] = round(time.monotonic() - start, 1)
         outcome = parse_probe(log.read_text(errors="replace"), self.probe.requests)
         result.probe = outcome.as_dict() | ({"timed_out": True} if ran.timed_out else {})
+        fed = outcome.per_request()  # what an old runtime's allocator hook would be fed
         assert result.ssl is not None
-        result.ssl["gmp_allocations_per_request"] = outcome.per_request()  # what an old runtime's hook would be fed
-        fed = outcome.per_request()
+        result.ssl["gmp_allocations_per_request"] = fed
         for existing in result.flags:
             if existing["name"] == "ssl:mixed-tls-stacks" and fed is not None:
                 existing["evidence"].append(f"GnuTLS {'used' if fed else 'loaded but not used'} for TLS: "
@@ -283,10 +288,10 @@ class CellRunner:
         else:
             result.status = "pass"
 
-    def _inspect(self, recipe: Recipe, cell: Cell, image: Image, volume: str, logs: Path, result: CellResult) -> None:
+    def _inspect(self, recipe: Recipe, cell: Cell, image: Image, volume: str, logs: Path, result: CellResult,
+                 built: bool) -> None:
         """Facts whatever the outcome (toolchain, package database), linkage once the build produced binaries."""
         commands = facts.toolchain_commands()
-        built = "build" in result.timings and result.status != "build-fail"
         if built:
             commands.update(facts.binary_commands(recipe.binaries))
         texts = {}

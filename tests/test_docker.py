@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import docker
 import pytest
 import yaml
 
@@ -39,6 +42,10 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
                "curlint-compile": variant(base, "compile", "src/CurlInt.hs", "digits = length . show . abs",
                                           "digits = length . abs")}
     data["sources"] = {name: {"kind": "path", "path": str(path), "recipe": "curlint"} for name, path in sources.items()}
+    # A test step that hangs, to interrupt a run in the middle of a container.
+    data["recipes"]["curlint-hangs"] = dict(data["recipes"]["curlint"], steps=dict(
+        data["recipes"]["curlint"]["steps"], test=[["sleep", "600"]]))
+    data["sources"]["curlint-hangs"] = {"kind": "path", "path": str(FIXTURES / "curlint"), "recipe": "curlint-hangs"}
     # A bindist whose download cannot be had: what GHC 7.8 and 7.10 are on a machine without upstream access.
     data["toolchains"]["ghc-gone"] = {
         "kind": "bindist", "suite": "jessie", "ghc": "7.10.2", "flavors": ["openssl"],
@@ -129,6 +136,35 @@ def test_injected_hostile_gmp_allocator_crashes_the_gnutls_probe_only(workspace:
     openssl = cells["curlint/openssl"]
     assert openssl["status"] == "pass" and openssl["probe"]["hostile"] == "pass"
     assert "ssl:gmp-allocator-conflict" not in [flag["name"] for flag in openssl["flags"]]
+
+
+def test_ctrl_c_leaves_no_container_or_volume_behind(workspace: Path) -> None:
+    command = [sys.executable, "-m", "compat", "--matrix", str(workspace / "matrix.yaml"), "--reports",
+               str(workspace / "reports"), "run", "--toolchain", "ghc96", "--source", "curlint-hangs",
+               "--run-id", "interrupted"]
+    # A background job's children start with SIGINT ignored; a person's Ctrl-C reaches a foreground one.
+    restore = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
+    with subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                          preexec_fn=restore) as process:  # noqa: PLW1509 (the test runs no threads)
+        assert process.stderr is not None
+        for line in process.stderr:
+            if "curlint-hangs--gnutls: test ..." in line:
+                break
+        client = docker.from_env()
+        selector = {"label": "org.ganeti-compat.run=interrupted"}
+        try:
+            deadline = time.monotonic() + 60
+            while not client.containers.list(filters=selector) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert client.containers.list(filters=selector), "the test step's container should be running"
+            process.send_signal(signal.SIGINT)
+            rest = process.stderr.read()
+            assert process.wait(timeout=120) == 130, rest
+        finally:
+            process.kill()
+    assert "interrupted: removing this run's containers and volumes" in rest
+    assert client.containers.list(all=True, filters=selector) == []
+    assert client.volumes.list(filters=selector) == []
 
 
 def test_unreachable_bindist_is_unavailable_naming_the_download(workspace: Path) -> None:

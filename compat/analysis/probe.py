@@ -35,18 +35,13 @@ class ProbeOutcome:
 
 
 def parse_probe(text: str, requests: int) -> ProbeOutcome:
-    """Read images/scripts/run-probe's output; a shim count belongs to the run whose exit line follows it."""
+    """Read images/scripts/run-probe's output: exit lines, and shim counts named by their run."""
     outcome = ProbeOutcome(requests)
-    pending: int | None = None
     for line in text.splitlines():
-        if match := re.match(r"gmp-shim: allocations (\d+)", line):
-            pending = int(match.group(1))
+        if match := re.match(r"gmp-shim: allocations (\d+) \((\w+)\)", line):
+            outcome.allocations[match.group(2)] = int(match.group(1))
         elif match := re.match(r"probe-exit (\w+) (-?\d+)", line):
-            run = match.group(1)
-            outcome.exits[run] = int(match.group(2))
-            if pending is not None:
-                outcome.allocations[run] = pending
-            pending = None
+            outcome.exits[match.group(1)] = int(match.group(2))
         if line.startswith(("probe", "gmp-shim", "Segmentation", "Aborted")) or "internal error" in line:
             outcome.lines.append(line.rstrip())
     return outcome

@@ -57,5 +57,7 @@ __attribute__((constructor)) static void install(void)
 
 __attribute__((destructor)) static void report(void)
 {
-    fprintf(stderr, "gmp-shim: allocations %lu\n", allocations);
+    /* Named by run, since the container's output streams may interleave out of order. */
+    const char *run = getenv("GANETI_COMPAT_PROBE_RUN");
+    fprintf(stderr, "gmp-shim: allocations %lu (%s)\n", allocations, run ? run : "unnamed");
 }
