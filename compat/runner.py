@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,24 +94,40 @@ class CellRunner:
         built_by: str | None = None
         try:
             for cell in cells:
-                result, image = self._image(cell)
-                if image is not None:
-                    if built_by is None:
-                        self.engine.remove_volume(volume)  # a failed flavor's tree is not reused
-                        self.engine.create_volume(volume, {f"{LABEL}.run": self.run_id})
-                    built = self._steps(cell, image, volume, result, built_by)
-                    if built_by is None and built:
-                        built_by = cell.key
-                    self.say(f"{cell.key}: {result.status}{' (' + result.cause + ')' if result.cause else ''}")
+                result = self._new_result(cell)
+                try:
+                    image = self._image(cell, result)
+                    if image is not None:
+                        if built_by is None:
+                            self.engine.remove_volume(volume)  # a failed flavor's tree is not reused
+                            self.engine.create_volume(volume, {f"{LABEL}.run": self.run_id})
+                        built = self._steps(cell, image, volume, result, built_by)
+                        if built_by is None and built:
+                            built_by = cell.key
+                except Exception as exc:  # noqa: BLE001 - the runner failed, not the cell: say so and go on
+                    self._runner_error(cell, result, exc)
+                reason = f": {result.evidence[0]}" if result.status in ("unavailable", "error") and result.evidence else ""
+                self.say(f"{cell.key}: {result.status}{' (' + result.cause + ')' if result.cause else ''}{reason}")
                 done(result)
         finally:
             if not self.keep:
                 self.engine.remove_volume(volume)
 
-    def _image(self, cell: Cell) -> tuple[CellResult, Image | None]:
-        """A fresh result for the cell, and the toolchain image in the cell's flavor (None if unavailable)."""
-        result = CellResult(cell.toolchain.name, cell.source.name, cell.flavor, run_id=self.run_id,
-                            started=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"))
+    def _new_result(self, cell: Cell) -> CellResult:
+        return CellResult(cell.toolchain.name, cell.source.name, cell.flavor, run_id=self.run_id,
+                          started=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"))
+
+    def _runner_error(self, cell: Cell, result: CellResult, exc: Exception) -> None:
+        """Status error with the exception as evidence; the traceback goes to the cell's runner-error.log."""
+        log = self.run_dir / "cells" / cell.key / "runner-error.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("".join(traceback.format_exception(exc)))
+        result.status, result.cause = "error", "runner"
+        result.evidence = [f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"]
+        result.logs["runner-error"] = self._relative(log)
+
+    def _image(self, cell: Cell, result: CellResult) -> Image | None:
+        """The toolchain image in the cell's flavor; None (and the result unavailable) when it cannot be had."""
         recipe = self.matrix.recipes[cell.source.recipe]
         image_log = self.run_dir / "images" / f"{cell.toolchain.name}.log"
         image_log.parent.mkdir(parents=True, exist_ok=True)
@@ -124,12 +141,11 @@ class CellRunner:
             with image_log.open("a") as out:
                 print(f"unavailable: {exc}", file=out)
             result.status, result.evidence = "unavailable", [str(exc)]
-            self.say(f"{cell.key}: unavailable: {exc}")
-            return result, None
+            return None
         finally:
             result.timings["image"] = round(time.monotonic() - start, 1)
         result.image, result.image_reused = image.tag, image.reused
-        return result, image
+        return image
 
     def _steps(self, cell: Cell, image: Image, volume: str, result: CellResult, built_by: str | None) -> bool:
         """Run the cell's steps and judge them; whether the build step completed."""
