@@ -179,7 +179,9 @@ class ImageBuilder:
                                        "(apt-get install mmdebstrap)")
         with tempfile.TemporaryDirectory(prefix="ganeti-compat-base-") as tmp:
             tarball = Path(tmp) / "base.tar"
-            argv = ["mmdebstrap", "--variant=minbase", toolchain.suite, str(tarball)]
+            argv = ["mmdebstrap", "--variant=minbase"]
+            argv += [f"--aptopt={line}" for line in apt_conf(toolchain.apt_options).splitlines() if line]
+            argv += [toolchain.suite, str(tarball)]
             argv += [toolchain.mirror] if toolchain.mirror else []
             with log.open("a") as out:
                 done = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False)
