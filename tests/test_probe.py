@@ -31,3 +31,9 @@ def test_probe_that_did_not_build_is_not_a_verdict() -> None:
     assert outcome.as_dict()["built"] is False
     assert outcome.verdict("plain") == "not run"
     assert outcome.per_request() is None
+
+
+def test_bullseye_gnutls_flavor_also_feeds_gmp(data: Path) -> None:
+    outcome = parse_probe((data / "probe/bullseye-gnutls.txt").read_text(), 20)
+    assert outcome.verdict("plain") == "pass" and outcome.verdict("hostile") == "not run"
+    assert outcome.per_request() == 33.0
