@@ -62,7 +62,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from compat.engine import Engine  # only the commands that need Docker import it
+    from compat.engine import LABEL, Engine  # only the commands that need Docker import it
     from compat.runner import CellRunner, ProbeSettings, plan
 
     m: Matrix = matrix_module.load(args.matrix)
@@ -88,7 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             runner.run_group(group, done)
     except KeyboardInterrupt:
         say("interrupted: removing this run's containers and volumes")
-        engine.remove_labelled("org.ganeti-compat.run", run_id)
+        engine.remove_labelled(f"{LABEL}.run", run_id)
         return EXIT_INTERRUPTED
     for path in write_matrix_reports(args.reports, m, latest_cells(args.reports), LATEST_TITLE):
         say(f"wrote {path}")

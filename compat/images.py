@@ -132,6 +132,7 @@ class ImageBuilder:
             return self.known[tag]
         reused = self.engine.image_id(tag) is not None
         if not reused:
+            self.say(f"building image {tag}: libcurl.so -> {flavor.soname}")
             labels = {LABEL: "1", f"{LABEL}.toolchain": toolchain.name, f"{LABEL}.flavor": flavor.name}
             self._docker_build({"Dockerfile": dockerfile.encode()}, {}, tag, {"BASE": image.tag, "SONAME": flavor.soname},
                                labels, log, f"the {flavor.name} flavor of {toolchain.name}")
