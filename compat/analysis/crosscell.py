@@ -21,17 +21,19 @@ def _packages(result: CellResult) -> dict[str, HsPackage]:
 
 
 def drift_against(results: list[CellResult], baseline: str, focus: set[str]) -> dict[str, list[tuple[str, str, str]]]:
-    """For each non-baseline cell, the packages in focus (lower-case names) whose version or ABI moved."""
+    """Per non-baseline toolchain and source ("toolchain--source"; the package database is the same in
+    every flavor), the packages in focus (lower-case names) whose version or ABI moved."""
     tables = {}
     for result in results:
-        if result.toolchain == baseline or not result.packages:
+        key = f"{result.toolchain}--{result.source}"
+        if result.toolchain == baseline or not result.packages or key in tables:
             continue
         base = next((r for r in results if r.toolchain == baseline and r.source == result.source and r.packages), None)
         if base is None:
             continue
         current, before = _packages(result), _packages(base)
         wanted = {name for name in set(current) | set(before) if name.lower() in focus}
-        tables[result.key] = drift(before, current, wanted)
+        tables[key] = drift(before, current, wanted)
     return tables
 
 
