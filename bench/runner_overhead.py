@@ -28,7 +28,7 @@ from compat import sources
 from compat.engine import Engine
 from compat.images import ImageBuilder
 from compat.matrix import STEPS
-from compat.runner import OUT, expand
+from compat.runner import OUT, PROBE_RUNS, expand
 
 
 def by_hand_script(m: matrix_module.Matrix, toolchain: str, source: str, jobs: str) -> str:
@@ -44,7 +44,7 @@ def by_hand_script(m: matrix_module.Matrix, toolchain: str, source: str, jobs: s
             command = shlex.join(expand(argv, values)).replace("@VERSION@", '"$version"')
             lines.append(command + (" || true" if step == "test" else ""))
         lines.append(f"stamp {step}")
-    lines += ["sh /build/.compat/run-probe 20", "stamp probe"]
+    lines += [f"sh /build/.compat/run-probe 20 {m.timeouts['probe'] // PROBE_RUNS}", "stamp probe"]
     return "\n".join(lines) + "\n"
 
 
@@ -82,7 +82,8 @@ def main() -> None:
     builder = ImageBuilder(engine, ROOT / "reports" / "cache", lambda line: print(line, file=sys.stderr))
     log = Path(tempfile.mkdtemp()) / "image.log"
     image = builder.ensure(toolchain, m.recipes[m.sources[args.source].recipe], log)
-    image = builder.flavored(image, toolchain, m.flavors[toolchain.default_flavor], log)
+    flavor = m.flavors[toolchain.default_flavor]
+    image = builder.flavored(image, toolchain, flavor.name, flavor.soname, log)
 
     start = time.monotonic()
     by_hand_log = ROOT / "reports" / "bench-by-hand.log"
@@ -93,7 +94,7 @@ def main() -> None:
     run_id = f"bench-{time.strftime('%Y%m%dT%H%M%S')}"
     start = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "compat", "run", "--toolchain", args.toolchain, "--source",
-                           args.source, "--run-id", run_id], cwd=ROOT, check=False, stderr=subprocess.PIPE, text=True)
+                           args.source, "--run-id", run_id, "--kind", "bench"], cwd=ROOT, check=False, stderr=subprocess.PIPE, text=True)
     tool_total = time.monotonic() - start
     sys.stderr.write(done.stderr)
     cells = {json.loads(p.read_text())["flavor"]: json.loads(p.read_text())

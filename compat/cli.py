@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
+import importlib.metadata
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from compat import matrix as matrix_module
 from compat.analysis.crosscell import focus_packages
-from compat.errors import EXIT_CELL_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, CompatError
+from compat.errors import EXIT_CELL_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, CompatError, ConfigError
 from compat.matrix import Matrix
 from compat.progress import Progress
 from compat.report import cell_text, write_reports
-from compat.results import FAILED, CellResult, latest_cells, load_run, store
+from compat.results import FAILED, RUN_KINDS, CellResult, RunRecord, latest_cells, load_run, store, write_run
+from compat.runner import Cell, plan
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MATRIX = ROOT / "matrix.yaml"
@@ -61,21 +64,48 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def select(m: Matrix, toolchains: list[str], source_names: list[str], flavors: list[str] | None, file: Path,
+           say: Callable[[str], None]) -> list[list[Cell]]:
+    """The planned groups; a flavor a toolchain does not list is said, and no cell at all is bad input."""
+    groups = plan(m, toolchains, source_names, flavors)
+    for name in toolchains:
+        unlisted = [f for f in flavors or [] if f not in m.toolchains[name].flavors]
+        if unlisted:
+            say(f"{name} does not list flavor {', '.join(unlisted)} (its flavors: "
+                f"{', '.join(m.toolchains[name].flavors)}): no such cell")
+    if not groups:
+        raise ConfigError(f"{file}: no cell selected: toolchain(s) {', '.join(toolchains)} list none of the flavor(s) "
+                          f"{', '.join(flavors or [])}; pick one a toolchain lists")
+    return groups
+
+
+def run_kind(args: argparse.Namespace) -> str:
+    """What a run is, for run.json: fault injection is never an ordinary run."""
+    if args.probe_fault:
+        return "fault-injection"
+    return args.kind or ("session" if args.toolchain else "matrix")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from compat.engine import LABEL, Engine  # only the commands that need Docker import it
-    from compat.runner import CellRunner, ProbeSettings, plan
+    from compat.images import ImageBuilder
+    from compat.runner import CellRunner, ProbeSettings
 
     m: Matrix = matrix_module.load(args.matrix)
     toolchains = _names(args.toolchain, m.toolchains, list(m.toolchains), "toolchain", args.matrix)
     source_names = _names(args.source, m.sources, default_sources(m, bool(args.toolchain)), "source", args.matrix)
+    flavors = _names(args.flavor, m.flavors, list(m.flavors), "flavor", args.matrix)
     say = Progress()
+    groups = select(m, toolchains, source_names, flavors, args.matrix, say)
     engine = Engine()
     run_id = args.run_id or datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     run_dir = args.reports / "runs" / run_id
-    flavors = _names(args.flavor, m.flavors, list(m.flavors), "flavor", args.matrix)
-    groups = plan(m, toolchains, source_names, flavors)
-    say(f"run {run_id}: {sum(len(g) for g in groups)} cell(s), results in {run_dir}")
-    runner = CellRunner(engine, m, run_dir, args.reports / "cache", say, keep=args.keep,
+    record = RunRecord(run_id, run_kind(args), matrix_digest(args.matrix), tool_version(), now(),
+                       cells=[cell.key for group in groups for cell in group])
+    write_run(run_dir, record)
+    say(f"run {run_id} ({record.kind}): {len(record.cells)} cell(s), results in {run_dir}")
+    images = ImageBuilder(engine, args.reports / "cache", say)
+    runner = CellRunner(engine, m, run_dir, say, images, keep=args.keep,
                         probe=ProbeSettings(args.probe_requests, args.probe_fault))
     results: list[CellResult] = []
 
@@ -89,12 +119,41 @@ def cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         say("interrupted: removing this run's containers and volumes")
         engine.remove_labelled(f"{LABEL}.run", run_id)
+        record.interrupted, record.finished = True, now()
+        write_run(run_dir, record)
         return EXIT_INTERRUPTED
-    for path in write_matrix_reports(args.reports, m, latest_cells(args.reports), LATEST_TITLE):
+    record.finished = now()
+    write_run(run_dir, record)
+    for path in write_matrix_reports(args.reports, m)[0]:
         say(f"wrote {path}")
     for r in results:
         print(f"{r.toolchain:8} {r.source:14} {cell_text(r)}" + (f" (relinked {r.compiled_by})" if r.compiled_by else ""))
+    if record.kind == "fault-injection":
+        say("a fault-injection run: its cells are shown in the report's fault-injection section, never in the grid")
     return exit_code(results)
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+def matrix_digest(file: Path) -> str:
+    return hashlib.sha256(file.read_bytes()).hexdigest()
+
+
+def tool_version() -> str:
+    try:
+        return importlib.metadata.version("ganeti-compat")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def defined_by(m: Matrix) -> Callable[[CellResult], bool]:
+    """Whether the current matrix still defines a result's cell."""
+    def defined(r: CellResult) -> bool:
+        toolchain = m.toolchains.get(r.toolchain)
+        return toolchain is not None and r.source in m.sources and r.flavor in toolchain.flavors
+    return defined
 
 
 def in_matrix_order(m: Matrix, results: list[CellResult]) -> list[CellResult]:
@@ -109,22 +168,25 @@ def in_matrix_order(m: Matrix, results: list[CellResult]) -> list[CellResult]:
     return sorted(results, key=rank)
 
 
-def write_matrix_reports(reports: Path, m: Matrix, results: list[CellResult], title: str) -> list[Path]:
-    """The reports, in matrix order, with ABI drift against the matrix's baseline over the recipes' packages."""
+def write_matrix_reports(reports: Path, m: Matrix, run: str | None = None) -> tuple[list[Path], list[CellResult]]:
+    """The reports, in matrix order, with ABI drift against the matrix's baseline over the recipes' packages:
+    of one run, or of the latest ordinary result of every cell the matrix defines; and those results."""
+    if run:
+        results, title = load_run(reports / "runs" / run), f"run {run}"
+    else:
+        results, title = latest_cells(reports, defined_by(m)), LATEST_TITLE
+    faults = latest_cells(reports, defined_by(m), ("fault-injection",))
+    if not results and not faults:
+        raise CompatError(f"{reports}/runs: no cell results{f' in run {run}' if run else ' of an ordinary run'}; "
+                          "run `python -m compat run` first")
     focus = set().union(*(focus_packages(recipe.packages) for recipe in m.recipes.values()))
-    return write_reports(reports, in_matrix_order(m, results), title, m.abi_baseline, focus)
+    paths = write_reports(reports, in_matrix_order(m, results), title, m.abi_baseline, focus, in_matrix_order(m, faults))
+    return paths, results
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    m = matrix_module.load(args.matrix)
-    if args.run:
-        results, title = load_run(args.reports / "runs" / args.run), f"run {args.run}"
-    else:
-        results, title = latest_cells(args.reports), LATEST_TITLE
-    if not results:
-        raise CompatError(f"{args.reports}/runs: no cell results{f' in run {args.run}' if args.run else ''}; "
-                          "run `python -m compat run` first")
-    for path in write_matrix_reports(args.reports, m, results, title):
+    paths, results = write_matrix_reports(args.reports, matrix_module.load(args.matrix), args.run)
+    for path in paths:
         print(f"wrote {path}")
     return exit_code(results)
 
@@ -148,6 +210,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--probe-fault", choices=["hostile-gmp"],
                      help="fault injection: also run the probe with a GMP allocator hook whose memory faults")
     run.add_argument("--keep", action="store_true", help="keep each cell's build volume for debugging")
+    run.add_argument("--kind", choices=[k for k in RUN_KINDS if k != "fault-injection"],
+                     help="what the run is, recorded in run.json (default: session with --toolchain, else matrix; "
+                     "--probe-fault makes it fault-injection); only matrix and session runs make the matrix report")
     run.set_defaults(func=cmd_run)
     report = sub.add_parser("report", help="write reports/latest.{md,json}: the newest result of every cell")
     report.add_argument("--run", help="only this run's cells")

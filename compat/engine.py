@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from compat.errors import EngineUnavailable
 LABEL = "org.ganeti-compat"
 BUILD_USER = "builder"
 HOW_TO_START = "start one (apt-get install docker.io; dockerd &) or point DOCKER_HOST at one"
+NOT_EXECUTABLE = {127: "not found", 126: "not executable"}  # Engine.run writes "<this>: COMMAND" to the log
 
 
 @dataclass(frozen=True)
@@ -33,9 +35,12 @@ class RunOutcome:
 class Engine:
     """A Docker engine from DOCKER_HOST or the local socket; every container it makes it removes."""
 
-    def __init__(self) -> None:
+    def __init__(self, read_timeout: float = 900) -> None:
         try:
-            self.client = docker.from_env(timeout=900)
+            self.client = docker.from_env(timeout=read_timeout)
+            # A step may print nothing for longer than any read timeout (a quiet link, a long test):
+            # its log stream gets a client that waits as long as the container lives.
+            self.stream_client = docker.from_env(timeout=None)
             self.client.ping()
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             reason = str(exc).splitlines()[0][:160]
@@ -60,6 +65,33 @@ class Engine:
                 if tag.startswith(repository + ":"):
                     found.append((tag, str(image.id), str(image.attrs.get("Created", ""))))
         return [(tag, image_id) for tag, image_id, _ in sorted(found, key=lambda t: t[2], reverse=True)]
+
+    def images_labelled(self, label: str) -> list[tuple[str, str, dict[str, str]]]:
+        """(tag, id, labels) of every tagged local image carrying a label ("key=value"), newest first."""
+        found = []
+        for image in self.client.images.list(filters={"label": label}):
+            labels = dict(image.labels or {})
+            found += [(tag, str(image.id), labels, str(image.attrs.get("Created", ""))) for tag in image.tags]
+        return [(tag, image_id, labels) for tag, image_id, labels, _ in sorted(found, key=lambda t: t[3], reverse=True)]
+
+    def labels(self, ref: str) -> dict[str, str]:
+        try:
+            return dict(self.client.images.get(ref).labels or {})
+        except docker.errors.ImageNotFound:
+            return {}
+
+    def retag(self, source: str, target: str) -> None:
+        """Give an image its final tag and drop the provisional one."""
+        repository, _, tag = target.rpartition(":")
+        self.client.images.get(source).tag(repository, tag)
+        self.client.images.remove(source, noprune=True)
+
+    def remove_image(self, ref: str) -> None:
+        """Remove an image tag; one still in use by a container or another image stays."""
+        try:
+            self.client.images.remove(ref)
+        except docker.errors.APIError:
+            pass
 
     def pull(self, ref: str) -> str | None:
         """Pull an image; None (with the reason left to the caller) when no registry answers."""
@@ -130,27 +162,62 @@ class Engine:
             container.remove(force=True)
 
     # steps
-    def run(self, image: str, argv: list[str], *, log: Path, volume: str, mount: str, workdir: str,
+    def run(self, image: str, argv: list[str], *, log: Path, volume: str | None, mount: str, workdir: str,
             root: bool, network: bool, timeout: float, env: dict[str, str], labels: dict[str, str]) -> RunOutcome:
         """Run one command to completion, appending its output to log; kill it past the timeout."""
         container = self.client.containers.create(
             image, command=argv, working_dir=workdir, user="root" if root else BUILD_USER,
-            environment=env, volumes={volume: {"bind": mount, "mode": "rw"}},
+            environment=env, volumes={volume: {"bind": mount, "mode": "rw"}} if volume else {},
             network_mode="bridge" if network else "none", labels={LABEL: "1", **labels}, detach=True)
         try:
-            container.start()
-            pump = threading.Thread(target=_pump, args=(container.logs(stream=True, follow=True), log), daemon=True)
-            pump.start()
             try:
-                status: dict[str, Any] = container.wait(timeout=max(1.0, timeout))
-                exit_code: int | None = int(status.get("StatusCode", -1))
-            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):  # the wait timed out
-                container.kill()
-                exit_code = None
-            pump.join(timeout=30)
+                container.start()
+            except docker.errors.APIError as exc:
+                # The runtime could not exec the command: Docker records 127 (not found) or 126 (not executable).
+                container.reload()
+                code = int(container.attrs["State"].get("ExitCode") or 0)
+                if code not in NOT_EXECUTABLE:
+                    raise
+                with log.open("a") as out:
+                    print(f"{NOT_EXECUTABLE[code]}: {argv[0]}", file=out)
+                    print(str(exc.explanation or exc), file=out)
+                return RunOutcome(code)
+            pump = _Pump(self.stream_client.api.logs(container.id, stream=True, follow=True), log)
+            exit_code = self._wait(container, timeout)
+            pump.finish(self.client.api.logs(container.id, stream=False))
         finally:
             container.remove(force=True)
         return RunOutcome(exit_code)
+
+    @classmethod
+    def _wait(cls, container: Any, timeout: float) -> int | None:
+        """The exit code, or None when the container was killed at its timeout."""
+        try:
+            status: dict[str, Any] = container.wait(timeout=max(1.0, timeout))
+            return int(status.get("StatusCode", -1))
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+            return cls._kill(container)
+
+    @staticmethod
+    def _kill(container: Any) -> int | None:
+        """Kill a container past its timeout: None, or its exit code if it exited before the kill landed
+        (that exit is the step's outcome, not a tool error)."""
+        try:
+            container.kill()
+            return None
+        except docker.errors.APIError:
+            container.reload()
+            if container.attrs["State"]["Status"] == "exited":
+                return int(container.attrs["State"]["ExitCode"])
+            raise
+
+    def output(self, image: str, argv: list[str], *, network: bool, timeout: float) -> tuple[int | None, str]:
+        """Run one command as root in a throwaway container of an image, without a volume: (exit code, output)."""
+        with tempfile.TemporaryDirectory(prefix="ganeti-compat-output-") as tmp:
+            log = Path(tmp) / "output.log"
+            ran = self.run(image, argv, log=log, volume=None, mount="", workdir="/", root=True, network=network,
+                           timeout=timeout, env={}, labels={})
+            return ran.exit_code, log.read_text(errors="replace") if log.exists() else ""
 
     def remove_labelled(self, key: str, value: str) -> None:
         """Remove what a run left behind (containers, then volumes) after an interruption."""
@@ -161,8 +228,27 @@ class Engine:
             volume.remove(force=True)
 
 
-def _pump(chunks: Iterator[bytes], log: Path) -> None:
-    with log.open("ab") as out:
-        for chunk in chunks:
-            out.write(chunk)
-            out.flush()
+class _Pump:
+    """Copies a container's log stream into its log file as it comes, counting what it wrote."""
+
+    def __init__(self, chunks: Iterator[bytes], log: Path) -> None:
+        self.chunks, self.log, self.written = chunks, log, 0
+        self.thread = threading.Thread(target=self._copy, daemon=True)
+        self.thread.start()
+
+    def _copy(self) -> None:
+        with self.log.open("ab") as out:
+            try:
+                for chunk in self.chunks:
+                    out.write(chunk)
+                    out.flush()
+                    self.written += len(chunk)
+            except requests.exceptions.RequestException:
+                pass  # the stream broke; finish() appends what it missed
+
+    def finish(self, complete: bytes) -> None:
+        """Once the container ended: append what the stream missed (it may end before a last partial line)."""
+        self.thread.join(timeout=30)
+        if not self.thread.is_alive() and len(complete) > self.written:
+            with self.log.open("ab") as out:
+                out.write(complete[self.written:])

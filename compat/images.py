@@ -18,7 +18,7 @@ from pathlib import Path
 
 from compat.engine import LABEL, Engine
 from compat.errors import ToolchainUnavailable
-from compat.matrix import Download, Flavor, Recipe, Toolchain
+from compat.matrix import Download, Recipe, Toolchain
 
 IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
 BASE_REPOSITORY = "ganeti-compat/base"
@@ -26,17 +26,19 @@ BASE_REPOSITORY = "ganeti-compat/base"
 COMMON_PACKAGES = ("ca-certificates", "curl", "xz-utils", "bzip2", "quilt", "patch", "git", "binutils", "file",
                    "debian-archive-keyring")
 DOWNLOAD_TIMEOUT = 30
+FRESHNESS_TIMEOUT = 300
+PROVISIONAL = "-new"  # the tag of an image until its installed packages name it
 
 
 @dataclass(frozen=True)
 class ImagePlan:
-    """Everything that goes into a toolchain image; its tag is the hash of all of it."""
+    """Everything that goes into a toolchain image besides what the suite serves on the day it is built."""
 
     toolchain: Toolchain
     dockerfile: str
     files: dict[str, bytes]
 
-    def tag(self, base_id: str) -> str:
+    def digest(self, base_id: str) -> str:
         digest = hashlib.sha256()
         digest.update(self.dockerfile.encode())
         digest.update(base_id.encode())
@@ -44,7 +46,7 @@ class ImagePlan:
             digest.update(name.encode() + b"\0" + self.files[name] + b"\0")
         for download in self.toolchain.downloads:
             digest.update(json.dumps([download.name, download.sha256, download.sha1]).encode())
-        return f"ganeti-compat/{self.toolchain.name}:{digest.hexdigest()[:16]}"
+        return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,57 @@ class Image:
     tag: str
     reused: bool
     base: str
+    freshness: str | None = None  # what the run found about the suite, for the report
+
+
+class ImageBuildFailed(Exception):
+    """docker build failed (e.g. apt could not install the suite's packages); the judge reads the log."""
+
+    def __init__(self, message: str, log_text: str) -> None:
+        super().__init__(message)
+        self.log_text = log_text
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """What check-freshness found in an existing image: the packages that moved, and the Release dates."""
+
+    changes: tuple[str, ...]
+    releases: tuple[str, ...]
+    failure: str | None = None  # why the check could not say
+
+    def summary(self, suite: str) -> str:
+        if self.failure:
+            return f"freshness unknown: {self.failure}"
+        as_of = f" as of {self.releases[0]}" if self.releases else ""
+        if not self.changes:
+            return f"up to date with {suite}{as_of}"
+        shown = ", ".join(self.changes[:6]) + (f" and {len(self.changes) - 6} more" if len(self.changes) > 6 else "")
+        return f"{suite}{as_of} moved: {shown}"
+
+
+def parse_freshness(text: str, exit_code: int | None) -> Freshness:
+    """Read images/scripts/check-freshness's output."""
+    if exit_code != 0:
+        last = next((line for line in reversed(text.splitlines()) if line.strip()), "no output")
+        return Freshness((), (), f"the check exited with {exit_code}: {last}" if exit_code is not None
+                         else "the check timed out")
+    changes, releases = [], []
+    for line in text.splitlines():
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == "moved" and len(words) == 4:
+            changes.append(f"{words[1]} {words[2]} -> {words[3]}")
+        elif words[0] == "removed" and len(words) == 3:
+            changes.append(f"{words[1]} {words[2]} -> removed")
+        elif words[0] == "new" and len(words) == 2:
+            changes.append(f"{words[1]} now packaged")
+        elif words[0] == "gone" and len(words) == 3:
+            changes.append(f"{words[1]} {words[2]} -> no longer served")
+        elif words[0] == "release" and len(words) >= 3:
+            releases.append(" ".join(words[2:]))
+    return Freshness(tuple(changes), tuple(releases))
 
 
 def apt_conf(options: tuple[str, ...]) -> str:
@@ -66,7 +119,9 @@ def apt_conf(options: tuple[str, ...]) -> str:
 def plan_image(toolchain: Toolchain, recipe: Recipe) -> ImagePlan:
     packages = list(dict.fromkeys(COMMON_PACKAGES + toolchain.packages + recipe.packages))
     dockerfile = (IMAGES_DIR / f"{toolchain.kind}.Dockerfile").read_text()
-    files = {"apt.conf": apt_conf(toolchain.apt_options).encode(), "packages.txt": ("\n".join(packages) + "\n").encode()}
+    files = {"apt.conf": apt_conf(toolchain.apt_options).encode(),
+             "sources.list": "".join(f"{line}\n" for line in toolchain.apt_sources).encode(),
+             "packages.txt": ("\n".join(packages) + "\n").encode()}
     return ImagePlan(toolchain, dockerfile, files)
 
 
@@ -85,64 +140,123 @@ def verify(path: Path, download: Download) -> str | None:
 
 
 class ImageBuilder:
-    """Makes each toolchain image once: reused when its tag exists, built otherwise."""
+    """Makes each toolchain image follow its suite: an image is reused only while the suite still serves
+    every package it installed, at the installed version; otherwise it is rebuilt (base upgraded too).
+
+    The tag is `ganeti-compat/<toolchain>:<plan>-<installed>`: a hash of everything that goes into the
+    image (Dockerfile, base, package list, apt options and sources, download checksums) and a hash of the
+    package versions it ended up with.
+    """
 
     def __init__(self, engine: Engine, cache: Path, say: Callable[[str], None]) -> None:
         self.engine = engine
         self.cache = cache
         self.say = say
         self.known: dict[str, Image] = {}
-        self.unavailable: dict[str, ToolchainUnavailable] = {}
+        self.unavailable: dict[tuple[str, str], ToolchainUnavailable] = {}
 
     def ensure(self, toolchain: Toolchain, recipe: Recipe, log: Path) -> Image:
-        """The toolchain image for a recipe; a toolchain found unavailable is not tried again in this run."""
-        if toolchain.name in self.unavailable:
-            raise self.unavailable[toolchain.name]
+        """The toolchain image for a recipe; one found unavailable is not tried again in this run."""
+        key = (toolchain.name, recipe.name)
+        if key in self.unavailable:
+            raise self.unavailable[key]
         try:
             return self._ensure(toolchain, recipe, log)
         except ToolchainUnavailable as exc:
-            self.unavailable[toolchain.name] = exc
+            self.unavailable[key] = exc
             raise
 
     def _ensure(self, toolchain: Toolchain, recipe: Recipe, log: Path) -> Image:
         plan = plan_image(toolchain, recipe)
         downloads = self._downloads(toolchain)  # first: an unreachable bindist fails in seconds
-        base = self._base(toolchain, log)
-        base_id = self.engine.image_id(base) or base
-        tag = plan.tag(base_id)
-        if tag in self.known:
-            return self.known[tag]
-        if self.engine.image_id(tag):
-            self.say(f"image {tag} is up to date: reused, not rebuilt")
-            image = Image(tag, True, base)
+        base = self.base(toolchain, log)
+        plan_digest = plan.digest(self.engine.image_id(base) or base)
+        if plan_digest in self.known:
+            return self.known[plan_digest]
+        current = self._current(plan_digest)
+        if current is None:
+            image = self._rebuild(plan, plan_digest, base, downloads, "first build", log)
         else:
-            self.say(f"building image {tag} on {base} (log: {log})")
-            self._build(plan, tag, base, downloads, log)
-            image = Image(tag, False, base)
-        self.known[tag] = image
+            freshness = self._check(current, log)
+            summary = freshness.summary(toolchain.suite)
+            if freshness.failure or not freshness.changes:
+                # A check that could not run (mirror lost) keeps the image and says so in every cell.
+                self.say(f"image {current}: {summary}" + ("" if freshness.failure else ": reused, not rebuilt"))
+                image = Image(current, True, base, summary)
+            else:
+                self.say(f"image {current} is stale: {summary}; rebuilding")
+                image = self._rebuild(plan, plan_digest, base, downloads, summary, log)
+        self.known[plan_digest] = image
         return image
 
-    def flavored(self, image: Image, toolchain: Toolchain, flavor: Flavor, log: Path) -> Image:
+    def _rebuild(self, plan: ImagePlan, plan_digest: str, base: str, downloads: dict[str, Path], why: str,
+                 log: Path) -> Image:
+        tag = self._build(plan, plan_digest, base, downloads, why, log)
+        self._forget_older(plan_digest, keep=tag)
+        return Image(tag, False, base, f"built now ({why})")
+
+    def _current(self, plan_digest: str) -> str | None:
+        """The newest local image built from this plan (flavor layers are not toolchain images)."""
+        for tag, _, labels in self.engine.images_labelled(f"{LABEL}.plan={plan_digest}"):
+            if f"{LABEL}.flavor" not in labels and not tag.endswith(PROVISIONAL):
+                return tag
+        return None
+
+    def _check(self, tag: str, log: Path) -> Freshness:
+        script = (IMAGES_DIR / "scripts" / "check-freshness").read_text()
+        with log.open("a") as out:
+            print(f"$ check-freshness in {tag}", file=out)
+        exit_code, text = self.engine.output(tag, ["sh", "-c", script, "check-freshness"], network=True,
+                                             timeout=FRESHNESS_TIMEOUT)
+        with log.open("a") as out:
+            out.write(text)
+        return parse_freshness(text, exit_code)
+
+    def _build(self, plan: ImagePlan, plan_digest: str, base: str, downloads: dict[str, Path], refresh: str,
+               log: Path) -> str:
+        """Build, then tag by the package versions the image ended up with."""
+        repository = f"ganeti-compat/{plan.toolchain.name}"
+        provisional = f"{repository}:{plan_digest[:16]}{PROVISIONAL}"
+        self.say(f"building image {repository} on {base} ({refresh}; log: {log})")
+        files = {"Dockerfile": plan.dockerfile.encode(), **plan.files}
+        labels = {LABEL: "1", f"{LABEL}.toolchain": plan.toolchain.name, f"{LABEL}.ghc": plan.toolchain.ghc,
+                  f"{LABEL}.plan": plan_digest}
+        stamp = hashlib.sha256(f"{refresh}\0{datetime.datetime.now(datetime.UTC).isoformat()}".encode()).hexdigest()
+        self._docker_build(files, downloads, provisional, {"BASE": base, "REFRESH": stamp[:16]}, labels, log,
+                           f"image for {plan.toolchain.name}")
+        exit_code, installed = self.engine.output(provisional, ["dpkg-query", "-W", "-f=${Package}\t${Version}\n"],
+                                                  network=False, timeout=FRESHNESS_TIMEOUT)
+        if exit_code != 0:
+            raise ImageBuildFailed(f"dpkg-query failed in {provisional}", installed)
+        tag = f"{repository}:{plan_digest[:16]}-{hashlib.sha256(installed.encode()).hexdigest()[:12]}"
+        self.engine.retag(provisional, tag)
+        return tag
+
+    def _forget_older(self, plan_digest: str, keep: str) -> None:
+        """Older images of the plan (and their flavor layers, first) are superseded: free their space."""
+        older = [(tag, labels) for tag, _, labels in self.engine.images_labelled(f"{LABEL}.plan={plan_digest}")
+                 if tag != keep]
+        for tag, _ in sorted(older, key=lambda item: f"{LABEL}.flavor" not in item[1]):
+            self.engine.remove_image(tag)
+
+    def flavored(self, image: Image, toolchain: Toolchain, flavor: str, soname: str, log: Path) -> Image:
         """The toolchain image with libcurl.so pointing at one flavor's runtime library."""
         dockerfile = (IMAGES_DIR / "flavor.Dockerfile").read_text()
         base_id = self.engine.image_id(image.tag) or image.tag
-        digest = hashlib.sha256(f"{dockerfile}\0{base_id}\0{flavor.soname}".encode()).hexdigest()[:16]
-        tag = f"ganeti-compat/{toolchain.name}-{flavor.name}:{digest}"
+        digest = hashlib.sha256(f"{dockerfile}\0{base_id}\0{soname}".encode()).hexdigest()[:16]
+        tag = f"ganeti-compat/{toolchain.name}-{flavor}:{digest}"
         if tag in self.known:
             return self.known[tag]
         reused = self.engine.image_id(tag) is not None
         if not reused:
-            self.say(f"building image {tag}: libcurl.so -> {flavor.soname}")
-            labels = {LABEL: "1", f"{LABEL}.toolchain": toolchain.name, f"{LABEL}.flavor": flavor.name}
-            self._docker_build({"Dockerfile": dockerfile.encode()}, {}, tag, {"BASE": image.tag, "SONAME": flavor.soname},
-                               labels, log, f"the {flavor.name} flavor of {toolchain.name}")
-        self.known[tag] = Image(tag, reused and image.reused, image.base)
+            self.say(f"building image {tag}: libcurl.so -> {soname}")
+            plan_label = self.engine.labels(image.tag).get(f"{LABEL}.plan", "")
+            labels = {LABEL: "1", f"{LABEL}.toolchain": toolchain.name, f"{LABEL}.flavor": flavor,
+                      f"{LABEL}.plan": plan_label}
+            self._docker_build({"Dockerfile": dockerfile.encode()}, {}, tag, {"BASE": image.tag, "SONAME": soname},
+                               labels, log, f"the {flavor} flavor of {toolchain.name}")
+        self.known[tag] = Image(tag, reused and image.reused, image.base, image.freshness)
         return self.known[tag]
-
-    def _build(self, plan: ImagePlan, tag: str, base: str, downloads: dict[str, Path], log: Path) -> None:
-        files = {"Dockerfile": plan.dockerfile.encode(), **plan.files}
-        labels = {LABEL: "1", f"{LABEL}.toolchain": plan.toolchain.name, f"{LABEL}.ghc": plan.toolchain.ghc}
-        self._docker_build(files, downloads, tag, {"BASE": base}, labels, log, f"image for {plan.toolchain.name}")
 
     def _docker_build(self, files: dict[str, bytes], downloads: dict[str, Path], tag: str, buildargs: dict[str, str],
                       labels: dict[str, str], log: Path, what: str) -> None:
@@ -160,9 +274,10 @@ class ImageBuilder:
                                               lambda line: print(line, file=out, flush=True))
         if not ok:
             last = next((line for line in reversed(lines) if line.strip()), "no output")
-            raise ToolchainUnavailable(f"{what} failed to build: {last} (log: {log})")
+            raise ImageBuildFailed(f"{what} failed to build: {last} (log: {log})", "\n".join(lines))
 
-    def _base(self, toolchain: Toolchain, log: Path) -> str:
+    def base(self, toolchain: Toolchain, log: Path) -> str:
+        """debian:<suite> from a registry, else a local bootstrapped base, else one bootstrapped now."""
         ref = f"debian:{toolchain.suite}"
         if self.engine.image_id(ref) or self.engine.pull(ref):
             return ref
@@ -229,4 +344,15 @@ def tar_directory(directory: Path, arcname: str) -> bytes:
 
     with tarfile.open(fileobj=buffer, mode="w") as archive:
         archive.add(directory, arcname=arcname, filter=owned)
+    return buffer.getvalue()
+
+
+def tar_files(files: dict[str, bytes]) -> bytes:
+    """Files (relative name -> content) as tar bytes, owned by the build user, for Engine.put_tree."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.uid, info.gid, info.uname, info.gname = len(data), 1000, 1000, "builder", "builder"
+            archive.addfile(info, io.BytesIO(data))
     return buffer.getvalue()

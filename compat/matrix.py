@@ -48,6 +48,7 @@ class Toolchain:
     default_flavor: str
     mirror: str | None = None
     apt_options: tuple[str, ...] = ()
+    apt_sources: tuple[str, ...] = ()  # extra sources.list lines, e.g. experimental on top of sid
     packages: tuple[str, ...] = ()
     downloads: tuple[Download, ...] = ()
 
@@ -187,7 +188,8 @@ def _download(r: _Reader, value: Any, path: str) -> Download:
 
 
 def _toolchain(r: _Reader, flavors: dict[str, Flavor], name: str, value: Any, path: str) -> Toolchain:
-    keys = ("description", "kind", "suite", "ghc", "flavors", "default_flavor", "mirror", "apt_options", "packages", "downloads")
+    keys = ("description", "kind", "suite", "ghc", "flavors", "default_flavor", "mirror", "apt_options", "apt_sources",
+            "packages", "downloads")
     t = r.mapping(value, path, keys, ("kind", "suite", "ghc", "flavors"))
     kind = r.choice(t["kind"], f"{path}.kind", TOOLCHAIN_KINDS)
     names = r.strings(t["flavors"], f"{path}.flavors")
@@ -209,6 +211,9 @@ def _toolchain(r: _Reader, flavors: dict[str, Flavor], name: str, value: Any, pa
         default_flavor=default,
         mirror=r.string(t["mirror"], f"{path}.mirror", r"https?://\S+", "an http(s) URL") if "mirror" in t else None,
         apt_options=r.strings(t.get("apt_options"), f"{path}.apt_options"),
+        apt_sources=tuple(r.string(line, p, r"deb(-src)? (\[[^]\n]*\] )?\S+://\S+ \S+( [^\n]*)?",
+                                   "a one-line apt source like 'deb http://deb.debian.org/debian experimental main'")
+                          for line, p in _spliced(t.get("apt_sources") or [], f"{path}.apt_sources")),
         packages=r.strings(t.get("packages"), f"{path}.packages"),
         downloads=downloads,
     )

@@ -23,11 +23,13 @@ def cell_text(result: CellResult) -> str:
         text += f" {result.tests['passed']}/{result.tests['total']}"
     if result.flavor:
         text += f" [{result.flavor}]"
+    if result.started:
+        text += f" {result.started[:10]}"  # an old result never passes for a fresh one
     return text
 
 
 def render_markdown(results: list[CellResult], title: str, baseline: str | None = None,
-                    focus: set[str] | None = None) -> str:
+                    focus: set[str] | None = None, faults: list[CellResult] | None = None) -> str:
     toolchains = list(dict.fromkeys(r.toolchain for r in results))
     sources = list(dict.fromkeys(r.source for r in results))
     grid: dict[tuple[str, str], list[str]] = {}
@@ -41,7 +43,8 @@ def render_markdown(results: list[CellResult], title: str, baseline: str | None 
         rows.append([label] + ["<br>".join(grid.get((toolchain, s), ["-"])) for s in sources])
     lines = [f"# Ganeti toolchain compatibility: {title}", "",
              tabulate(rows, headers=["toolchain"] + sources, tablefmt="github"), ""]
-    lines += _details(results) + _ssl_section(results) + _abi_section(results, baseline, focus or set())
+    lines += _details(results) + _ssl_section(results) + _fault_section(faults or [])
+    lines += _abi_section(results, baseline, focus or set()) + _images_section(results)
     timing_rows = [[r.toolchain, r.source, r.flavor] + [str(r.timings.get(step, "")) for step in
                    ("image", "fetch", "configure", "build", "test", "probe")] for r in results]
     lines += ["## Timings (seconds)", "",
@@ -73,16 +76,6 @@ def _details(results: list[CellResult]) -> list[str]:
     return lines
 
 
-def recommendation(r: CellResult) -> str:
-    """One line a packager can act on, from the cell's SSL facts and flags."""
-    names = {flag["name"] for flag in r.flags}
-    if "ssl:gmp-allocator-conflict" in names or (r.ghc or {}).get("replaces_gmp_allocator"):
-        return "GnuTLS unsafe with this GHC: its runtime hooks GMP's allocator; link OpenSSL libcurl"
-    if "ssl:flavor-mismatch" in names:
-        return f"not the {r.flavor} flavor asked for: check how libcurl is linked"
-    return "GnuTLS safe with this GHC (no GMP allocator hook)"
-
-
 def _ssl_section(results: list[CellResult]) -> list[str]:
     rows = []
     for r in results:
@@ -92,19 +85,43 @@ def _ssl_section(results: list[CellResult]) -> list[str]:
         stacks = "; ".join(f"{name}: {' -> '.join(chain)}" for name, chain in (ssl.get("tls_stacks") or {}).items())
         flags = ", ".join(flag["name"] for flag in r.flags if flag["name"].startswith("ssl:")) or "-"
         probe = r.probe or {}
-        probe_text = probe.get("plain", "-") + (f", hostile GMP: {probe['hostile']}" if probe.get("hostile", "not run")
-                                                != "not run" else "")
+        probe_text = probe.get("plain", "-")
         per_request = probe.get("gmp_allocations_per_request")
         rows.append([r.toolchain, r.source, r.flavor,
                      f"{ghc.get('integer_library')} {ghc.get('integer_library_version')}",
                      "yes" if ssl.get("gmp_hook") else ("no" if ssl else "-"),
                      ", ".join(ssl.get("curl_flavors") or []) or "-", stacks or "-", probe_text,
-                     "-" if per_request is None else per_request, flags, recommendation(r)])
+                     "-" if per_request is None else per_request, flags,
+                     r.ssl_recommendation or "unknown: no recommendation recorded"])
     if not rows:
         return []
     headers = ["toolchain", "source", "flavor", "integer library", "GMP hook", "libcurl linked", "TLS stacks loaded",
                "probe", "GMP allocs / TLS request", "flags", "recommendation"]
     return ["## SSL", "", tabulate(rows, headers=headers, tablefmt="github"), ""]
+
+
+def _fault_section(faults: list[CellResult]) -> list[str]:
+    """Fault-injection runs, apart: the hazard was installed by the tool, so they say what the TLS stack does
+    under it, never whether the toolchain passes."""
+    rows = [[r.toolchain, r.source, r.flavor, r.started[:10], r.fault_injection["hostile_gmp"], r.fault_injection["says"]]
+            for r in faults if r.fault_injection]
+    if not rows:
+        return []
+    return ["## Fault injection (hostile GMP allocator hook; not a verdict on the toolchain)", "",
+            tabulate(rows, headers=["toolchain", "source", "flavor", "run", "hostile run", "what it shows"],
+                     tablefmt="github"), ""]
+
+
+def _images_section(results: list[CellResult]) -> list[str]:
+    """Which image each toolchain ran in, and whether it followed its suite that night."""
+    rows = {}
+    for r in results:
+        if r.image and r.toolchain not in rows:
+            rows[r.toolchain] = [r.toolchain, r.image, r.started[:10], r.image_freshness or "-"]
+    if not rows:
+        return []
+    return ["## Toolchain images", "", tabulate(list(rows.values()), headers=["toolchain", "image", "run", "suite"],
+                                                 tablefmt="github"), ""]
 
 
 def _abi_section(results: list[CellResult], baseline: str | None, focus: set[str]) -> list[str]:
@@ -122,17 +139,19 @@ def _abi_section(results: list[CellResult], baseline: str | None, focus: set[str
     return ["## ABI", ""] + lines if lines else []
 
 
-def render_json(results: list[CellResult], title: str) -> str:
+def render_json(results: list[CellResult], title: str, faults: list[CellResult] | None = None) -> str:
     cells = [json.loads(r.to_json()) for r in results]
-    return json.dumps({"title": title, "runs": sorted({r.run_id for r in results}), "cells": cells}, indent=2) + "\n"
+    fault_cells = [json.loads(r.to_json()) for r in faults or []]
+    return json.dumps({"title": title, "runs": sorted({r.run_id for r in results}), "cells": cells,
+                       "fault_injection": fault_cells}, indent=2) + "\n"
 
 
 def write_reports(reports: Path, results: list[CellResult], title: str, baseline: str | None = None,
-                  focus: set[str] | None = None) -> list[Path]:
+                  focus: set[str] | None = None, faults: list[CellResult] | None = None) -> list[Path]:
     """reports/latest.md and reports/latest.json."""
     written = []
-    markdown = render_markdown(results, title, baseline, focus)
-    for name, text in (("latest.md", markdown), ("latest.json", render_json(results, title))):
+    markdown = render_markdown(results, title, baseline, focus, faults)
+    for name, text in (("latest.md", markdown), ("latest.json", render_json(results, title, faults))):
         write_atomic(reports / name, text)
         written.append(reports / name)
     return written

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 STATUSES = ("pass", "test-fail", "build-fail", "crash", "timeout", "unavailable", "error")
+RUN_KINDS = ("matrix", "session", "fault-injection", "bench", "test")
+ORDINARY = ("matrix", "session")  # the runs a matrix report is made of
 FAILED = ("test-fail", "build-fail", "crash", "timeout", "error")
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass
@@ -27,6 +30,7 @@ class CellResult:
     ghc: dict[str, Any] | None = None
     image: str | None = None
     image_reused: bool | None = None
+    image_freshness: str | None = None  # "up to date with SUITE as of DATE", "rebuilt: ...", or why unknown
     compiled_by: str | None = None  # the cell whose compiled tree this one relinked (another flavor)
     source_version: str | None = None
     source_digest: str | None = None
@@ -35,6 +39,9 @@ class CellResult:
     ssl: dict[str, Any] | None = None
     probe: dict[str, Any] | None = None
     packages: dict[str, list[str]] = field(default_factory=dict)  # Haskell package -> [version, abi]
+    manifest: dict[str, str] = field(default_factory=dict)  # Debian package -> installed version; "source"
+    ssl_recommendation: str = ""
+    fault_injection: dict[str, Any] | None = None  # the hostile GMP hook's outcome, never the cell's verdict
     run_id: str = ""
     started: str = ""
     schema: int = SCHEMA_VERSION
@@ -50,6 +57,38 @@ class CellResult:
     def from_dict(cls, data: dict[str, Any]) -> CellResult:
         known = set(cls.__dataclass_fields__)
         return cls(**{key: value for key, value in data.items() if key in known})
+
+
+@dataclass
+class RunRecord:
+    """reports/runs/<id>/run.json: what a run was, so a report only uses runs of the right kind."""
+
+    run_id: str
+    kind: str  # one of RUN_KINDS
+    matrix_digest: str  # sha256 of the matrix file the run read
+    tool_version: str
+    started: str
+    finished: str | None = None  # None while running, or when the run was interrupted
+    interrupted: bool = False
+    cells: list[str] = field(default_factory=list)  # the cells the run planned
+
+    @property
+    def complete(self) -> bool:
+        return self.finished is not None and not self.interrupted
+
+
+def write_run(run_dir: Path, record: RunRecord) -> None:
+    write_atomic(run_dir / "run.json", json.dumps(asdict(record), indent=2, sort_keys=True) + "\n")
+
+
+def load_run_record(run_dir: Path) -> RunRecord | None:
+    """The run's record; None for a run without one (made by an older version: its kind is unknown)."""
+    try:
+        data = json.loads((run_dir / "run.json").read_text())
+        known = set(RunRecord.__dataclass_fields__)
+        return RunRecord(**{key: value for key, value in data.items() if key in known})
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def cell_key(toolchain: str, source: str, flavor: str) -> str:
@@ -83,11 +122,17 @@ def load_run(run_dir: Path) -> list[CellResult]:
     return results
 
 
-def latest_cells(reports: Path) -> list[CellResult]:
-    """For every cell ever run, its most recent result: what `nox -s ghc96` then `nox -s ghc90` add up to."""
+def latest_cells(reports: Path, defined: Callable[[CellResult], bool], kinds: tuple[str, ...] = ORDINARY
+                 ) -> list[CellResult]:
+    """For every cell the current matrix defines, its most recent result among runs of these kinds: what
+    `nox -s ghc96` then `nox -s ghc90` add up to. Fault-injection, benchmark and test runs, runs of unknown
+    kind and cells the matrix no longer defines never stand in for a cell's result."""
     newest: dict[str, CellResult] = {}
     for run_dir in sorted((reports / "runs").glob("*")) if (reports / "runs").is_dir() else []:
+        record = load_run_record(run_dir)
+        if record is None or record.kind not in kinds:
+            continue
         for result in load_run(run_dir):
-            if result.key not in newest or result.started >= newest[result.key].started:
+            if defined(result) and (result.key not in newest or result.started >= newest[result.key].started):
                 newest[result.key] = result
     return sorted(newest.values(), key=lambda r: r.key)

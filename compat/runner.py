@@ -1,4 +1,8 @@
-"""Run cells: image, fetch, prepare, configure, build, test, inspect; each step timed and logged."""
+"""Run cells: image, fetch, prepare, configure, build, test, inspect, probe; each step timed and logged.
+
+The runner only orchestrates and records what happened (`Collected`); `compat.verdict.judge` alone
+decides what it means.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +10,45 @@ import datetime
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from compat import facts, sources
-from compat.analysis.failures import classify_build, crash_evidence
-from compat.analysis.junit import parse_junit
-from compat.analysis.probe import injected_conflict, parse_probe
-from compat.engine import LABEL, Engine
+from compat.analysis.probe import ProbeOutcome, parse_probe
+from compat.engine import LABEL, RunOutcome
 from compat.errors import ToolchainUnavailable
-from compat.images import IMAGES_DIR, Image, ImageBuilder, tar_directory
-from compat.matrix import STEPS, Matrix, Recipe, Source, Toolchain
+from compat.images import IMAGES_DIR, Image, ImageBuildFailed, tar_directory, tar_files
+from compat.matrix import Matrix, Recipe, Source, Toolchain
 from compat.results import CellResult, cell_key
+from compat.verdict import CellOutcome, Step, judge
 
 MOUNT = "/build"
 SRC = "/build/src"
 OUT = "/build/out"
 INSPECT_TIMEOUT = 120
+PROBE_RUNS = 4  # each probe run may take a quarter of the probe's timeout
 MISSING_PACKAGES = "/usr/share/ganeti-compat/missing-packages.txt"  # written by images/debian.Dockerfile
 RELINK_SCRIPT = "/build/.compat/relink-curl-binaries"
 PROBE_SCRIPT = "/build/.compat/run-probe"
+BUILD_ENV = {"HOME": "/home/builder", "LANG": "C.UTF-8"}
+
+
+class CellEngine(Protocol):
+    """What the runner asks of an engine (compat.engine.Engine; an in-memory one in the unit tests)."""
+
+    def cpus(self) -> int: ...
+    def create_volume(self, name: str, labels: dict[str, str]) -> None: ...
+    def remove_volume(self, name: str) -> None: ...
+    def put_tree(self, image: str, volume: str, mount: str, tar_bytes: bytes, dest: str) -> None: ...
+    def read_file(self, image: str, volume: str, mount: str, path: str) -> bytes | None: ...
+    def run(self, image: str, argv: list[str], *, log: Path, volume: str, mount: str, workdir: str, root: bool,
+            network: bool, timeout: float, env: dict[str, str], labels: dict[str, str]) -> RunOutcome: ...
+
+
+class Images(Protocol):
+    def ensure(self, toolchain: Toolchain, recipe: Recipe, log: Path) -> Image: ...
+    def flavored(self, image: Image, toolchain: Toolchain, flavor: str, soname: str, log: Path) -> Image: ...
 
 
 @dataclass(frozen=True)
@@ -43,6 +66,26 @@ class Cell:
     @property
     def key(self) -> str:
         return cell_key(self.toolchain.name, self.source.name, self.flavor)
+
+
+@dataclass
+class Collected:
+    """What happened in one cell, gathered as it runs; judged once at the end."""
+
+    unavailable: str | None = None
+    runner_error: str | None = None
+    steps: list[Step] = field(default_factory=list)
+    junit: str | None = None
+    texts: dict[str, str] = field(default_factory=dict)  # inspected facts by file name
+    incomplete: list[str] = field(default_factory=list)
+    probe: ProbeOutcome | None = None
+    missing_packages: tuple[str, ...] = ()
+
+    def failed(self) -> bool:
+        return self.runner_error is not None or any(step.exit_code != 0 for step in self.steps)
+
+    def built(self) -> bool:
+        return any(step.name == "build" and step.exit_code == 0 for step in self.steps)
 
 
 def plan(matrix: Matrix, toolchains: list[str], source_names: list[str], flavors: list[str] | None = None
@@ -64,21 +107,15 @@ def expand(argv: tuple[str, ...], values: dict[str, str]) -> list[str]:
     return [arg.format_map(values) if "{" in arg else arg for arg in argv]
 
 
-class StepFailed(Exception):
-    def __init__(self, step: str, exit_code: int | None, log: Path) -> None:
-        super().__init__(step)
-        self.step, self.exit_code, self.log = step, exit_code, log
-
-
 class CellRunner:
     """Runs groups of cells (the flavors of a toolchain and source) in fresh volumes; a failed cell is a
     result, never an exception."""
 
-    def __init__(self, engine: Engine, matrix: Matrix, run_dir: Path, cache: Path, say: Callable[[str], None],
-                 keep: bool = False, probe: ProbeSettings | None = None) -> None:
+    def __init__(self, engine: CellEngine, matrix: Matrix, run_dir: Path, say: Callable[[str], None],
+                 images: Images, keep: bool = False, probe: ProbeSettings | None = None) -> None:
         self.engine, self.matrix, self.run_dir, self.say, self.keep = engine, matrix, run_dir, say, keep
+        self.images = images
         self.probe = probe or ProbeSettings()
-        self.images = ImageBuilder(engine, cache, say)
         self.run_id = run_dir.name
         self.jobs = str(engine.cpus())
 
@@ -94,18 +131,25 @@ class CellRunner:
         built_by: str | None = None
         try:
             for cell in cells:
-                result = self._new_result(cell)
+                result = CellResult(cell.toolchain.name, cell.source.name, cell.flavor, run_id=self.run_id,
+                                    started=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"))
+                seen = Collected()
                 try:
-                    image = self._image(cell, result)
+                    image = self._image(cell, result, seen)
                     if image is not None:
                         if built_by is None:
                             self.engine.remove_volume(volume)  # a failed flavor's tree is not reused
                             self.engine.create_volume(volume, {f"{LABEL}.run": self.run_id})
-                        built = self._steps(cell, image, volume, result, built_by)
-                        if built_by is None and built:
+                        self._cell(cell, image, volume, result, seen, built_by)
+                        if built_by is None and seen.built():
                             built_by = cell.key
                 except Exception as exc:  # noqa: BLE001 - the runner failed, not the cell: say so and go on
-                    self._runner_error(cell, result, exc)
+                    seen.runner_error = self._runner_error(cell, result, exc)
+                try:
+                    self._judge(cell, result, seen)
+                except Exception as exc:  # noqa: BLE001 - a fact the judge could not read: still a cell
+                    result.status, result.cause = "error", "runner"
+                    result.evidence = [self._runner_error(cell, result, exc)]
                 reason = f": {result.evidence[0]}" if result.status in ("unavailable", "error") and result.evidence else ""
                 self.say(f"{cell.key}: {result.status}{' (' + result.cause + ')' if result.cause else ''}{reason}")
                 done(result)
@@ -113,220 +157,200 @@ class CellRunner:
             if not self.keep:
                 self.engine.remove_volume(volume)
 
-    def _new_result(self, cell: Cell) -> CellResult:
-        return CellResult(cell.toolchain.name, cell.source.name, cell.flavor, run_id=self.run_id,
-                          started=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"))
+    def _judge(self, cell: Cell, result: CellResult, seen: Collected) -> None:
+        recipe = self.matrix.recipes[cell.source.recipe]
+        soname = self.matrix.flavors[cell.flavor].soname
+        found = facts.verdicts(seen.texts, soname) if seen.texts else None
+        outcome = CellOutcome(
+            flavor_soname=soname, unavailable=seen.unavailable, runner_error=seen.runner_error,
+            steps=tuple(seen.steps), expects_tests=bool(recipe.steps["test"]), junit_name=recipe.junit,
+            junit=seen.junit, facts=found, incomplete=tuple(seen.incomplete),
+            own_sources=facts.own_sources(seen.texts["haskell-sources.txt"]) if "haskell-sources.txt" in seen.texts
+            else None, probe=seen.probe, missing_packages=seen.missing_packages, suite=cell.toolchain.suite)
+        verdict = judge(outcome)
+        result.status, result.cause, result.evidence = verdict.status, verdict.cause, list(verdict.evidence)
+        result.flags = [{"name": name, "evidence": list(evidence)} for name, evidence in verdict.flags]
+        result.tests = verdict.tests.as_dict() if verdict.tests else None
+        result.ssl_recommendation = verdict.recommendation
+        result.fault_injection = verdict.fault_injection
+        if found is not None:
+            result.ghc = found.ghc.as_dict()
+            result.packages = found.packages
+            result.ssl = found.ssl if seen.built() else None
+            if result.ssl is not None and seen.probe is not None:
+                result.ssl["gmp_allocations_per_request"] = seen.probe.per_request()
+        if "dpkg-all.tsv" in seen.texts:
+            result.manifest = facts.manifest(seen.texts["dpkg-all.tsv"])
+        if result.source_version:
+            result.manifest["source"] = result.source_version
 
-    def _runner_error(self, cell: Cell, result: CellResult, exc: Exception) -> None:
-        """Status error with the exception as evidence; the traceback goes to the cell's runner-error.log."""
+    def _runner_error(self, cell: Cell, result: CellResult, exc: Exception) -> str:
+        """The exception in one line; the traceback goes to the cell's runner-error.log."""
         log = self.run_dir / "cells" / cell.key / "runner-error.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text("".join(traceback.format_exception(exc)))
-        result.status, result.cause = "error", "runner"
-        result.evidence = [f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"]
         result.logs["runner-error"] = self._relative(log)
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
 
-    def _image(self, cell: Cell, result: CellResult) -> Image | None:
-        """The toolchain image in the cell's flavor; None (and the result unavailable) when it cannot be had."""
+    def _image(self, cell: Cell, result: CellResult, seen: Collected) -> Image | None:
+        """The toolchain image in the cell's flavor; None when it cannot be had (unavailable, or apt failed)."""
         recipe = self.matrix.recipes[cell.source.recipe]
-        image_log = self.run_dir / "images" / f"{cell.toolchain.name}.log"
+        flavor = self.matrix.flavors[cell.flavor]
+        image_log = self.run_dir / "images" / f"{cell.toolchain.name}--{recipe.name}.log"
         image_log.parent.mkdir(parents=True, exist_ok=True)
         result.logs["image"] = self._relative(image_log)
         self.say(f"{cell.key}: image")
         start = time.monotonic()
         try:
             image = self.images.ensure(cell.toolchain, recipe, image_log)
-            image = self.images.flavored(image, cell.toolchain, self.matrix.flavors[cell.flavor], image_log)
+            image = self.images.flavored(image, cell.toolchain, flavor.name, flavor.soname, image_log)
         except ToolchainUnavailable as exc:
             with image_log.open("a") as out:
                 print(f"unavailable: {exc}", file=out)
-            result.status, result.evidence = "unavailable", [str(exc)]
+            seen.unavailable = str(exc)
+            return None
+        except ImageBuildFailed as exc:
+            seen.steps.append(Step("image", 1, exc.log_text))
             return None
         finally:
             result.timings["image"] = round(time.monotonic() - start, 1)
-        result.image, result.image_reused = image.tag, image.reused
+        result.image, result.image_reused, result.image_freshness = image.tag, image.reused, image.freshness
         return image
 
-    def _steps(self, cell: Cell, image: Image, volume: str, result: CellResult, built_by: str | None) -> bool:
-        """Run the cell's steps and judge them; whether the build step completed."""
+    def _cell(self, cell: Cell, image: Image, volume: str, result: CellResult, seen: Collected,
+              built_by: str | None) -> None:
+        """The cell's steps, then the facts of its container, then the probe once something was built."""
         recipe = self.matrix.recipes[cell.source.recipe]
-        built = False
         logs = self.run_dir / "cells" / cell.key
         logs.mkdir(parents=True, exist_ok=True)
         values = {"jobs": self.jobs, "out": OUT, "flavor": cell.flavor, "version": ""}
+        fetched = bool(built_by)
         try:
             if built_by:
                 result.compiled_by = built_by
                 result.source_version, result.source_digest = self._source_meta(image, volume)
-                steps = ["build", "test"]
-                relink = [("sh", RELINK_SCRIPT, SRC), *recipe.relink]
+                plan_: list[tuple[str, list[list[str]]]] = [("build", [["sh", RELINK_SCRIPT, SRC]]
+                                                              + [list(argv) for argv in recipe.relink])]
             else:
                 self.engine.put_tree(image.tag, volume, MOUNT, tar_directory(IMAGES_DIR / "scripts", ".compat"), MOUNT)
-                self._fetch(cell, image, volume, logs, result)
-                steps, relink = list(STEPS), []
-            values["version"] = result.source_version or ""
-            for step in steps:
-                commands = [expand(argv, values) for argv in recipe.steps[step]]
-                if step == "build":
-                    commands = [expand(argv, values) for argv in relink] + commands
-                if step == "test":
-                    commands.insert(0, ["mkdir", "-p", OUT])
-                self._run_step(cell, step, commands, image, volume, logs, result)
-                built = built or step == "build"
-        except StepFailed as failed:
-            if failed.step == "test" and failed.exit_code is not None:
-                self._judge_tests(recipe, image, volume, logs, result, failed)
-            else:
-                self._judge_failure(failed, result)
-                if result.cause == "deps":
-                    missing = self._read_text(image, volume, MISSING_PACKAGES).split()
-                    if missing:
-                        result.evidence.insert(0, f"not packaged in {cell.toolchain.suite}: {', '.join(missing)}")
-        else:
-            self._judge_tests(recipe, image, volume, logs, result, None)
+                fetched = self._fetch(cell, image, volume, logs, result, seen)
+                plan_ = [("prepare", []), ("configure", []), ("build", [])]
+            if fetched:
+                values["version"] = result.source_version or ""
+                for step, before in plan_ + [("test", self._test_setup(recipe))]:
+                    commands = [expand(tuple(argv), values) for argv in before + [list(a) for a in recipe.steps[step]]]
+                    if not self._step(cell, step, commands, image, volume, logs, result, seen):
+                        break
+                if any(s.name == "test" for s in seen.steps) and recipe.junit:
+                    seen.junit = self._read_text(image, volume, f"{OUT}/{recipe.junit}") or None
+                    if seen.junit is not None:
+                        (logs / "junit.xml").write_text(seen.junit)
+                        result.logs["junit"] = self._relative(logs / "junit.xml")
+                if seen.failed() and not seen.built():
+                    seen.missing_packages = tuple(self._read_text(image, volume, MISSING_PACKAGES).split())
         finally:
-            self._inspect(recipe, cell, image, volume, logs, result, built)
-        if built:
-            self._probe(cell, image, volume, logs, result)
-        return built
+            self._inspect(recipe, cell, image, volume, logs, result, seen, fetched)
+        if seen.built():
+            self._probe(cell, image, volume, logs, result, seen)
 
-    def _probe(self, cell: Cell, image: Image, volume: str, logs: Path, result: CellResult) -> None:
-        """HTTPS through the curl binding on loopback, plain, with a counting and (if asked) a hostile GMP hook."""
-        argv = ["sh", PROBE_SCRIPT, str(self.probe.requests)] + ([self.probe.fault] if self.probe.fault else [])
-        log = logs / "probe.log"
-        result.logs["probe"] = self._relative(log)
-        self.say(f"{cell.key}: probe ...")
-        start = time.monotonic()
-        ran = self.engine.run(image.tag, argv, log=log, volume=volume, mount=MOUNT, workdir=MOUNT, root=False,
-                              network=False, timeout=self.matrix.timeouts["probe"], env={"HOME": "/home/builder"},
-                              labels={f"{LABEL}.run": self.run_id, f"{LABEL}.step": "probe"})
-        result.timings["probe"] = round(time.monotonic() - start, 1)
-        outcome = parse_probe(log.read_text(errors="replace"), self.probe.requests)
-        result.probe = outcome.as_dict() | ({"timed_out": True} if ran.timed_out else {})
-        fed = outcome.per_request()  # what an old runtime's allocator hook would be fed
-        assert result.ssl is not None
-        result.ssl["gmp_allocations_per_request"] = fed
-        for existing in result.flags:
-            if existing["name"] == "ssl:mixed-tls-stacks" and fed is not None:
-                existing["evidence"].append(f"GnuTLS {'used' if fed else 'loaded but not used'} for TLS: "
-                                        f"{fed} GMP allocations per request (runtime probe)")
-        if flag := injected_conflict(outcome):
-            result.flags.append({"name": flag.name, "evidence": list(flag.evidence)})
-        crashed = [(run, outcome.verdict(run)) for run in ("plain", "counting", "hostile")
-                   if outcome.verdict(run).startswith("crash")]
-        if crashed:
-            result.status, result.cause = "crash", None
-            result.evidence = [f"runtime probe, {run} run: {verdict}" for run, verdict in crashed] + outcome.lines[-4:]
-        elif outcome.verdict("plain") != "pass" and result.probe["built"] and result.status == "pass":
-            result.status = "test-fail"
-            result.evidence = [f"runtime probe: HTTPS through the curl binding: {outcome.verdict('plain')}"] + outcome.lines[-4:]
+    @staticmethod
+    def _test_setup(recipe: Recipe) -> list[list[str]]:
+        """Before the tests: an empty output directory, and no JUnit file left by another flavor's run."""
+        setup = [["mkdir", "-p", OUT]]
+        if recipe.junit:
+            setup.insert(0, ["rm", "-f", f"{OUT}/{recipe.junit}"])
+        return setup if recipe.steps["test"] else []
+
+    def _fetch(self, cell: Cell, image: Image, volume: str, logs: Path, result: CellResult, seen: Collected) -> bool:
+        command = sources.fetch_command(cell.source)
+        if command is None:
+            path = sources.local_path(cell.source, self.matrix.path)
+            self.engine.put_tree(image.tag, volume, MOUNT, tar_directory(path, "src"), MOUNT)
+            # The same record fetch-source leaves, so a further flavor reads it from the tree like any other.
+            meta = {"meta/version": b"local\n", "meta/digest": sources.tree_digest(path).encode() + b"\n"}
+            self.engine.put_tree(image.tag, volume, MOUNT, tar_files(meta), MOUNT)
+        elif not self._step(cell, "fetch", [command], image, volume, logs, result, seen):
+            return False
+        result.source_version, result.source_digest = self._source_meta(image, volume)
+        return True
 
     def _source_meta(self, image: Image, volume: str) -> tuple[str | None, str | None]:
         version = self._read_text(image, volume, "/build/meta/version").strip() or None
         digest = self._read_text(image, volume, "/build/meta/digest").strip() or None
         return version, digest
 
-    def _fetch(self, cell: Cell, image: Image, volume: str, logs: Path, result: CellResult) -> None:
-        command = sources.fetch_command(cell.source)
-        if command is None:
-            path = sources.local_path(cell.source, self.matrix.path)
-            self.engine.put_tree(image.tag, volume, MOUNT, tar_directory(path, "src"), MOUNT)
-            result.source_digest, result.source_version = sources.tree_digest(path), "local"
-            return
-        self._run_step(cell, "fetch", [command], image, volume, logs, result, network=True)
-        result.source_version, result.source_digest = self._source_meta(image, volume)
-
-    def _run_step(self, cell: Cell, step: str, commands: list[list[str]], image: Image, volume: str, logs: Path,
-                  result: CellResult, network: bool = False) -> None:
+    def _step(self, cell: Cell, step: str, commands: list[list[str]], image: Image, volume: str, logs: Path,
+              result: CellResult, seen: Collected) -> bool:
+        """Run a step's commands in order until one fails; record it; whether it completed."""
         if not commands:
-            return
+            return True
         log = logs / f"{step}.log"
+        log.unlink(missing_ok=True)
         result.logs[step] = self._relative(log)
         self.say(f"{cell.key}: {step} ...")
         budget = float(self.matrix.timeouts[step])
         start = time.monotonic()
+        exit_code: int | None = 0
         try:
             for argv in commands:
+                with log.open("a") as out:
+                    out.write(f"$ {' '.join(argv)}\n")
                 remaining = budget - (time.monotonic() - start)
-                self._command(image, volume, argv, log, step, remaining, network=network or step == "prepare")
+                ran = self.engine.run(image.tag, argv, log=log, volume=volume, mount=MOUNT,
+                                      workdir=MOUNT if step == "fetch" else SRC, root=step == "prepare",
+                                      network=step in ("fetch", "prepare"), timeout=remaining, env=BUILD_ENV,
+                                      labels={f"{LABEL}.run": self.run_id, f"{LABEL}.step": step})
+                exit_code = ran.exit_code
+                if exit_code != 0:
+                    break
         finally:
             result.timings[step] = round(time.monotonic() - start, 1)
-        self.say(f"{cell.key}: {step} done in {result.timings[step]:.0f} s")
-
-    def _command(self, image: Image, volume: str, argv: list[str], log: Path, step: str, timeout: float,
-                 network: bool) -> None:
-        with log.open("a") as out:
-            out.write(f"$ {' '.join(argv)}\n")
-        outcome = self.engine.run(image.tag, argv, log=log, volume=volume, mount=MOUNT,
-                                  workdir=MOUNT if step == "fetch" else SRC, root=step == "prepare",
-                                  network=network, timeout=timeout, env={"HOME": "/home/builder", "LANG": "C.UTF-8"},
-                                  labels={f"{LABEL}.run": self.run_id, f"{LABEL}.step": step})
-        if outcome.exit_code != 0:
-            raise StepFailed(step, outcome.exit_code, log)
-
-    def _judge_failure(self, failed: StepFailed, result: CellResult) -> None:
-        """A step before the tests failed or timed out: why, with the evidence from its log."""
-        text = failed.log.read_text(errors="replace")
-        if failed.exit_code is None:
-            limit = self.matrix.timeouts[failed.step]
-            result.status, result.evidence = "timeout", [f"step {failed.step} ran past its timeout of {limit} s"]
-        elif failed.step == "fetch":
-            lines = [line for line in text.splitlines() if line.startswith(("compat-fetch:", "E:", "curl:", "sha256sum:"))]
-            result.status, result.cause = "error", "fetch"
-            result.evidence = lines[-6:] or text.splitlines()[-6:]
-        elif crash := crash_evidence(text, failed.exit_code):
-            result.status, result.evidence = "crash", list(crash)
-        else:
-            diagnosis = classify_build(text)
-            result.status, result.cause = "build-fail", diagnosis.cause or "unknown"
-            result.evidence = list(diagnosis.evidence)
-
-    def _judge_tests(self, recipe: Recipe, image: Image, volume: str, logs: Path, result: CellResult,
-                     failed: StepFailed | None) -> None:
-        """The tests ran: their JUnit counts decide, and a signal or RTS error makes it a crash."""
-        xml = self._read_text(image, volume, f"{OUT}/{recipe.junit}") if recipe.junit else ""
-        counts = parse_junit(xml) if xml else None
-        if counts:
-            (logs / "junit.xml").write_text(xml)
-            result.logs["junit"] = self._relative(logs / "junit.xml")
-            result.tests = counts.as_dict()
-        crash = crash_evidence(failed.log.read_text(errors="replace"), failed.exit_code or 0) if failed else ()
-        if crash:
-            result.status, result.evidence = "crash", list(crash)
-        elif counts and counts.failed:
-            result.status = "test-fail"
-            result.evidence = [f"{counts.failed} of {counts.total} tests failed"] + list(counts.failed_names[:7])
-        elif failed:
-            tail = failed.log.read_text(errors="replace").splitlines()[-5:]
-            result.status, result.evidence = "test-fail", [f"the tests exited with {failed.exit_code}"] + tail
-        elif recipe.junit and not counts:
-            result.status, result.evidence = "test-fail", [f"the tests wrote no JUnit file {OUT}/{recipe.junit}"]
-        else:
-            result.status = "pass"
+        seen.steps.append(Step(step, exit_code, log.read_text(errors="replace") if log.exists() else "", budget))
+        self.say(f"{cell.key}: {step} {'done' if exit_code == 0 else 'failed'} in {result.timings[step]:.0f} s")
+        return exit_code == 0
 
     def _inspect(self, recipe: Recipe, cell: Cell, image: Image, volume: str, logs: Path, result: CellResult,
-                 built: bool) -> None:
-        """Facts whatever the outcome (toolchain, package database), linkage once the build produced binaries."""
-        commands = facts.toolchain_commands()
-        if built:
-            commands.update(facts.binary_commands(recipe.binaries))
-        texts = {}
-        for name, argv in commands.items():
+                 seen: Collected, fetched: bool) -> None:
+        """Facts whatever the outcome (toolchain, package database, installed packages), the project's own
+        modules once its source is in place, linkage once the build produced binaries. A question that
+        went unanswered is recorded, never dropped."""
+        questions = facts.toolchain_commands()
+        if fetched:
+            questions.update(facts.source_commands())
+        if seen.built():
+            questions.update(facts.binary_commands(recipe.binaries))
+        for name, question in questions.items():
             log = logs / name
             log.unlink(missing_ok=True)
-            self.engine.run(image.tag, argv, log=log, volume=volume, mount=MOUNT, workdir=SRC if built else MOUNT,
-                            root=False, network=False, timeout=INSPECT_TIMEOUT, env={},
-                            labels={f"{LABEL}.run": self.run_id})
-            texts[name] = log.read_text(errors="replace")
+            ran = self.engine.run(image.tag, question.argv, log=log, volume=volume, mount=MOUNT,
+                                  workdir=SRC if fetched else MOUNT, root=False, network=False,
+                                  timeout=INSPECT_TIMEOUT, env={}, labels={f"{LABEL}.run": self.run_id})
+            seen.texts[name] = log.read_text(errors="replace") if log.exists() else ""
             result.logs[name.rsplit(".", 1)[0]] = self._relative(log)
-        found = facts.verdicts(texts, self.matrix.flavors[cell.flavor].soname)
-        result.ghc = found.ghc.as_dict()
-        result.ssl = found.ssl if built else None
-        result.packages = found.packages
-        result.flags = [{"name": flag.name, "evidence": list(flag.evidence)} for flag in found.flags]
-        if built and found.wrong_flavor and result.status in ("pass", "test-fail"):
-            # Binaries of another flavor than asked for answer nothing about this cell: never a pass.
-            result.status, result.cause, result.evidence = "build-fail", "link", list(found.wrong_flavor)
+            if ran.timed_out:
+                seen.incomplete.append(f"{name}: `{' '.join(question.argv[:2])}` timed out after {INSPECT_TIMEOUT} s")
+            elif ran.exit_code not in question.answered:
+                seen.incomplete.append(f"{name}: `{' '.join(question.argv[:2])}` exited with {ran.exit_code}")
+        if "linkage.txt" in seen.texts:
+            seen.incomplete += facts.linkage_gaps(recipe.binaries, seen.texts["linkage.txt"])
+
+    def _probe(self, cell: Cell, image: Image, volume: str, logs: Path, result: CellResult, seen: Collected) -> None:
+        """HTTPS through the curl binding on loopback, plain, with a counting and (if asked) a hostile GMP hook."""
+        limit = self.matrix.timeouts["probe"]
+        argv = ["sh", PROBE_SCRIPT, str(self.probe.requests), str(limit // PROBE_RUNS)]
+        argv += [self.probe.fault] if self.probe.fault else []
+        log = logs / "probe.log"
+        log.unlink(missing_ok=True)
+        result.logs["probe"] = self._relative(log)
+        self.say(f"{cell.key}: probe ...")
+        start = time.monotonic()
+        ran = self.engine.run(image.tag, argv, log=log, volume=volume, mount=MOUNT, workdir=MOUNT, root=False,
+                              network=False, timeout=limit, env={"HOME": "/home/builder"},
+                              labels={f"{LABEL}.run": self.run_id, f"{LABEL}.step": "probe"})
+        result.timings["probe"] = round(time.monotonic() - start, 1)
+        seen.probe = parse_probe(log.read_text(errors="replace") if log.exists() else "", self.probe.requests,
+                                 ran.timed_out)
+        result.probe = seen.probe.as_dict()
 
     def _read_text(self, image: Image, volume: str, path: str) -> str:
         data = self.engine.read_file(image.tag, volume, MOUNT, path)

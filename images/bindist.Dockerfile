@@ -4,10 +4,12 @@ ARG BASE
 FROM ${BASE}
 ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 LC_ALL=C.UTF-8
 COPY apt.conf /etc/apt/apt.conf.d/99ganeti-compat
-COPY packages.txt /tmp/packages.txt
-RUN apt-get update \
- && xargs -a /tmp/packages.txt apt-get install -y --no-install-recommends \
- && rm /tmp/packages.txt
+COPY sources.list /etc/apt/sources.list.d/ganeti-compat.list
+COPY packages.txt /usr/share/ganeti-compat/packages.txt
+# REFRESH changes when the suite moved since the last build: apt then runs again instead of being cached.
+ARG REFRESH
+RUN echo "refresh: ${REFRESH}" && apt-get update && apt-get dist-upgrade -y \
+ && xargs -a /usr/share/ganeti-compat/packages.txt apt-get install -y --no-install-recommends
 COPY downloads/ /tmp/downloads/
 # GHC's bindist: ./configure && make install into /usr/local.
 RUN mkdir /tmp/ghc && tar -xf /tmp/downloads/ghc -C /tmp/ghc --strip-components=1 \

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -8,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from compat import matrix
-from compat.cli import default_sources, exit_code
+from compat.cli import default_sources, defined_by, exit_code, run_kind, select, write_matrix_reports
+from compat.errors import ConfigError
 from compat.report import cell_text, render_json, render_markdown, write_reports
-from compat.results import CellResult, latest_cells, load_run, store
+from compat.results import CellResult, RunRecord, latest_cells, load_run, store, write_run
 from tests.conftest import ROOT
 
 
@@ -87,15 +89,67 @@ def test_json_report_and_store_round_trip(tmp_path: Path) -> None:
     assert json.loads(render_json(loaded, "run r1")) == data
 
 
-def test_latest_cells_keeps_the_newest_result_of_each_cell(tmp_path: Path) -> None:
-    older = CellResult("ghc96", "ganeti-3.1", "gnutls", status="test-fail", run_id="a", started="2026-11-25T03:00:00+00:00")
-    newer = CellResult("ghc96", "ganeti-3.1", "gnutls", status="pass", run_id="b", started="2026-11-25T04:00:00+00:00")
-    other = CellResult("ghc90", "ganeti-3.0.2", "gnutls", status="build-fail", run_id="a", started="2026-11-25T03:00:00+00:00")
-    store(tmp_path / "runs" / "a", older)
-    store(tmp_path / "runs" / "a", other)
-    store(tmp_path / "runs" / "b", newer)
-    assert [(r.key, r.status) for r in latest_cells(tmp_path)] == [
-        ("ghc90--ganeti-3.0.2--gnutls", "build-fail"), ("ghc96--ganeti-3.1--gnutls", "pass")]
+def stored_run(reports: Path, run_id: str, kind: str | None, *cells: CellResult) -> None:
+    """A run as the tool stores it: its cells, and (unless kind is None, as with older versions) run.json."""
+    if kind is not None:
+        write_run(reports / "runs" / run_id, RunRecord(run_id, kind, "digest", "0.1.0", "2026-11-25T03:00:00+00:00",
+                                                       finished="2026-11-25T04:00:00+00:00"))
+    for cell in cells:
+        cell.run_id = run_id
+        store(reports / "runs" / run_id, cell)
+
+
+def test_the_matrix_report_is_made_of_ordinary_runs_of_cells_the_matrix_defines(tmp_path: Path) -> None:
+    m = matrix.load(ROOT / "matrix.yaml")
+    at = lambda hour: f"2026-11-25T{hour:02d}:00:00+00:00"
+    stored_run(tmp_path, "a", "matrix",
+               CellResult("ghc96", "ganeti-3.1", "gnutls", status="test-fail", started=at(3)),
+               CellResult("ghc90", "ganeti-3.0.2", "gnutls", status="build-fail", started=at(3)))
+    stored_run(tmp_path, "b", "session", CellResult("ghc96", "ganeti-3.1", "gnutls", status="pass", started=at(4)))
+    crashed = CellResult("ghc96", "ganeti-3.1", "gnutls", status="crash", started=at(5),
+                         fault_injection={"hostile_gmp": "crash (SIGSEGV)", "says": "GnuTLS crashes"})
+    stored_run(tmp_path, "fault", "fault-injection", crashed)
+    stored_run(tmp_path, "bench", "bench", CellResult("ghc96", "ganeti-3.1", "gnutls", status="error", started=at(6)))
+    stored_run(tmp_path, "old", None, CellResult("ghc96", "ganeti-3.1", "gnutls", status="timeout", started=at(7)))
+    stored_run(tmp_path, "gone", "matrix", CellResult("ghc94", "ganeti-3.1", "gnutls", status="pass", started=at(8)),
+               CellResult("ghc96", "ganeti-2.16", "gnutls", status="pass", started=at(8)),
+               CellResult("ghc96", "ganeti-3.1", "nss", status="pass", started=at(8)))
+
+    assert [(r.key, r.status, r.run_id) for r in latest_cells(tmp_path, defined_by(m))] == [
+        ("ghc90--ganeti-3.0.2--gnutls", "build-fail", "a"), ("ghc96--ganeti-3.1--gnutls", "pass", "b")]
+    write_matrix_reports(tmp_path, m)
+    text = (tmp_path / "latest.md").read_text()
+    assert "pass [gnutls] 2026-11-25" in text  # the grid says when each cell ran
+    fault_section = text[text.index("## Fault injection"):]
+    assert "| ghc96 " in fault_section and "crash (SIGSEGV)" in fault_section
+    assert "crash" not in text[:text.index("## Fault injection")]
+    data = json.loads((tmp_path / "latest.json").read_text())
+    assert [c["status"] for c in data["cells"]] == ["build-fail", "pass"]
+    assert [c["run_id"] for c in data["fault_injection"]] == ["fault"]
+
+
+def test_a_run_records_what_it_was() -> None:
+    args = lambda **given: argparse.Namespace(**({"probe_fault": None, "kind": None, "toolchain": None} | given))
+    assert run_kind(args()) == "matrix"
+    assert run_kind(args(toolchain=["ghc96"])) == "session"
+    assert run_kind(args(toolchain=["ghc96"], kind="bench")) == "bench"
+    assert run_kind(args(toolchain=["ghc96"], kind="session", probe_fault="hostile-gmp")) == "fault-injection"
+
+
+def test_a_flavor_no_toolchain_lists_selects_no_cell_and_is_bad_input(tmp_path: Path) -> None:
+    said: list[str] = []
+    m = matrix.load(ROOT / "matrix.yaml")
+    groups = select(m, ["ghc96", "ghc710"], ["ganeti-3.1"], ["gnutls"], m.path, said.append)
+    assert [len(g) for g in groups] == [1, 1] and said == []
+    text = (ROOT / "matrix.yaml").read_text().replace("flavors: [gnutls, openssl]\n  ghc910", "flavors: [gnutls]\n  ghc910")
+    one = tmp_path / "matrix.yaml"
+    one.write_text(text)
+    m = matrix.load(one)
+    with pytest.raises(ConfigError, match="no cell selected: toolchain\\(s\\) ghc96 list none of the flavor\\(s\\) openssl"):
+        select(m, ["ghc96"], ["ganeti-3.1"], ["openssl"], one, said.append)
+    assert said == ["ghc96 does not list flavor openssl (its flavors: gnutls): no such cell"]
+    done = compat("--matrix", str(one), "run", "--toolchain", "ghc96", "--flavor", "openssl")
+    assert done.returncode == 2 and "no cell selected" in done.stderr and "Traceback" not in done.stderr
 
 
 @pytest.mark.parametrize("statuses, code", [

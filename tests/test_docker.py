@@ -46,6 +46,10 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data["recipes"]["curlint-hangs"] = dict(data["recipes"]["curlint"], steps=dict(
         data["recipes"]["curlint"]["steps"], test=[["sleep", "600"]]))
     data["sources"]["curlint-hangs"] = {"kind": "path", "path": str(FIXTURES / "curlint"), "recipe": "curlint-hangs"}
+    data["recipes"]["curlint-uninstallable"] = dict(data["recipes"]["curlint"], packages=[
+        *data["recipes"]["curlint"]["packages"], "libcurl4-openssl-dev"])
+    data["sources"]["curlint-uninstallable"] = {"kind": "path", "path": str(FIXTURES / "curlint"),
+                                                "recipe": "curlint-uninstallable"}
     # A bindist whose download cannot be had: what GHC 7.8 and 7.10 are on a machine without upstream access.
     data["toolchains"]["ghc-gone"] = {
         "kind": "bindist", "suite": "jessie", "ghc": "7.10.2", "flavors": ["openssl"],
@@ -125,17 +129,34 @@ def test_bookworm_cells_pass_in_both_flavors_and_images_are_reused(workspace: Pa
     assert "reused, not rebuilt" in progress
 
 
-def test_injected_hostile_gmp_allocator_crashes_the_gnutls_probe_only(workspace: Path) -> None:
+def test_fault_injection_is_reported_apart_and_never_changes_the_matrix(workspace: Path) -> None:
+    code, _, before = run(workspace, "plain", "ghc96", "curlint")
+    assert code == 0
+    report_before = json.loads((workspace / "reports" / "latest.json").read_text())
     code, _, cells = run(workspace, "fault", "ghc96", "curlint", "--probe-fault", "hostile-gmp")
-    assert code == 1
-    gnutls = cells["curlint/gnutls"]
-    assert gnutls["status"] == "crash"
-    assert gnutls["evidence"][0] == "runtime probe, hostile run: crash (SIGSEGV)"
-    conflict = [flag for flag in gnutls["flags"] if flag["name"] == "ssl:gmp-allocator-conflict"]
-    assert conflict and "crash (SIGSEGV)" in conflict[0]["evidence"][0]
-    openssl = cells["curlint/openssl"]
-    assert openssl["status"] == "pass" and openssl["probe"]["hostile"] == "pass"
-    assert "ssl:gmp-allocator-conflict" not in [flag["name"] for flag in openssl["flags"]]
+    assert code == 0  # the hazard was installed by the tool: no verdict on the toolchain
+    gnutls, openssl = cells["curlint/gnutls"], cells["curlint/openssl"]
+    assert gnutls["status"] == "pass" and "ssl:gmp-allocator-conflict" not in [f["name"] for f in gnutls["flags"]]
+    assert gnutls["fault_injection"]["hostile_gmp"] == "crash (SIGSEGV)"
+    assert gnutls["ssl_recommendation"] == before["curlint/gnutls"]["ssl_recommendation"]
+    assert openssl["fault_injection"]["hostile_gmp"] == "pass"
+    assert json.loads((workspace / "reports" / "runs" / "fault" / "run.json").read_text())["kind"] == "fault-injection"
+    report = json.loads((workspace / "reports" / "latest.json").read_text())
+    assert [c["run_id"] for c in report["cells"] if c["source"] == "curlint"] == \
+        [c["run_id"] for c in report_before["cells"] if c["source"] == "curlint"]
+    assert {c["run_id"] for c in report["fault_injection"]} == {"fault"}
+    text = (workspace / "reports" / "latest.md").read_text()
+    assert "## Fault injection" in text and "GnuTLS crashes under a hostile GMP allocator hook" in text
+
+
+def test_packages_apt_cannot_install_together_are_a_dependency_failure_not_unavailable(workspace: Path) -> None:
+    # trixie's libghc-curl-dev needs libcurl4-gnutls-dev, which conflicts with libcurl4-openssl-dev.
+    code, progress, cells = run(workspace, "uninstallable", "ghc96", "curlint-uninstallable", "--flavor", "gnutls")
+    assert code == 1, progress
+    cell = cells["curlint-uninstallable/gnutls"]
+    assert (cell["status"], cell["cause"]) == ("build-fail", "deps")
+    assert cell["evidence"][0] == "The following packages have unmet dependencies:"
+    assert any("Conflicts: libcurl4-openssl-dev" in line for line in cell["evidence"])
 
 
 def test_ctrl_c_leaves_no_container_or_volume_behind(workspace: Path) -> None:

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from compat.analysis.failures import classify_build, crash_evidence, signal_of
+import pytest
+
+from compat.analysis.failures import CAUSES, classify_build, crash_evidence, own_module, signal_of
 
 
 def read(data: Path, name: str) -> str:
@@ -58,3 +60,318 @@ def test_crash_evidence_from_rts_message_and_signal() -> None:
     assert crash_evidence("1 test failed\n", 1) == ()
     assert signal_of(139) == "SIGSEGV"
     assert signal_of(1) is None
+
+
+# A Ganeti-shaped tree: `find . -name '*.hs' ...` of the project, relative paths.
+GANETI_TREE = ["Main.hs", "src/Ganeti/Config.hs", "src/Ganeti/HTools/Types.hs", "test/hs/Test/Ganeti/Objects.hs"]
+SMALL_TREE = ["Main.hs", "Ganeti/Config.hs"]
+
+
+def test_causes_are_listed_in_precedence_order() -> None:
+    assert CAUSES == ("ghc-panic", "deps", "abi", "link", "compile")
+
+
+# Rule 1: a package of the database that lost a dependency is a broken toolchain (abi), not a missing dependency.
+
+@pytest.mark.parametrize("name", [
+    "unusable-package-ghc-flag.log",
+    "unusable-package-make.log",
+    "unusable-package-make-ghc8.8.log",
+    "unusable-package-setup-configure.log",
+    "unusable-package-setup-configure-ghc8.8.log",
+])
+def test_unusable_package_is_a_broken_package_database(data: Path, name: str) -> None:
+    diagnosis = classify_build(read(data, f"errors/{name}"), GANETI_TREE)
+    assert diagnosis.cause == "abi"
+    joined = "\n".join(diagnosis.evidence)
+    assert "network-bsd-2.8.1.0" in joined
+    assert "unusable due to missing dependencies" in joined or "broken due to missing package" in joined
+
+
+def test_unusable_package_keeps_the_module_and_the_lost_dependency(data: Path) -> None:
+    diagnosis = classify_build(read(data, "errors/unusable-package-make.log"))
+    assert diagnosis.evidence[:4] == (
+        "    Could not load module ‘Network.BSD’",
+        "    It is a member of the package ‘network-bsd-2.8.1.0-8CzOXjBOOvc12P5hpF2ayR’",
+        "    which is unusable due to missing dependencies:",
+        "      network-3.1.4.0-I6jFfdQwj0Q5FZzAobit5e",
+    )
+
+
+def test_unusable_package_id_is_abi() -> None:
+    log = (
+        "<command line>: cannot satisfy -package-id network-bsd-2.8.1.0-8CzOXjBOOvc12P5hpF2ayR: \n"
+        "    network-bsd-2.8.1.0-8CzOXjBOOvc12P5hpF2ayR is unusable due to missing dependencies:\n"
+        "      network-3.1.4.0-I6jFfdQwj0Q5FZzAobit5e\n"
+        "    (use -v for more information)\n"
+    )
+    diagnosis = classify_build(log)
+    assert diagnosis.cause == "abi"
+    assert diagnosis.evidence[0].startswith("<command line>: cannot satisfy -package-id network-bsd-2.8.1.0")
+
+
+def test_a_package_that_is_not_installed_stays_deps() -> None:
+    diagnosis = classify_build("<command line>: cannot satisfy -package aeson\n    (use -v for more information)\n")
+    assert diagnosis.cause == "deps"
+    assert diagnosis.evidence == ("<command line>: cannot satisfy -package aeson", "    (use -v for more information)")
+
+
+def test_a_module_of_a_hidden_package_stays_deps() -> None:
+    log = (
+        "[12 of 98] Compiling Ganeti.Utils     ( src/Ganeti/Utils.hs, src/Ganeti/Utils.o )\n"
+        "\n"
+        "src/Ganeti/Utils.hs:70:1: error:\n"
+        "    Could not load module ‘Data.Map’\n"
+        "    It is a member of the hidden package ‘containers-0.6.7’.\n"
+        "    Use -v (or `:set -v` in ghci) to see a list of the files searched for.\n"
+        "   |\n"
+        "70 | import qualified Data.Map as Map\n"
+        "   | ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n"
+    )
+    diagnosis = classify_build(log, GANETI_TREE)
+    assert diagnosis.cause == "deps"
+    assert "    It is a member of the hidden package ‘containers-0.6.7’." in diagnosis.evidence
+
+
+# Rule 2: a module GHC cannot find is the project's own fault (compile) when its namespace is the project's.
+
+def test_own_module_by_its_source_file_or_its_namespace() -> None:
+    assert own_module("Ganeti.HTools.Types", GANETI_TREE) is True
+    assert own_module("Test.Ganeti.Objects", GANETI_TREE) is True
+    assert own_module("Main", GANETI_TREE) is True
+    assert own_module("Ganeti.Missing", GANETI_TREE) is True  # src/Ganeti holds sources
+    assert own_module("Ganeti.HTools.Missing", GANETI_TREE) is True
+    assert own_module("Ganeti.Missing", SMALL_TREE) is True
+    assert own_module("Ganeti.Missing", ["./Main.hs", "./src/Ganeti/Config.hs"]) is True  # find's own output
+
+
+def test_own_module_not_for_other_namespaces_or_an_unknown_tree() -> None:
+    assert own_module("Data.Aeson", GANETI_TREE) is False
+    assert own_module("Ganeti.HTools.Backend.Missing", GANETI_TREE) is False  # no such directory
+    assert own_module("Missing", GANETI_TREE) is False  # the tree's root is no namespace
+    assert own_module("Ganeti.Missing", []) is False
+    assert own_module("Ganeti.Missing", None) is None
+
+
+def test_missing_own_module_is_a_compile_error(data: Path) -> None:
+    diagnosis = classify_build(read(data, "errors/missing-module-own.log"), SMALL_TREE)
+    assert diagnosis.cause == "compile"
+    assert diagnosis.evidence[:2] == ("Main.hs:2:1: error:", "    Could not find module ‘Ganeti.Missing’")
+
+
+def test_missing_own_module_in_older_ghc_wording_is_a_compile_error() -> None:
+    log = (
+        "src/Ganeti/Daemon.hs:40:1: error:\n"
+        "    Could not find module `Ganeti.Missing'\n"
+        "    Use -v to see a list of the files searched for.\n"
+    )
+    assert classify_build(log, iter(GANETI_TREE)).cause == "compile"
+
+
+def test_missing_module_of_another_package_stays_deps(data: Path) -> None:
+    diagnosis = classify_build(read(data, "errors/missing-module-other-package.log"), SMALL_TREE)
+    assert diagnosis.cause == "deps"
+    assert diagnosis.evidence[0] == "    Could not find module ‘Data.Aeson’"
+
+
+def test_missing_module_without_the_source_tree_stays_deps(data: Path) -> None:
+    assert classify_build(read(data, "errors/missing-module-own.log")).cause == "deps"
+
+
+# Rule 3: older Cabal's wording of missing dependencies.
+
+def test_older_cabal_missing_dependencies_are_deps_with_the_list() -> None:
+    log = (
+        "Configuring ganeti-2.16.2...\n"
+        "Setup: Encountered missing dependencies:\n"
+        "aeson >=1.0 && <1.6, lens >=4 && <5.0\n"
+        "\n"
+        "make: *** [Makefile:5342: dist/setup-config] Error 1\n"
+    )
+    diagnosis = classify_build(log)
+    assert diagnosis.cause == "deps"
+    assert diagnosis.evidence == ("Setup: Encountered missing dependencies:", "aeson >=1.0 && <1.6, lens >=4 && <5.0")
+
+
+def test_resolving_dependencies_is_no_failure() -> None:
+    log = (
+        "Resolving dependencies...\n"
+        "Build profile: -w ghc-9.6.6 -O1\n"
+        "In order, the following will be built (use -v for more details):\n"
+        " - ganeti-3.1 (lib) (first run)\n"
+        "Configuring library for ganeti-3.1..\n"
+    )
+    assert classify_build(log).cause is None
+
+
+# Rule 4: an undefined Haskell symbol is a library built against another ABI; an undefined C symbol is a link error.
+
+HSLOGGER_A = ("/usr/lib/haskell-packages/ghc/lib/x86_64-linux-ghc-9.6.6/hslogger-1.3.1.0-2Qd4nbn7ZaH1fX9GnEfpg0/"
+              "libHShslogger-1.3.1.0-2Qd4nbn7ZaH1fX9GnEfpg0.a")
+
+
+def test_undefined_haskell_symbols_are_abi() -> None:
+    log = (
+        "[98 of 98] Linking exe/htools\n"
+        f"/usr/bin/ld: {HSLOGGER_A}(Logger.o):(.text+0x1b3): undefined reference to "
+        "`networkzm3zi1zi4zi0zmI6jFfdQwj0Q5FZZzAobit5e_NetworkziSocket_socket_closure'\n"
+        f"/usr/bin/ld: {HSLOGGER_A}(Logger.o):(.text+0x2c8): undefined reference to "
+        "`networkzm3zi1zi4zi0zmI6jFfdQwj0Q5FZZzAobit5e_NetworkziSocketziTypes_SockAddrInet_con_info'\n"
+        "collect2: error: ld returned 1 exit status\n"
+        "ghc-9.6.6: `x86_64-linux-gnu-gcc' failed in phase `Linker'. (Exit code: 1)\n"
+    )
+    diagnosis = classify_build(log)
+    assert diagnosis.cause == "abi"
+    assert len(diagnosis.evidence) == 2
+    assert diagnosis.evidence[0].endswith("_NetworkziSocket_socket_closure'")
+    assert diagnosis.evidence[1].endswith("_SockAddrInet_con_info'")
+
+
+def test_undefined_c_symbol_ending_in_info_stays_link() -> None:
+    log = (
+        "/usr/bin/ld: /usr/lib/haskell-packages/ghc/lib/x86_64-linux-ghc-9.6.6/curl-1.3.8-5KrGp0lvCnV4fPZtVcbaKu/"
+        "libHScurl-1.3.8-5KrGp0lvCnV4fPZtVcbaKu.a(Curl.o):(.text+0x2c1): undefined reference to `curl_version_info'\n"
+        "collect2: error: ld returned 1 exit status\n"
+    )
+    assert classify_build(log).cause == "link"
+
+
+# Rule 5: a package whose files are gone is a broken installation (abi), even when GHC words it as a missing module.
+
+FILES_MISSING_GHC96 = (
+    "src/Ganeti/Daemon.hs:65:1: error:\n"
+    "    Could not find module ‘Network.Socket’\n"
+    "    There are files missing in the ‘network-3.1.4.0’ package,\n"
+    "    try running 'ghc-pkg check'.\n"
+    "    Use -v (or `:set -v` in ghci) to see a list of the files searched for.\n"
+    "   |\n"
+    "65 | import Network.Socket\n"
+    "   | ^^^^^^^^^^^^^^^^^^^^^\n"
+)
+FILES_MISSING_ASCII = (
+    "src/Ganeti/Daemon.hs:65:1:\n"
+    "    Could not find module `Network.Socket'\n"
+    "    There are files missing in the `network-3.1.4.0' package,\n"
+    "    try running 'ghc-pkg check'.\n"
+    "    Use -v to see a list of the files searched for.\n"
+)
+
+
+@pytest.mark.parametrize("log", [FILES_MISSING_GHC96, FILES_MISSING_ASCII])
+def test_files_missing_in_a_package_is_abi(log: str) -> None:
+    diagnosis = classify_build(log, GANETI_TREE)
+    assert diagnosis.cause == "abi"
+    assert any("There are files missing in the" in line and "network-3.1.4.0" in line for line in diagnosis.evidence)
+
+
+def test_missing_profiling_libraries_stay_deps() -> None:
+    log = (
+        "src/Ganeti/Daemon.hs:65:1: error:\n"
+        "    Could not find module ‘Network.Socket’\n"
+        "    Perhaps you haven't installed the profiling libraries for package ‘network-3.1.4.0’?\n"
+        "    Use -v (or `:set -v` in ghci) to see a list of the files searched for.\n"
+    )
+    assert classify_build(log, GANETI_TREE).cause == "deps"
+
+
+# Rule 6: a GHC panic is a crash of the compiler, whatever else the log says.
+
+def test_ghc_panic_wins_over_compile_errors_and_names_the_version(data: Path) -> None:
+    log = read(data, "errors/compile-error.log") + (
+        "ghc-9.6.6: panic! (the 'impossible' happened)\n"
+        "  GHC version 9.6.6:\n"
+        "\tlookupIdSubst\n"
+        "  $dShow_a2Bc\n"
+        "\n"
+        "Please report this as a GHC bug:  https://www.haskell.org/ghc/reportabug\n"
+    )
+    diagnosis = classify_build(log)
+    assert diagnosis.cause == "ghc-panic"
+    assert diagnosis.evidence[0] == "ghc-9.6.6: panic! (the 'impossible' happened)"
+    assert any("GHC version 9.6.6" in line for line in diagnosis.evidence)
+
+
+PANIC_GHC88 = (
+    "ghc: panic! (the 'impossible' happened)\n"
+    "  (GHC version 8.8.4 for x86_64-unknown-linux):\n"
+    "\tlinkBCO: >= 64k insns in BCO\n"
+    "\n"
+    "Please report this as a GHC bug:  https://www.haskell.org/ghc/reportabug\n"
+)
+PANIC_AS_DIAGNOSTIC = (
+    "<no location info>: error:\n"
+    "    panic! (the 'impossible' happened)\n"
+    "  GHC version 9.6.6:\n"
+    "\truntimeRepPrimRep\n"
+)
+
+
+@pytest.mark.parametrize("log, version", [(PANIC_GHC88, "GHC version 8.8.4"), (PANIC_AS_DIAGNOSTIC, "GHC version 9.6.6")])
+def test_ghc_panic_in_other_wordings(log: str, version: str) -> None:
+    diagnosis = classify_build(log)
+    assert diagnosis.cause == "ghc-panic"
+    assert any(version in line for line in diagnosis.evidence)
+
+
+def test_code_that_calls_panic_is_no_ghc_panic() -> None:
+    log = (
+        "src/Ganeti/Utils.hs:42:15: error: [GHC-88464]\n"
+        "    Variable not in scope: panic :: String -> Maybe Int\n"
+        "   |\n"
+        "42 |   Nothing -> panic \"the 'impossible' happened\"\n"
+        "   |              ^^^^^\n"
+    )
+    assert classify_build(log).cause == "compile"
+
+
+# Rule 7: crash lines are what the shell and the RTS print, not any line that mentions a crash.
+
+@pytest.mark.parametrize("line", [
+    "Aborted (core dumped)",
+    "Segmentation fault (core dumped)",
+    "sh: line 1: 1234 Aborted                 (core dumped) ./htest",
+    "/bin/bash: line 1:  1234 Segmentation fault      ./htest",
+    "htest: internal error: scavenge_stack: weird activation record found on stack: 0",
+    "Segmentation fault",
+    "1/1 htest FAIL            0.12s   (killed by signal 11 SIGSEGV)",
+])
+def test_crash_lines(line: str) -> None:
+    assert crash_evidence(f"Test.Ganeti.Objects:\n  prop_serialisation: [OK]\n{line}\n", 1) == (line,)
+
+
+@pytest.mark.parametrize("line", [
+    "  prop_Aborted: [Failed]",
+    "Aborted connection 12 to db: 'ganeti' user: 'root' host: 'localhost' (Got an error reading communication packets)",
+    "  test_segmentation_fault_handler: [OK]",
+])
+def test_lines_that_only_mention_a_crash(line: str) -> None:
+    assert crash_evidence(f"{line}\n 1 test failed\n", 1) == ()
+
+
+# Rule 8: only 128 + n (or -n) with n a signal number is a signal.
+
+@pytest.mark.parametrize("code, signal", [
+    (134, "SIGABRT"), (137, "SIGKILL"), (139, "SIGSEGV"), (129, "signal 1"), (192, "signal 64"),
+    (-11, "SIGSEGV"), (-6, "SIGABRT"), (-64, "signal 64"),
+])
+def test_signal_of_a_signal(code: int, signal: str) -> None:
+    assert signal_of(code) == signal
+
+
+@pytest.mark.parametrize("code", [255, 1, 0, 127, 128, 193, -65])
+def test_signal_of_an_exit(code: int) -> None:
+    assert signal_of(code) is None
+
+
+def test_exit_255_is_no_crash() -> None:
+    assert crash_evidence("htest: user error (failed to connect)\n", 255) == ()
+
+
+def test_a_shared_namespace_alone_does_not_make_a_module_the_projects() -> None:
+    ganeti = ["src/Ganeti/Config.hs", "test/hs/Test/AutoConf.hs", "test/hs/Test/Ganeti/Objects.hs"]
+    assert own_module("Test.QuickCheck", ganeti) is False
+    assert own_module("Test.HUnit", ganeti) is False
+    assert own_module("Test.Ganeti.Missing", ganeti) is True
+    assert own_module("Test.AutoConf", ganeti) is True
+    log = "test/hs/htest.hs:5:1: error:\n    Could not find module ‘Test.Framework’\n"
+    assert classify_build(log, ganeti).cause == "deps"

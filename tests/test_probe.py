@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from compat.analysis.probe import injected_conflict, parse_probe
+from compat.analysis.probe import parse_probe
 
 
 def test_gnutls_flavor_feeds_gmp_and_dies_under_a_hostile_hook(data: Path) -> None:
@@ -11,10 +11,6 @@ def test_gnutls_flavor_feeds_gmp_and_dies_under_a_hostile_hook(data: Path) -> No
     assert outcome.allocations == {"counting": 700}
     assert outcome.per_request() == 35.0
     assert outcome.verdict("hostile") == "crash (SIGSEGV)"
-    flag = injected_conflict(outcome)
-    assert flag is not None and flag.name == "ssl:gmp-allocator-conflict"
-    assert flag.evidence == ("runtime probe with an injected hostile GMP allocator hook: crash (SIGSEGV)",
-                             "the same requests feed a GMP allocator hook 35.0 allocations per TLS request")
     assert "Segmentation fault" in outcome.lines
 
 
@@ -23,7 +19,6 @@ def test_openssl_flavor_never_touches_gmp_and_survives_the_hostile_hook(data: Pa
     assert outcome.allocations == {"counting": 0, "hostile": 0}
     assert outcome.per_request() == 0.0
     assert outcome.as_dict()["hostile"] == "pass"
-    assert injected_conflict(outcome) is None
 
 
 def test_probe_that_did_not_build_is_not_a_verdict() -> None:
@@ -37,3 +32,14 @@ def test_bullseye_gnutls_flavor_also_feeds_gmp(data: Path) -> None:
     outcome = parse_probe((data / "probe/bullseye-gnutls.txt").read_text(), 20)
     assert outcome.verdict("plain") == "pass" and outcome.verdict("hostile") == "not run"
     assert outcome.per_request() == 33.0
+
+
+def test_a_run_past_its_limit_is_a_timeout() -> None:
+    # run-probe limits each run with timeout(1), which exits 124.
+    limited = parse_probe("probe-exit plain 0\nprobe-exit counting 124\n", 20)
+    assert limited.verdict("plain") == "pass" and limited.verdict("counting") == "timeout"
+    # The container itself killed at the probe's limit: the first run without an exit line hung.
+    killed = parse_probe("probe-exit plain 0\n", 20, timed_out=True)
+    assert killed.verdict("counting") == "timeout" and killed.verdict("hostile") == "not run"
+    assert killed.as_dict()["timed_out"] is True
+    assert parse_probe("probe-exit plain 0\n", 20).verdict("counting") == "not run"

@@ -7,12 +7,13 @@ from compat.results import CellResult
 
 
 def common_failures(results: list[CellResult]) -> dict[str, set[str]]:
-    """Per source, the tests that fail on every toolchain whose tests ran: the environment, not the GHC."""
+    """Per source, the tests that fail in every cell whose tests ran, when those cells span at least two
+    toolchains: the environment, not the GHC (two flavors of one toolchain share its GHC)."""
     common: dict[str, set[str]] = {}
     for source in {r.source for r in results}:
-        ran = [set(r.tests.get("failed_names", [])) for r in results if r.source == source and r.tests]
-        if len(ran) >= 2:
-            common[source] = set.intersection(*ran)
+        ran = [r for r in results if r.source == source and r.tests]
+        if len({r.toolchain for r in ran}) >= 2:
+            common[source] = set.intersection(*(set(r.tests.get("failed_names", [])) for r in ran if r.tests))
     return common
 
 

@@ -18,8 +18,11 @@ class TestCounts:
 
 
 def parse_junit(text: str) -> TestCounts:
-    """Count test cases; a case with a <failure> or <error> child failed."""
-    root = ElementTree.fromstring(text)
+    """Count test cases; a case with a <failure> or <error> child failed. ValueError when it is no XML."""
+    try:
+        root = ElementTree.fromstring(text)
+    except ElementTree.ParseError as exc:
+        raise ValueError(str(exc)) from None
     cases = list(root.iter("testcase"))
     failed = [
         f"{case.get('classname', '')}/{case.get('name', '')}".lstrip("/")

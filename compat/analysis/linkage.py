@@ -20,6 +20,7 @@ class Binary:
 class Linkage:
     binaries: dict[str, Binary] = field(default_factory=dict)
     needed: dict[str, list[str]] = field(default_factory=dict)  # library path -> its DT_NEEDED
+    missing: list[str] = field(default_factory=list)  # binaries asked for that do not exist
 
 
 def parse_inspect(text: str) -> Linkage:
@@ -31,7 +32,10 @@ def parse_inspect(text: str) -> Linkage:
         words = line.split()
         if not words:
             continue
-        if words[0] == "==" and len(words) == 3 and words[1] == "object":
+        if words[0] == "==" and len(words) == 3 and words[1] == "missing":
+            linkage.missing.append(words[2])
+            current = library = None
+        elif words[0] == "==" and len(words) == 3 and words[1] == "object":
             path = words[2]
             if path.startswith("/") and ("/lib" in path):
                 library, current = path, None

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compat.analysis.failures import signal_of
-from compat.analysis.ssl import Flag
+
+RUNS = ("plain", "counting", "hostile")
+TIMEOUT_EXIT = 124  # coreutils timeout(1): run-probe limits each run
 
 
 @dataclass
@@ -16,13 +18,21 @@ class ProbeOutcome:
     exits: dict[str, int] = field(default_factory=dict)  # run (plain, counting, hostile, build) -> exit code
     allocations: dict[str, int] = field(default_factory=dict)  # run -> GMP allocations the shim counted
     lines: list[str] = field(default_factory=list)
+    timed_out: bool = False  # the probe's container was killed at its limit
 
     def verdict(self, run: str) -> str:
         if run not in self.exits:
-            return "not run"
+            # The container was killed in the first run that reported no exit: that run hung.
+            hung = next((r for r in RUNS if r not in self.exits), None) if self.timed_out and self.built() else None
+            return "timeout" if run == hung else "not run"
         code = self.exits[run]
+        if code == TIMEOUT_EXIT:
+            return "timeout"
         signal = signal_of(code)
         return "pass" if code == 0 else f"crash ({signal})" if signal else f"fail (exit {code})"
+
+    def built(self) -> bool:
+        return "build" not in self.exits and "shim" not in self.exits
 
     def per_request(self) -> float | None:
         count = self.allocations.get("counting")
@@ -31,12 +41,12 @@ class ProbeOutcome:
     def as_dict(self) -> dict[str, Any]:
         return {"requests": self.requests, "plain": self.verdict("plain"), "counting": self.verdict("counting"),
                 "hostile": self.verdict("hostile"), "gmp_allocations_per_request": self.per_request(),
-                "built": "build" not in self.exits and "shim" not in self.exits}
+                "built": self.built(), "timed_out": self.timed_out}
 
 
-def parse_probe(text: str, requests: int) -> ProbeOutcome:
+def parse_probe(text: str, requests: int, timed_out: bool = False) -> ProbeOutcome:
     """Read images/scripts/run-probe's output: exit lines, and shim counts named by their run."""
-    outcome = ProbeOutcome(requests)
+    outcome = ProbeOutcome(requests, timed_out=timed_out)
     for line in text.splitlines():
         if match := re.match(r"gmp-shim: allocations (\d+) \((\w+)\)", line):
             outcome.allocations[match.group(2)] = int(match.group(1))
@@ -45,15 +55,3 @@ def parse_probe(text: str, requests: int) -> ProbeOutcome:
         if line.startswith(("probe", "gmp-shim", "Segmentation", "Aborted")) or "internal error" in line:
             outcome.lines.append(line.rstrip())
     return outcome
-
-
-def injected_conflict(outcome: ProbeOutcome) -> Flag | None:
-    """ssl:gmp-allocator-conflict shown at run time: a hostile allocator hook crashed the TLS process."""
-    verdict = outcome.verdict("hostile")
-    if not verdict.startswith("crash"):
-        return None
-    fed = outcome.per_request()
-    return Flag("ssl:gmp-allocator-conflict", (
-        f"runtime probe with an injected hostile GMP allocator hook: {verdict}",
-        f"the same requests feed a GMP allocator hook {fed} allocations per TLS request" if fed is not None
-        else "GMP allocations per request not measured"))

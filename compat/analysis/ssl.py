@@ -75,13 +75,22 @@ def wrong_flavor(linkage: Linkage, soname: str) -> list[str]:
 
 def flavor_mismatch(linkage: Linkage, soname: str, curl_depends: list[str]) -> Flag | None:
     """ssl:flavor-mismatch: a binary links another libcurl than the cell's flavor, or the Haskell curl
-    package declares one flavor for development and depends on the other at run time."""
+    package declares one flavor for development and depends on the other at run time (each said as it is)."""
     evidence = wrong_flavor(linkage, soname)
-    declared = package_flavors(curl_depends)
-    if len(declared) == 2 and declared["dev"] != declared["runtime"]:
-        evidence.append(f"libghc-curl-dev depends on {declared['dev']} libcurl for development "
-                        f"and on {declared['runtime']} libcurl at run time")
+    if note := declared_flavors(linkage, curl_depends):
+        evidence.append(note)
     return Flag("ssl:flavor-mismatch", tuple(evidence)) if evidence else None
+
+
+def declared_flavors(linkage: Linkage, curl_depends: list[str]) -> str | None:
+    """What libghc-curl-dev declares when its development and runtime flavors differ, beside what is linked."""
+    declared = package_flavors(curl_depends)
+    if len(declared) < 2 or declared["dev"] == declared["runtime"]:
+        return None
+    linked = sorted({f for b in linkage.binaries.values() if (f := curl_flavor(b))})
+    return (f"libghc-curl-dev declares the {declared['dev']} libcurl for development and depends on the "
+            f"{declared['runtime']} libcurl at run time; the binaries link "
+            + (", ".join(linked) if linked else "no libcurl that was inspected"))
 
 
 def package_flavors(depends: list[str]) -> dict[str, str]:

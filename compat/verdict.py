@@ -1,0 +1,287 @@
+"""The one judge: a cell's status, cause, evidence, flags and SSL recommendation, from its own outcomes.
+
+`judge` is a pure function of what happened in this cell on this run (step exits and logs, this cell's
+JUnit file, the facts inspected in its container, its runtime probe). Every outcome proposes a candidate
+verdict; the cell gets the worst one, in this order (worst first):
+
+    error < timeout < crash < build-fail < test-fail < pass
+
+- `unavailable` stands alone: the toolchain image could not be had at all (a bindist download
+  unreachable, a suite no mirror serves), so nothing else happened.
+- `error`: the tool failed (cause `runner`), the source could not be fetched (`fetch`), the image build
+  failed for another reason than a dependency (`image`: e.g. the mirror was lost), or the facts that a pass
+  needs could not be read (`facts`).
+- `timeout`: a step, or the plain probe run, ran past its limit.
+- `crash`: a signal or an RTS internal error in a step or in the plain probe run; a GHC panic
+  (cause `ghc-panic`).
+- `build-fail`: the image could not install the suite's packages (`deps`), a configure/build step failed
+  (`deps`, `abi`, `link`, `compile`, `unknown`), a binary the recipe lists is missing after the build, or a
+  binary links another libcurl than the cell's flavor (`link`).
+- `test-fail`: failing tests, a test run that wrote no JUnit file or one without test cases, tests that
+  exit non-zero, the plain probe run failing.
+- `pass`: the build and the tests completed and nothing above applies.
+
+Facts can only lower a verdict, never raise it. Among candidates of the same rank the earliest outcome
+(in step order) wins. The fault-injection run of the probe installs the hazard itself: it never proposes a
+verdict, a flag or a recommendation; it is reported as its own outcome.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from compat.analysis.failures import classify_build, crash_evidence
+from compat.analysis.junit import TestCounts, parse_junit
+from compat.analysis.probe import ProbeOutcome
+from compat.facts import Verdicts
+
+ORDER = ("error", "timeout", "crash", "build-fail", "test-fail", "pass")
+BUILD_STEPS = ("prepare", "configure", "build")
+NOT_FOUND = re.compile(r"^not (?:found|executable): (\S+)")  # Engine.run's line for a command it cannot exec
+APT_DEPENDENCY = re.compile(
+    r"E: Unable to locate package|E: Package '.*' has no installation candidate|unmet dependencies|"
+    r"E: Unable to correct problems|held broken packages|but it is not (going to be )?installable|"
+    r"E: Version '.*' for '.*' was not found")
+MAX_FAILED_NAMES = 7
+MAX_EVIDENCE = 8
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step as it ended: its exit code (None when killed at its limit) and its log."""
+
+    name: str
+    exit_code: int | None
+    log: str = ""
+    limit: float | None = None
+
+
+@dataclass(frozen=True)
+class CellOutcome:
+    """Everything that happened in one cell; the judge reads nothing else."""
+
+    flavor_soname: str
+    unavailable: str | None = None  # why the toolchain cannot be had
+    runner_error: str | None = None  # the tool's own failure, one line
+    steps: tuple[Step, ...] = ()  # in the order they ran; only the last may have failed
+    expects_tests: bool = True  # the recipe has a test step
+    junit_name: str | None = None  # the recipe's JUnit file, None when it writes none
+    junit: str | None = None  # this cell's JUnit text, read after its own test run; None when not written
+    facts: Verdicts | None = None  # inspected in this cell's container; None when nothing was inspected
+    incomplete: tuple[str, ...] = ()  # inspect commands that failed or timed out
+    own_sources: tuple[str, ...] | None = None  # the project's Haskell source files, for Could not find module
+    probe: ProbeOutcome | None = None
+    missing_packages: tuple[str, ...] = ()  # packages the suite does not have (left out of the image)
+    suite: str = ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str
+    cause: str | None = None
+    evidence: tuple[str, ...] = ()
+    flags: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    tests: TestCounts | None = None
+    recommendation: str = ""
+    fault_injection: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    status: str
+    cause: str | None = None
+    evidence: tuple[str, ...] = field(default=())
+
+
+def judge(outcome: CellOutcome) -> Verdict:
+    """The cell's verdict: the worst candidate of all its outcomes (see the module's docstring)."""
+    if outcome.unavailable is not None:
+        return Verdict("unavailable", None, (outcome.unavailable,))
+    candidates: list[_Candidate] = []
+    if outcome.runner_error is not None:
+        candidates.append(_Candidate("error", "runner", (outcome.runner_error,)))
+    for step in outcome.steps:
+        candidates += _step(step, outcome)
+    counts, test_candidates = _tests(outcome)
+    candidates += test_candidates
+    candidates += _facts(outcome)
+    candidates += _probe(outcome.probe)
+    if not candidates:
+        tested = any(s.name == "test" and s.exit_code == 0 for s in outcome.steps)
+        if _built(outcome) and (tested or not outcome.expects_tests):
+            candidates.append(_Candidate("pass"))
+        else:
+            candidates.append(_Candidate("error", "runner", ("the cell ended without a build and test outcome",)))
+    chosen = min(candidates, key=lambda c: ORDER.index(c.status))  # min keeps the first of equal rank
+    flags = _flags(outcome)
+    return Verdict(chosen.status, chosen.cause, chosen.evidence, flags, counts,
+                   ssl_recommendation(outcome, flags), _fault_injection(outcome.probe))
+
+
+def _step(step: Step, outcome: CellOutcome) -> list[_Candidate]:
+    if step.exit_code == 0:
+        return []
+    lines = step.log.splitlines()
+    if step.exit_code is None:
+        limit = f" of {step.limit:.0f} s" if step.limit else ""
+        return [_Candidate("timeout", None, (f"step {step.name} ran past its timeout{limit}",) + tuple(lines[-3:]))]
+    if step.name == "image":
+        wanted = _apt_evidence(lines)
+        if wanted:
+            return [_Candidate("build-fail", "deps", wanted)]
+        return [_Candidate("error", "image", tuple(lines[-6:]))]
+    if step.name == "fetch":
+        said = [line for line in lines if line.startswith(("compat-fetch:", "E:", "curl:", "sha256sum:", "fatal:"))]
+        return [_Candidate("error", "fetch", tuple(said[-6:] or lines[-6:]))]
+    crash = crash_evidence(step.log, step.exit_code)
+    if crash:
+        return [_Candidate("crash", None, (f"step {step.name}:",) + crash)]
+    missing = next((m.group(1) for line in lines if (m := NOT_FOUND.match(line))), None)
+    if step.exit_code in (126, 127) and missing:
+        evidence: tuple[str, ...] = (
+            f"step {step.name}: {'not found' if step.exit_code == 127 else 'not executable'}: {missing}",)
+        if step.name == "test":
+            return [_Candidate("test-fail", None, evidence)]
+        # A bare command name is a tool the image lacks; a path is something the source should have had.
+        return [_Candidate("build-fail", "deps" if "/" not in missing else "unknown", evidence)]
+    if step.name == "test":
+        return []  # judged with the JUnit file in _tests
+    diagnosis = classify_build(step.log, outcome.own_sources)
+    if diagnosis.cause == "ghc-panic":
+        return [_Candidate("crash", "ghc-panic", diagnosis.evidence)]
+    evidence = tuple(diagnosis.evidence)
+    if diagnosis.cause == "deps" and outcome.missing_packages:
+        evidence = (f"not packaged in {outcome.suite}: {', '.join(outcome.missing_packages)}",) + evidence
+    return [_Candidate("build-fail", diagnosis.cause or "unknown", evidence)]
+
+
+def _tests(outcome: CellOutcome) -> tuple[TestCounts | None, list[_Candidate]]:
+    """This cell's own test run: its exit and the JUnit file it wrote (removed before it started)."""
+    test = next((s for s in outcome.steps if s.name == "test"), None)
+    if test is None or test.exit_code is None or crash_evidence(test.log, test.exit_code):
+        return None, []
+    if test.exit_code in (126, 127) and any(NOT_FOUND.match(line) for line in test.log.splitlines()):
+        return None, []
+    tail = tuple(test.log.splitlines()[-4:])
+    if outcome.junit_name is None:
+        if test.exit_code:
+            return None, [_Candidate("test-fail", None, (f"the tests exited with {test.exit_code}",) + tail)]
+        return None, []
+    if outcome.junit is None:
+        said = f"the tests exited with {test.exit_code} and wrote no JUnit file {outcome.junit_name}"
+        return None, [_Candidate("test-fail", "no-junit", (said,) + tail)]
+    try:
+        counts = parse_junit(outcome.junit)
+    except ValueError as exc:
+        return None, [_Candidate("test-fail", "no-junit", (f"the JUnit file {outcome.junit_name} is unreadable: {exc}",))]
+    if counts.failed:
+        return counts, [_Candidate("test-fail", None, (f"{counts.failed} of {counts.total} tests failed",)
+                                   + counts.failed_names[:MAX_FAILED_NAMES])]
+    if counts.total == 0:
+        return counts, [_Candidate("test-fail", "no-junit", (f"the JUnit file {outcome.junit_name} holds no test cases",))]
+    if test.exit_code:
+        return counts, [_Candidate("test-fail", None, ((f"the tests exited with {test.exit_code} although the JUnit "
+                                                       f"file reports {counts.total} passed"),) + tail)]
+    return counts, []
+
+
+def _facts(outcome: CellOutcome) -> list[_Candidate]:
+    """Facts that lower a verdict: binaries missing after the build, another libcurl, unreadable linkage."""
+    found = outcome.facts
+    if not _built(outcome):
+        return []
+    candidates = []
+    if found is not None and found.missing_binaries:
+        candidates.append(_Candidate("build-fail", "link", tuple(f"missing after the build: {b}"
+                                                                 for b in found.missing_binaries)))
+    if found is not None and found.wrong_flavor:
+        candidates.append(_Candidate("build-fail", "link", found.wrong_flavor))
+    linkage_gaps = [line for line in outcome.incomplete if line.startswith("linkage")]
+    if linkage_gaps or found is None:
+        said = tuple(linkage_gaps) or ("no facts were inspected",)
+        candidates.append(_Candidate("error", "facts", (("the linkage facts of the binaries are incomplete: "
+                                                        "which libcurl they link is unknown"),) + said))
+    return candidates
+
+
+def _probe(probe: ProbeOutcome | None) -> list[_Candidate]:
+    """Only the plain run speaks for the cell; the counting and hostile runs carry a shim of ours."""
+    if probe is None:
+        return []
+    plain = probe.verdict("plain")
+    lines = tuple(probe.lines[-4:])
+    if plain.startswith("crash"):
+        return [_Candidate("crash", None, (f"runtime probe, plain run (HTTPS through the curl binding): {plain}",) + lines)]
+    if plain == "timeout":
+        return [_Candidate("timeout", None, ("runtime probe, plain run (HTTPS through the curl binding): timeout",) + lines)]
+    if plain.startswith("fail"):
+        return [_Candidate("test-fail", "probe", (f"runtime probe, plain run (HTTPS through the curl binding): {plain}",)
+                           + lines)]
+    return []
+
+
+def _flags(outcome: CellOutcome) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    flags: list[tuple[str, tuple[str, ...]]] = []
+    for flag in outcome.facts.flags if outcome.facts else ():
+        evidence = flag.evidence
+        fed = outcome.probe.per_request() if outcome.probe else None
+        if flag.name == "ssl:mixed-tls-stacks" and fed is not None:
+            evidence += ((f"GnuTLS {'used' if fed else 'loaded but not used'} for TLS: {fed} GMP allocations per "
+                         "request (runtime probe)"),)
+        flags.append((flag.name, evidence))
+    if outcome.incomplete:
+        flags.append(("facts:incomplete", outcome.incomplete))
+    return tuple(flags)
+
+
+def ssl_recommendation(outcome: CellOutcome, flags: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
+    """One line a packager can act on; "unknown" with the reason when a fact it needs is missing."""
+    found = outcome.facts
+    if found is None:
+        return "unknown: nothing was inspected"
+    names = {name for name, _ in flags}
+    if "ssl:gmp-allocator-conflict" in names or found.ghc.replaces_gmp_allocator:
+        return "GnuTLS unsafe with this GHC: its runtime hooks GMP's allocator; link OpenSSL libcurl"
+    if found.wrong_flavor:
+        return "the binaries link another libcurl than this flavor's: the cell answers nothing about this flavor"
+    if found.ghc.integer_library is None:
+        return "unknown: the integer library of this GHC could not be determined (ghc-pkg list)"
+    if any(line.startswith("linkage") for line in outcome.incomplete):
+        return "unknown: the binaries' linkage could not be inspected"
+    library = f"{found.ghc.integer_library} {found.ghc.integer_library_version or ''}".strip()
+    text = f"GnuTLS safe with this GHC ({library} does not hook GMP's allocator)"
+    if found.declared_flavors:
+        text += f"; note: {found.declared_flavors}"
+    return text
+
+
+def _fault_injection(probe: ProbeOutcome | None) -> dict[str, Any] | None:
+    """The hostile GMP hook's run, as its own outcome: what it says about TLS, never about the toolchain."""
+    if probe is None or probe.verdict("hostile") == "not run":
+        return None
+    hostile = probe.verdict("hostile")
+    crashed = hostile.startswith("crash")
+    return {"hostile_gmp": hostile,
+            "says": "GnuTLS crashes under a hostile GMP allocator hook: TLS in this process allocates through GMP"
+            if crashed else f"GnuTLS does not crash under a hostile GMP allocator hook ({hostile})",
+            "gmp_allocations_per_request": probe.per_request()}
+
+
+def _apt_evidence(lines: list[str]) -> tuple[str, ...]:
+    """apt's refusal: each matching line with the indented lines that explain it (which package, why)."""
+    evidence: list[str] = []
+    for index, line in enumerate(lines):
+        if APT_DEPENDENCY.search(line):
+            evidence.append(line.rstrip())
+            for detail in lines[index + 1:index + 5]:
+                if not detail.startswith(" ") or APT_DEPENDENCY.search(detail):
+                    break
+                evidence.append(detail.rstrip())
+    return tuple(dict.fromkeys(evidence))[:MAX_EVIDENCE]
+
+
+def _built(outcome: CellOutcome) -> bool:
+    return any(s.name == "build" and s.exit_code == 0 for s in outcome.steps)
+

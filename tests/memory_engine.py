@@ -1,0 +1,89 @@
+"""An in-memory engine for the runner's orchestration tests: volumes are dicts of files, and each command
+is answered by a handler the test gives. Docker's own behaviour is tested against the real engine."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from compat.engine import RunOutcome
+from compat.images import Image
+from compat.matrix import Recipe, Toolchain
+
+# A handler gets the volume's files, the command and the image; it may change the files; it returns
+# (exit code, None for a timeout; output).
+Handler = Callable[[dict[str, bytes], list[str], str], tuple[int | None, str]]
+
+
+@dataclass
+class Call:
+    image: str
+    argv: list[str]
+    volume: str | None
+    workdir: str
+    root: bool
+    network: bool
+
+
+@dataclass
+class MemoryEngine:
+    handlers: list[tuple[tuple[str, ...], Handler]] = field(default_factory=list)
+    volumes: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)  # volume lifecycle, in order
+
+    def on(self, prefix: tuple[str, ...], handler: Handler) -> None:
+        """Answer commands starting with prefix (the most recently added handler first)."""
+        self.handlers.insert(0, (prefix, handler))
+
+    def cpus(self) -> int:
+        return 2
+
+    def create_volume(self, name: str, labels: dict[str, str]) -> None:
+        self.events.append(f"create {name}")
+        self.volumes[name] = {}
+
+    def remove_volume(self, name: str) -> None:
+        self.events.append(f"remove {name}")
+        self.volumes.pop(name, None)
+
+    def put_tree(self, image: str, volume: str, mount: str, tar_bytes: bytes, dest: str) -> None:
+        with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as archive:
+            for member in archive.getmembers():
+                extracted = archive.extractfile(member) if member.isfile() else None
+                if extracted:
+                    self.volumes[volume][f"{dest}/{member.name}"] = extracted.read()
+
+    def read_file(self, image: str, volume: str, mount: str, path: str) -> bytes | None:
+        return self.volumes.get(volume, {}).get(path)
+
+    def run(self, image: str, argv: list[str], *, log: Path, volume: str | None, mount: str, workdir: str,
+            root: bool, network: bool, timeout: float, env: dict[str, str], labels: dict[str, str]) -> RunOutcome:
+        self.calls.append(Call(image, list(argv), volume, workdir, root, network))
+        files = self.volumes.setdefault(volume, {}) if volume else {}
+        for prefix, handler in self.handlers:
+            if tuple(argv[:len(prefix)]) == prefix:
+                code, output = handler(files, list(argv), image)
+                break
+        else:
+            code, output = 0, ""
+        with log.open("a") as out:
+            out.write(output)
+        return RunOutcome(code)
+
+    def commands(self) -> list[list[str]]:
+        return [call.argv for call in self.calls]
+
+
+@dataclass
+class MemoryImages:
+    """Every toolchain image exists; each flavor is a tag of its own."""
+
+    def ensure(self, toolchain: Toolchain, recipe: Recipe, log: Path) -> Image:
+        return Image(f"img/{toolchain.name}", True, "base", "up to date with test")
+
+    def flavored(self, image: Image, toolchain: Toolchain, flavor: str, soname: str, log: Path) -> Image:
+        return Image(f"{image.tag}-{flavor}", True, image.base, image.freshness)

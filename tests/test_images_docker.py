@@ -1,0 +1,167 @@
+"""Images follow their suite, and the engine's step outcomes, against the real Docker engine.
+
+The suite that moves is a small local apt repository served to the containers over HTTP: its one package
+goes from version 1 to 2 between two runs, as a new upload reaches sid overnight.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import http.server
+import ipaddress
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from compat.engine import Engine
+from compat.images import Image, ImageBuilder
+from compat.matrix import Recipe, Toolchain
+
+pytestmark = pytest.mark.docker
+CANARY = "ganeti-compat-canary"
+
+
+class AptRepository:
+    """A flat apt repository ("deb [trusted=yes] URL ./") holding one version of one package."""
+
+    def __init__(self, root: Path, host: str) -> None:
+        self.root = root
+        handler = lambda *args: http.server.SimpleHTTPRequestHandler(*args, directory=str(root))
+        self.server = http.server.ThreadingHTTPServer(("0.0.0.0", 0), handler)  # the containers' gateway reaches it
+        self.url = f"http://{host}:{self.server.server_address[1]}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def publish(self, version: str) -> None:
+        for old in self.root.glob("*.deb"):
+            old.unlink()
+        tree = self.root / "tree"
+        shutil.rmtree(tree, ignore_errors=True)
+        (tree / "DEBIAN").mkdir(parents=True)
+        (tree / "DEBIAN" / "control").write_text(
+            f"Package: {CANARY}\nVersion: {version}\nArchitecture: all\nMaintainer: ganeti-compat <tests@invalid>\n"
+            "Description: a package that moves between two runs\n")
+        deb = self.root / f"{CANARY}_{version}_all.deb"
+        subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(tree), str(deb)], check=True,
+                       capture_output=True)
+        control = (tree / "DEBIAN" / "control").read_text()
+        data = deb.read_bytes()
+        packages = (f"{control}Filename: ./{deb.name}\nSize: {len(data)}\n"
+                    f"SHA256: {hashlib.sha256(data).hexdigest()}\n\n").encode()
+        (self.root / "Packages").write_bytes(packages)
+        (self.root / "Packages.gz").write_bytes(gzip.compress(packages))
+        release = "Date: Wed, 25 Nov 2026 00:00:00 UTC\nSHA256:\n" + "".join(
+            f" {hashlib.sha256(blob).hexdigest()} {len(blob)} {name}\n"
+            for name, blob in (("Packages", packages), ("Packages.gz", gzip.compress(packages))))
+        (self.root / "Release").write_text(release)
+
+
+@pytest.fixture(scope="module")
+def repository(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AptRepository]:
+    ipam = docker.from_env().networks.get("bridge").attrs["IPAM"]["Config"][0]
+    # Docker gives the bridge's gateway the subnet's first address when IPAM does not name one.
+    gateway = ipam.get("Gateway") or str(next(ipaddress.ip_network(ipam["Subnet"]).hosts()))
+    repo = AptRepository(tmp_path_factory.mktemp("apt"), gateway)
+    yield repo
+    repo.server.shutdown()
+    repo.server.server_close()
+
+
+def canary_toolchain(repo: AptRepository) -> tuple[Toolchain, Recipe]:
+    toolchain = Toolchain("canary", "a trixie toolchain with a moving package", "debian", "trixie", "9.6.6",
+                          ("gnutls",), "gnutls", apt_sources=(f"deb [trusted=yes] {repo.url} ./",))
+    recipe = Recipe("canary", (CANARY,), {"prepare": (), "configure": (), "build": (("true",),), "test": ()}, None, ())
+    return toolchain, recipe
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A trixie base image (pulled, found, or bootstrapped as the tool does)."""
+    trixie = Toolchain("trixie", "trixie", "debian", "trixie", "9.6.6", ("gnutls",), "gnutls")
+    log = tmp_path_factory.mktemp("base") / "base.log"
+    return ImageBuilder(Engine(), log.parent, lambda line: None).base(trixie, log)
+
+
+def installed(engine: Engine, tag: str) -> str:
+    code, text = engine.output(tag, ["dpkg-query", "-W", "-f=${Version}", CANARY], network=False, timeout=60)
+    assert code == 0, text
+    return text.strip()
+
+
+def test_an_image_is_rebuilt_when_its_suite_moves_and_reused_while_it_does_not(
+        repository: AptRepository, tmp_path: Path) -> None:
+    engine = Engine()
+    toolchain, recipe = canary_toolchain(repository)
+    said: list[str] = []
+
+    def ensure() -> Image:
+        # A new builder each time, as each run of the tool makes its own.
+        return ImageBuilder(engine, tmp_path / "cache", said.append).ensure(toolchain, recipe, tmp_path / "image.log")
+
+    repository.publish("1")
+    first = ensure()
+    try:
+        assert not first.reused and installed(engine, first.tag) == "1"
+        unchanged = ensure()
+        assert unchanged.reused and unchanged.tag == first.tag
+        assert unchanged.freshness.startswith("up to date with trixie as of ")
+        assert any("reused, not rebuilt" in line for line in said)
+
+        repository.publish("2")
+        moved = ensure()
+        assert not moved.reused and moved.tag != first.tag
+        assert f"{CANARY} 1 -> 2" in moved.freshness
+        assert installed(engine, moved.tag) == "2"
+        assert engine.image_id(first.tag) is None  # superseded, removed
+
+        again = ensure()
+        assert again.reused and again.tag == moved.tag
+    finally:
+        for tag, _, _ in engine.images_labelled("org.ganeti-compat.toolchain=canary"):
+            engine.remove_image(tag)
+
+
+def test_a_step_that_prints_nothing_for_longer_than_the_read_timeout_keeps_its_log(base: str, tmp_path: Path) -> None:
+    engine = Engine(read_timeout=3)
+    log = tmp_path / "quiet.log"
+    ran = engine.run(base, ["sh", "-c", "echo before; sleep 8; echo after"], log=log, volume=None, mount="",
+                     workdir="/", root=True, network=False, timeout=60, env={}, labels={})
+    assert ran.exit_code == 0
+    assert log.read_text() == "before\nafter\n"
+
+
+def test_a_command_that_does_not_exist_is_exit_127_with_its_name(base: str, tmp_path: Path) -> None:
+    engine = Engine()
+    log = tmp_path / "missing.log"
+    ran = engine.run(base, ["exe/htest", "--jxml=/build/out/htest.xml"], log=log, volume=None, mount="", workdir="/",
+                     root=True, network=False, timeout=60, env={}, labels={})
+    assert ran.exit_code == 127
+    assert log.read_text().splitlines()[0] == "not found: exe/htest"
+    ran = engine.run(base, ["/etc/passwd"], log=log, volume=None, mount="", workdir="/", root=True, network=False,
+                     timeout=60, env={}, labels={})
+    assert ran.exit_code == 126
+
+
+def test_a_container_that_exits_as_its_timeout_fires_keeps_its_exit_code(base: str) -> None:
+    engine = Engine()
+    container = engine.client.containers.create(base, command=["sh", "-c", "exit 3"], labels={"org.ganeti-compat": "1"})
+    try:
+        container.start()
+        container.wait(timeout=60)
+        # The kill the timeout sends arrives after the exit: Docker answers 409, the step's exit stands.
+        assert Engine._kill(container) == 3
+    finally:
+        container.remove(force=True)
+
+
+def test_a_last_line_without_a_newline_is_never_lost(base: str) -> None:
+    # The log stream can end before dockerd writes a last partial line: the engine completes it.
+    engine = Engine()
+    outputs = {engine.output(base, ["dpkg-query", "-W", "-f=${Version}", "dpkg"], network=False, timeout=60)
+               for _ in range(8)}
+    assert len(outputs) == 1 and next(iter(outputs))[1].startswith("1.")

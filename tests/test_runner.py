@@ -1,0 +1,169 @@
+"""The runner's orchestration (grouping, relink order, volume lifecycle, what each cell reads) on an
+in-memory engine; what Docker does is tested against the real engine in test_docker.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from compat import matrix
+from compat.results import CellResult
+from compat.runner import CellRunner, plan
+from tests.conftest import DATA, ROOT
+from tests.memory_engine import MemoryEngine, MemoryImages
+
+BINARY = "dist/build/curlint-tests/curlint-tests"
+JUNIT = "/build/out/junit.xml"
+SONAMES = {"gnutls": "libcurl-gnutls.so.4", "openssl": "libcurl.so.4"}
+PASSING = b'<testsuites><testsuite><testcase classname="Integer" name="factorial 25"/></testsuite></testsuites>'
+
+
+def toolchain_text(name: str) -> str:
+    return (DATA / "toolchains" / "trixie" / name).read_text()
+
+
+def linkage(files: dict[str, bytes], argv: list[str], image: str) -> tuple[int, str]:
+    """What inspect-build prints: each binary's libcurl, as the image that linked it left it."""
+    lines = []
+    for binary in argv[2:]:
+        flavor = files.get(f"/build/src/{binary}", b"").decode()
+        if not flavor:
+            lines.append(f"== missing {binary}")
+            continue
+        soname = SONAMES[flavor]
+        lines += [f"== object {binary}", f"needed {soname}", f"resolved {soname} /usr/lib/x86_64-linux-gnu/{soname}"]
+    return 0, "\n".join(lines) + "\n"
+
+
+def build(files: dict[str, bytes], argv: list[str], image: str) -> tuple[int, str]:
+    files[f"/build/src/{BINARY}"] = image.rsplit("-", 1)[-1].encode()  # linked in the flavor of the image
+    return 0, "Linking dist/build/curlint-tests/curlint-tests ...\n"
+
+
+def relink(files: dict[str, bytes], argv: list[str], image: str) -> tuple[int, str]:
+    files.pop(f"/build/src/{BINARY}", None)
+    return 0, f"relink: /build/src/{BINARY}\n"
+
+
+def writes_junit(files: dict[str, bytes], argv: list[str], image: str) -> tuple[int, str]:
+    files[JUNIT] = PASSING
+    return 0, "Test Cases  Total\n Passed  1\n"
+
+
+def remove(files: dict[str, bytes], argv: list[str], image: str) -> tuple[int, str]:
+    for path in argv[2:]:
+        files.pop(path, None)
+    return 0, ""
+
+
+@pytest.fixture
+def engine() -> MemoryEngine:
+    engine = MemoryEngine()
+    answers = {"ghc": "ghc-info.txt", "ghc-pkg": "ghc-pkg-dump.txt", "dpkg-query": "dpkg-libghc.tsv"}
+    for command, name in answers.items():
+        engine.on((command,), lambda files, argv, image, name=name: (0, toolchain_text(name)))
+    engine.on(("ghc-pkg", "list"), lambda files, argv, image: (0, toolchain_text("ghc-pkg-list.txt")))
+    engine.on(("ghc-pkg", "check"), lambda files, argv, image: (0, toolchain_text("ghc-pkg-check.txt")))
+    engine.on(("find",), lambda files, argv, image: (0, "./src/CurlInt.hs\n./tests/Tests.hs\n"))
+    engine.on(("sh", "/build/.compat/inspect-build"), linkage)
+    engine.on(("sh", "/build/.compat/relink-curl-binaries"), relink)
+    engine.on(("sh", "/build/.compat/run-probe"), lambda files, argv, image: (0, "probe-exit plain 0\n"))
+    engine.on(("runhaskell", "Setup.hs", "build"), build)
+    engine.on(("rm", "-f"), remove)
+    engine.on((BINARY,), writes_junit)
+    return engine
+
+
+def run(engine: MemoryEngine, tmp_path: Path, flavors: list[str] | None = None) -> list[CellResult]:
+    m = matrix.load(ROOT / "tests" / "fixtures" / "matrix.yaml")
+    runner = CellRunner(engine, m, tmp_path / "runs" / "r1", lambda line: None, MemoryImages())
+    results: list[CellResult] = []
+    for group in plan(m, ["ghc96"], ["curlint"], flavors):
+        runner.run_group(group, results.append)
+    return results
+
+
+def test_the_first_flavor_compiles_and_a_further_flavor_relinks_its_tree(engine: MemoryEngine, tmp_path: Path) -> None:
+    gnutls, openssl = run(engine, tmp_path)
+    assert (gnutls.status, openssl.status) == ("pass", "pass"), (gnutls.evidence, openssl.evidence)
+    assert gnutls.tests == openssl.tests == {"total": 1, "passed": 1, "failed": 0, "failed_names": []}
+    assert openssl.compiled_by == "ghc96--curlint--gnutls" and gnutls.compiled_by is None
+    steps = [call.argv[:3] for call in engine.calls if call.image == "img/ghc96-openssl" and call.argv[0] in
+             ("sh", "runhaskell", "rm", "mkdir", BINARY) and "inspect-build" not in call.argv[1]]
+    assert steps == [["sh", "/build/.compat/relink-curl-binaries", "/build/src"],  # relink first,
+                     ["runhaskell", "Setup.hs", "build"],  # then the recipe's build links the flavor,
+                     ["rm", "-f", JUNIT], ["mkdir", "-p", "/build/out"],  # no JUnit file of the first flavor,
+                     [BINARY, "--jxml=/build/out/junit.xml"],  # then its own tests,
+                     ["sh", "/build/.compat/run-probe", "20"]]  # and its own probe
+    assert not any(argv[:2] == ["runhaskell", "Setup.hs"] and argv[2] == "configure"
+                   for argv in (c.argv for c in engine.calls if c.image == "img/ghc96-openssl"))
+    assert openssl.ssl is not None and openssl.ssl["curl_flavors"] == ["openssl"]
+    volume = "ganeti-compat-r1-ghc96-curlint"
+    assert engine.events == [f"remove {volume}", f"create {volume}", f"remove {volume}"]  # one tree, then gone
+    assert openssl.manifest == {"source": "local"} and gnutls.image_freshness == "up to date with test"
+
+
+@pytest.mark.parametrize("exit_code", [0, 1])
+def test_a_flavor_whose_tests_write_no_junit_never_gets_the_first_flavors_counts(
+        engine: MemoryEngine, tmp_path: Path, exit_code: int) -> None:
+    def second_flavor_writes_nothing(files: dict[str, bytes], argv: list[str], image: str) -> tuple[int, str]:
+        if image.endswith("gnutls"):
+            return writes_junit(files, argv, image)
+        return exit_code, "curlint-tests: <stdout>: commitBuffer: invalid argument\n"
+
+    engine.on((BINARY,), second_flavor_writes_nothing)
+    gnutls, openssl = run(engine, tmp_path)
+    assert gnutls.status == "pass"
+    assert openssl.status == "test-fail" and openssl.tests is None
+    assert openssl.evidence[0] == f"the tests exited with {exit_code} and wrote no JUnit file junit.xml"
+
+
+def test_a_flavor_that_failed_to_build_leaves_no_tree_to_relink(engine: MemoryEngine, tmp_path: Path) -> None:
+    def gnutls_fails(files: dict[str, bytes], argv: list[str], image: str) -> tuple[int, str]:
+        if image.endswith("gnutls"):
+            return 1, "src/CurlInt.hs:9:10: error: [GHC-83865]\n    Couldn't match type\n"
+        return build(files, argv, image)
+
+    engine.on(("runhaskell", "Setup.hs", "build"), gnutls_fails)
+    gnutls, openssl = run(engine, tmp_path)
+    assert (gnutls.status, gnutls.cause) == ("build-fail", "compile")
+    assert openssl.status == "pass" and openssl.compiled_by is None
+    assert ["runhaskell", "Setup.hs", "configure", "--user"] in [c.argv for c in engine.calls
+                                                                   if c.image == "img/ghc96-openssl"]
+    volume = "ganeti-compat-r1-ghc96-curlint"
+    assert engine.events == [f"remove {volume}", f"create {volume}", f"remove {volume}", f"create {volume}",
+                             f"remove {volume}"]
+
+
+def test_a_binary_the_relink_removed_and_did_not_rebuild_is_a_link_failure(engine: MemoryEngine,
+                                                                            tmp_path: Path) -> None:
+    def builds_only_gnutls(files: dict[str, bytes], argv: list[str], image: str) -> tuple[int, str]:
+        return build(files, argv, image) if image.endswith("gnutls") else (0, "Up to date\n")
+
+    engine.on(("runhaskell", "Setup.hs", "build"), builds_only_gnutls)
+    engine.on((BINARY,), writes_junit)
+    _, openssl = run(engine, tmp_path)
+    assert (openssl.status, openssl.cause) == ("build-fail", "link")
+    assert openssl.evidence == [f"missing after the build: {BINARY}"]
+
+
+def test_a_failure_of_the_runner_is_a_cell_and_the_volume_still_goes(engine: MemoryEngine, tmp_path: Path) -> None:
+    def engine_lost(files: dict[str, bytes], argv: list[str], image: str) -> tuple[int, str]:
+        raise ConnectionError("Connection aborted: the engine went away")
+
+    engine.on(("runhaskell", "Setup.hs", "build"), engine_lost)
+    results = run(engine, tmp_path, ["gnutls"])
+    assert [(r.status, r.cause) for r in results] == [("error", "runner")]
+    assert results[0].evidence[0] == "ConnectionError: Connection aborted: the engine went away"
+    assert (tmp_path / "runs" / "r1" / results[0].logs["runner-error"]).read_text().startswith("Traceback")
+    assert engine.events[-1] == "remove ganeti-compat-r1-ghc96-curlint"
+
+
+def test_an_inspection_that_times_out_is_visible_and_blocks_a_pass(engine: MemoryEngine, tmp_path: Path) -> None:
+    engine.on(("sh", "/build/.compat/inspect-build"), lambda files, argv, image: (None, ""))
+    (gnutls,) = run(engine, tmp_path, ["gnutls"])
+    assert (gnutls.status, gnutls.cause) == ("error", "facts")
+    incomplete = next(flag for flag in gnutls.flags if flag["name"] == "facts:incomplete")
+    assert incomplete["evidence"][0] == "linkage.txt: `sh /build/.compat/inspect-build` timed out after 120 s"
+    assert gnutls.ssl_recommendation == "unknown: the binaries' linkage could not be inspected"

@@ -1,0 +1,246 @@
+"""The one judge, as a table over real captured outcomes: each case changes one thing of a real passing
+Ganeti 3.1 cell on trixie (or of a real failing one) and says what the cell's verdict must be."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from compat.analysis.probe import parse_probe
+from compat.facts import manifest, own_sources, verdicts
+from compat.verdict import ORDER, CellOutcome, Step, judge
+from tests.conftest import DATA
+
+GNUTLS, OPENSSL = "libcurl-gnutls.so.4", "libcurl.so.4"
+TOOLCHAIN_FILES = ("ghc-info.txt", "ghc-pkg-list.txt", "ghc-pkg-check.txt", "ghc-pkg-dump.txt", "dpkg-libghc.tsv")
+ERRORS = Path(__file__).parent / "data" / "errors"
+
+
+def read(*parts: str) -> str:
+    return DATA.joinpath(*parts).read_text()
+
+
+def texts(suite: str = "trixie", linkage: str | None = None) -> dict[str, str]:
+    found = {name: read("toolchains", suite, name) for name in TOOLCHAIN_FILES}
+    found["linkage.txt"] = read("ganeti", "3.1-trixie-linkage.txt") if linkage is None else linkage
+    return found
+
+
+def ganeti(soname: str = GNUTLS, **changes: object) -> CellOutcome:
+    """The real Ganeti 3.1 cell on trixie's GHC 9.6.6 (gnutls flavor) that passed 456 of 456."""
+    passing = CellOutcome(
+        flavor_soname=soname,
+        steps=(Step("fetch", 0), Step("configure", 0, read("ganeti", "3.1-trixie-configure.log")),
+               Step("build", 0, read("ganeti", "3.1-trixie-build.log")), Step("test", 0, "")),
+        junit_name="htest.xml", junit=read("ganeti", "3.1-trixie-htest.jxml.xml"),
+        facts=verdicts(texts(), soname), own_sources=own_sources(read("ganeti", "3.1-haskell-sources.txt")),
+        probe=parse_probe(read("probe", "trixie-gnutls-hostile.txt").replace("probe-exit hostile 139", ""), 20),
+        suite="trixie")
+    return replace(passing, **changes)
+
+
+def failed_step(name: str, exit_code: int | None, log: str, **changes: object) -> CellOutcome:
+    """The Ganeti cell with one step failing and nothing after it."""
+    order = ("fetch", "prepare", "configure", "build", "test")
+    steps = tuple(s for s in ganeti().steps if order.index(s.name) < order.index(name))
+    built = name == "test"
+    base = ganeti(steps=steps + (Step(name, exit_code, log, 1800),), junit=None, probe=None,
+                  facts=verdicts(texts(linkage="") if not built else texts(), GNUTLS))
+    return replace(base, **changes)
+
+
+def test_a_real_passing_cell_passes_with_its_facts() -> None:
+    verdict = judge(ganeti())
+    assert (verdict.status, verdict.cause, verdict.evidence) == ("pass", None, ())
+    assert verdict.tests is not None and (verdict.tests.total, verdict.tests.failed) == (456, 0)
+    assert [name for name, _ in verdict.flags] == ["ssl:mixed-tls-stacks"]
+    assert verdict.recommendation == "GnuTLS safe with this GHC (ghc-bignum 1.3 does not hook GMP's allocator)"
+    assert verdict.fault_injection is None
+
+
+# Each row: what changed against the real passing cell, and the verdict the judge must give.
+CASES = {
+    # Tests: only this cell's JUnit file counts; a missing or empty one is never a pass.
+    "tests exit 1 without a JUnit file": (
+        lambda: ganeti(steps=ganeti().steps[:-1] + (Step("test", 1, "htest: user error\n"),), junit=None),
+        ("test-fail", "no-junit", "the tests exited with 1 and wrote no JUnit file htest.xml")),
+    "tests exit 0 without a JUnit file": (
+        lambda: ganeti(junit=None), ("test-fail", "no-junit", "the tests exited with 0 and wrote no JUnit file htest.xml")),
+    "a JUnit file without test cases": (
+        lambda: ganeti(junit='<?xml version="1.0"?><testsuites></testsuites>'),
+        ("test-fail", "no-junit", "the JUnit file htest.xml holds no test cases")),
+    "a JUnit file cut off": (
+        lambda: ganeti(junit=read("ganeti", "3.1-trixie-htest.jxml.xml")[:5000]),
+        ("test-fail", "no-junit", "the JUnit file htest.xml is unreadable: ")),
+    "ten failing tests (generated Python missing)": (
+        lambda: ganeti(steps=ganeti().steps[:-1] + (Step("test", 1, ""),),
+                       junit=read("ganeti", "3.1-trixie-htest-without-generated-python.jxml.xml")),
+        ("test-fail", None, "10 of 456 tests failed")),
+    "tests exit 1 though JUnit says all passed": (
+        lambda: ganeti(steps=ganeti().steps[:-1] + (Step("test", 1, ""),)),
+        ("test-fail", None, "the tests exited with 1 although the JUnit file reports 456 passed")),
+    "a failing test named prop_Aborted is no crash": (
+        lambda: ganeti(steps=ganeti().steps[:-1] + (Step("test", 1, "  prop_Aborted: [Failed]\n"),),
+                       junit=read("ganeti", "3.1-trixie-htest-without-generated-python.jxml.xml")),
+        ("test-fail", None, "10 of 456 tests failed")),
+    "the test binary was never built (exit 127)": (
+        lambda: ganeti(steps=ganeti().steps[:-1] + (Step("test", 127, "not found: exe/htest\nexec failed\n"),),
+                       junit=None),
+        ("test-fail", None, "step test: not found: exe/htest")),
+    "an RTS crash during the tests": (
+        lambda: ganeti(steps=ganeti().steps[:-1] + (Step("test", 134, (
+            "htest: internal error: scavenge_stack: weird activation record found on stack: 0\n"
+            "    (GHC version 7.8.4 for x86_64_unknown_linux)\n")),)),
+        ("crash", None, "step test:")),
+    "tests killed at their timeout": (
+        lambda: ganeti(steps=ganeti().steps[:-1] + (Step("test", None, "Ganeti/Query\n", 1800),), junit=None),
+        ("timeout", None, "step test ran past its timeout of 1800 s")),
+    "exit 255 is not a signal": (
+        lambda: ganeti(steps=ganeti().steps[:-1] + (Step("test", 255, "ssh: connect to host: refused\n"),),
+                       junit=None),
+        ("test-fail", "no-junit", "the tests exited with 255 and wrote no JUnit file htest.xml")),
+    # Facts can only lower a verdict.
+    "a binary the recipe lists is missing after the build": (
+        lambda: ganeti(facts=verdicts(texts(linkage="== missing exe/htest\n" + read("ganeti", "3.1-trixie-linkage.txt")),
+                                      GNUTLS)),
+        ("build-fail", "link", "missing after the build: exe/htest")),
+    "binaries of another flavor than the cell's": (
+        lambda: ganeti(soname=OPENSSL, facts=verdicts(texts(), OPENSSL)),
+        ("build-fail", "link", "exe/htools: asked for libcurl.so.4, links libcurl-gnutls.so.4")),
+    "linkage facts lost to a timeout": (
+        lambda: ganeti(facts=verdicts(texts(linkage=""), GNUTLS),
+                       incomplete=("linkage.txt: `sh /build/.compat/inspect-build` timed out after 120 s",)),
+        ("error", "facts", "the linkage facts of the binaries are incomplete: which libcurl they link is unknown")),
+    # The plain probe run speaks for the cell; the fault-injection run never does.
+    "the plain probe run crashes": (
+        lambda: ganeti(probe=parse_probe("Segmentation fault\nprobe-exit plain 139\n", 20)),
+        ("crash", None, "runtime probe, plain run (HTTPS through the curl binding): crash (SIGSEGV)")),
+    "the plain probe run fails": (
+        lambda: ganeti(probe=parse_probe("probe: request 1 failed: CurlSSLConnectError\nprobe-exit plain 2\n", 20)),
+        ("test-fail", "probe", "runtime probe, plain run (HTTPS through the curl binding): fail (exit 2)")),
+    "the probe hangs": (
+        lambda: ganeti(probe=parse_probe("", 20, timed_out=True)),
+        ("timeout", None, "runtime probe, plain run (HTTPS through the curl binding): timeout")),
+    "a hostile GMP hook crashes GnuTLS: fault injection, not a verdict": (
+        lambda: ganeti(probe=parse_probe(read("probe", "trixie-gnutls-hostile.txt"), 20)),
+        ("pass", None, None)),
+    # Build steps: the classifier's cause, with the project's own modules from its tree.
+    "Ganeti 3.0.2's lens bound on bookworm": (
+        lambda: failed_step("configure", 1, read("ganeti", "3.0.2-bookworm-build.log")),
+        ("build-fail", "deps", None)),
+    "a module of the project itself is missing": (
+        lambda: failed_step("build", 1, (ERRORS / "missing-module-own.log").read_text(),
+                            own_sources=("Main.hs", "Ganeti/Config.hs")),
+        ("build-fail", "compile", None)),
+    "a module of Ganeti itself is missing": (
+        lambda: failed_step("build", 1, "src/Ganeti/Query/Server.hs:60:1: error:\n"
+                                        "    Could not find module ‘Ganeti.Query.Missing’\n"),
+        ("build-fail", "compile", None)),
+    "test-framework is missing for Ganeti's tests": (
+        lambda: failed_step("build", 1, "test/hs/htest.hs:29:1: error:\n    Could not find module ‘Test.Framework’\n"),
+        ("build-fail", "deps", None)),
+    "a module of another package is missing": (
+        lambda: failed_step("build", 1, (ERRORS / "missing-module-other-package.log").read_text(),
+                            own_sources=("Main.hs", "Ganeti/Config.hs")),
+        ("build-fail", "deps", None)),
+    "an installed package made unusable by a missing dependency": (
+        lambda: failed_step("build", 1, (ERRORS / "unusable-package-ghc-flag.log").read_text()),
+        ("build-fail", "abi", None)),
+    "a GHC panic": (
+        lambda: failed_step("build", 1, ("[12 of 186] Compiling Ganeti.THH\nghc: panic! (the 'impossible' happened)\n"
+                                         "  (GHC version 9.6.6:\n\tlookupGlobal\n\nPlease report this as a GHC bug:"
+                                         "  https://www.haskell.org/ghc/reportabug\n")),
+        ("crash", "ghc-panic", None)),
+    "make is not installed (exit 127)": (
+        lambda: failed_step("build", 127, "not found: make\n"), ("build-fail", "deps", "step build: not found: make")),
+    "the build killed at its timeout": (
+        lambda: failed_step("build", None, "[ 99 of 186] Compiling Ganeti.Query.Server\n"),
+        ("timeout", None, "step build ran past its timeout of 1800 s")),
+    # The image: apt refusing what the suite has is a dependency failure; a lost mirror is no verdict on the GHC.
+    "apt cannot install what sid has (a transition)": (
+        lambda: CellOutcome(GNUTLS, steps=(Step("image", 1, read("errors", "apt-unmet-dependencies.log")),)),
+        ("build-fail", "deps", "The following packages have unmet dependencies:")),
+    "the mirror was lost while building the image": (
+        lambda: CellOutcome(GNUTLS, steps=(Step("image", 1, (
+            "Err:1 http://deb.debian.org/debian sid InRelease\n  Temporary failure resolving 'deb.debian.org'\n"
+            "E: Failed to fetch http://deb.debian.org/debian/dists/sid/InRelease  Temporary failure resolving\n")),)),
+        ("error", "image", None)),
+    "a bindist download that cannot be had": (
+        lambda: CellOutcome(OPENSSL, unavailable="download 'ghc' failed: https://downloads.haskell.org/x: no host"),
+        ("unavailable", None, "download 'ghc' failed: https://downloads.haskell.org/x: no host")),
+    "the source could not be fetched": (
+        lambda: CellOutcome(GNUTLS, steps=(Step("fetch", 2, "compat-fetch: the orig tarball of ganeti could not be "
+                                                            "fetched from sid\n"),)),
+        ("error", "fetch", "compat-fetch: the orig tarball of ganeti could not be fetched from sid")),
+    "the runner failed after the tests passed": (
+        lambda: ganeti(runner_error="ConnectionError: the engine went away"),
+        ("error", "runner", "ConnectionError: the engine went away")),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_the_judge(name: str) -> None:
+    make, (status, cause, first) = CASES[name]
+    verdict = judge(make())
+    assert (verdict.status, verdict.cause) == (status, cause), verdict.evidence
+    if first is not None:
+        assert verdict.evidence and verdict.evidence[0].startswith(first), verdict.evidence
+
+
+def test_the_worst_outcome_wins_whatever_the_order() -> None:
+    assert ORDER == ("error", "timeout", "crash", "build-fail", "test-fail", "pass")
+    # Failing tests, binaries of another flavor and a crashing probe at once: the crash decides.
+    outcome = ganeti(soname=OPENSSL, facts=verdicts(texts(), OPENSSL),
+                     junit=read("ganeti", "3.1-trixie-htest-without-generated-python.jxml.xml"),
+                     probe=parse_probe("probe-exit plain 139\n", 20))
+    assert judge(outcome).status == "crash"
+    assert judge(replace(outcome, probe=None)).status == "build-fail"  # then the wrong flavor
+
+
+def test_fault_injection_is_its_own_outcome() -> None:
+    verdict = judge(ganeti(probe=parse_probe(read("probe", "trixie-gnutls-hostile.txt"), 20)))
+    assert verdict.status == "pass"
+    assert "ssl:gmp-allocator-conflict" not in [name for name, _ in verdict.flags]
+    assert verdict.recommendation == judge(ganeti()).recommendation
+    assert verdict.fault_injection == {
+        "hostile_gmp": "crash (SIGSEGV)", "gmp_allocations_per_request": 35.0,
+        "says": "GnuTLS crashes under a hostile GMP allocator hook: TLS in this process allocates through GMP"}
+    openssl = judge(ganeti(probe=parse_probe(read("probe", "trixie-openssl-hostile.txt"), 20)))
+    assert openssl.fault_injection is not None and openssl.fault_injection["says"].startswith("GnuTLS does not crash")
+
+
+def test_a_dev_package_declaring_another_flavor_is_said_as_it_is() -> None:
+    # bullseye's libghc-curl-dev: libcurl4-openssl-dev for development, libcurl3-gnutls at run time.
+    verdict = judge(ganeti(facts=verdicts(texts("bullseye"), GNUTLS)))
+    assert verdict.status == "pass"
+    mismatch = dict(verdict.flags)["ssl:flavor-mismatch"]
+    assert mismatch == (("libghc-curl-dev declares the openssl libcurl for development and depends on the gnutls "
+                        "libcurl at run time; the binaries link gnutls"),)
+    assert "asked for" not in verdict.recommendation
+    assert verdict.recommendation == (
+        "GnuTLS safe with this GHC (integer-gmp 1.0.2.0 does not hook GMP's allocator); note: libghc-curl-dev "
+        "declares the openssl libcurl for development and depends on the gnutls libcurl at run time; the binaries "
+        "link gnutls")
+
+
+def test_gnutls_is_called_safe_only_on_known_facts() -> None:
+    unknown_library = texts()
+    unknown_library["ghc-pkg-list.txt"] = ""
+    verdict = judge(ganeti(facts=verdicts(unknown_library, GNUTLS),
+                           incomplete=("ghc-pkg-list.txt: `ghc-pkg list` exited with 1",)))
+    assert verdict.recommendation == "unknown: the integer library of this GHC could not be determined (ghc-pkg list)"
+    assert ("facts:incomplete", ("ghc-pkg-list.txt: `ghc-pkg list` exited with 1",)) in verdict.flags
+    old = texts()
+    old["ghc-pkg-list.txt"] = "base-4.7.0.2 ghc-prim-0.3.1.0 integer-gmp-0.5.1.0 rts-1.0"
+    assert judge(ganeti(facts=verdicts(old, GNUTLS))).recommendation.startswith("GnuTLS unsafe with this GHC")
+
+
+def test_the_manifest_names_every_installed_package_under_the_suites_names() -> None:
+    installed = manifest(read("ganeti", "3.1-trixie-dpkg-all.tsv"))
+    assert installed["ghc"] == "9.6.6-4"
+    for package in ("libcurl3t64-gnutls", "libcurl4t64", "libgnutls30t64", "libnettle8t64", "libhogweed6t64",
+                    "libssl3t64", "libgmp10", "libghc-curl-dev", "libghc-lens-dev"):
+        assert package in installed, package
+    assert all(version for version in installed.values())
