@@ -72,10 +72,6 @@ class RunRecord:
     interrupted: bool = False
     cells: list[str] = field(default_factory=list)  # the cells the run planned
 
-    @property
-    def complete(self) -> bool:
-        return self.finished is not None and not self.interrupted
-
 
 def write_run(run_dir: Path, record: RunRecord) -> None:
     write_atomic(run_dir / "run.json", json.dumps(asdict(record), indent=2, sort_keys=True) + "\n")

@@ -162,7 +162,7 @@ class CellRunner:
         soname = self.matrix.flavors[cell.flavor].soname
         found = facts.verdicts(seen.texts, soname) if seen.texts else None
         outcome = CellOutcome(
-            flavor_soname=soname, unavailable=seen.unavailable, runner_error=seen.runner_error,
+            unavailable=seen.unavailable, runner_error=seen.runner_error,
             steps=tuple(seen.steps), expects_tests=bool(recipe.steps["test"]), junit_name=recipe.junit,
             junit=seen.junit, facts=found, incomplete=tuple(seen.incomplete),
             own_sources=facts.own_sources(seen.texts["haskell-sources.txt"]) if "haskell-sources.txt" in seen.texts

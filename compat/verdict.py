@@ -62,7 +62,6 @@ class Step:
 class CellOutcome:
     """Everything that happened in one cell; the judge reads nothing else."""
 
-    flavor_soname: str
     unavailable: str | None = None  # why the toolchain cannot be had
     runner_error: str | None = None  # the tool's own failure, one line
     steps: tuple[Step, ...] = ()  # in the order they ran; only the last may have failed

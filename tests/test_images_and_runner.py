@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
+import pytest
+
 from compat import matrix, sources
-from compat.images import apt_conf, plan_image, verify
+from compat.errors import ToolchainUnavailable
+from compat.images import ImageBuilder, apt_conf, parse_freshness, plan_image, verify
 from compat.matrix import Download
 from compat.runner import expand, plan
 from tests.conftest import ROOT
@@ -67,3 +71,31 @@ def test_tree_digest_changes_with_content(tmp_path: Path) -> None:
     before = sources.tree_digest(tmp_path)
     (tmp_path / "a").write_text("2")
     assert sources.tree_digest(tmp_path) != before
+
+
+def test_unavailability_is_remembered_per_toolchain_and_recipe(tmp_path: Path) -> None:
+    m = default()
+    gone = dataclasses.replace(m.toolchains["ghc710"], downloads=(
+        Download("ghc", "http://127.0.0.1:9/ghc-7.10.2-x86_64-unknown-linux-deb7.tar.bz2", sha1="0" * 40),))
+    said: list[str] = []
+    builder = ImageBuilder(None, tmp_path, said.append)  # type: ignore[arg-type]  # fails before any engine call
+    for recipe in ("ganeti-3.1", "ganeti-3.1", "ganeti-3.0"):
+        with pytest.raises(ToolchainUnavailable, match="download 'ghc' failed: http://127.0.0.1:9/"):
+            builder.ensure(gone, m.recipes[recipe], tmp_path / "image.log")
+    # Tried once for each recipe, not again for the same one.
+    assert [line for line in said if "downloading" in line] == [
+        "ghc710: downloading http://127.0.0.1:9/ghc-7.10.2-x86_64-unknown-linux-deb7.tar.bz2"] * 2
+
+
+def test_what_the_freshness_check_found_is_said_in_one_line() -> None:
+    moved = parse_freshness(
+        "moved libghc-lens-dev 5.2.3-1 5.3.2-1\nmoved libghc-strict-dev - 0.5.1-1\nremoved libghc-old-dev 1.0-2\n"
+        "new libghc-network-bsd-dev\ngone libghc-psqueue-dev 1.1.0.1-7\nrelease unstable Tue, 24 Nov 2026 20:11:43 UTC\n", 0)
+    assert moved.summary("sid") == (
+        "sid as of Tue, 24 Nov 2026 20:11:43 UTC moved: libghc-lens-dev 5.2.3-1 -> 5.3.2-1, libghc-strict-dev - -> "
+        "0.5.1-1, libghc-old-dev 1.0-2 -> removed, libghc-network-bsd-dev now packaged, libghc-psqueue-dev 1.1.0.1-7 "
+        "-> no longer served")
+    fresh = parse_freshness("release trixie Tue, 24 Nov 2026 02:12:15 UTC\n", 0)
+    assert fresh.changes == () and fresh.summary("trixie") == "up to date with trixie as of Tue, 24 Nov 2026 02:12:15 UTC"
+    lost = parse_freshness("Err:1 http://deb.debian.org/debian sid InRelease\ncheck-freshness: apt-get update failed\n", 2)
+    assert lost.summary("sid") == "freshness unknown: the check exited with 2: check-freshness: apt-get update failed"

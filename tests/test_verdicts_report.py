@@ -69,3 +69,11 @@ def test_drift_table_against_the_baseline(data: Path) -> None:
     assert [row[0] for row in tables["ghc90--ganeti-3.1"]] == ["curl"]
     text = render_markdown(cells, "t", "ghc96", focus)
     assert "abi:drift of ghc90--ganeti-3.1 against ghc96: 1 of Ganeti's Haskell dependencies moved" in text
+
+
+def test_two_flavors_of_one_toolchain_are_not_every_toolchain() -> None:
+    tests = {"total": 456, "passed": 455, "failed": 1, "failed_names": ["Luxi/AllDefined"]}
+    cells = [CellResult("ghc96", "g", "gnutls", status="test-fail", tests=tests),
+             CellResult("ghc96", "g", "openssl", status="test-fail", tests=tests)]
+    assert common_failures(cells) == {}
+    assert "common to every toolchain" not in render_markdown(cells, "t")
