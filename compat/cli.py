@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from compat import history
 from compat import matrix as matrix_module
 from compat.analysis.crosscell import focus_packages
 from compat.errors import EXIT_CELL_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, CompatError, ConfigError
@@ -180,7 +181,10 @@ def write_matrix_reports(reports: Path, m: Matrix, run: str | None = None) -> tu
         raise CompatError(f"{reports}/runs: no cell results{f' in run {run}' if run else ' of an ordinary run'}; "
                           "run `python -m compat run` first")
     focus = set().union(*(focus_packages(recipe.packages) for recipe in m.recipes.values()))
-    paths = write_reports(reports, in_matrix_order(m, results), title, m.abi_baseline, focus, in_matrix_order(m, faults))
+    runs = history.complete_runs(reports)
+    changes = history.diff(runs[-2], runs[-1], history.junit_states) if len(runs) >= 2 and not run else None
+    paths = write_reports(reports, in_matrix_order(m, results), title, m.abi_baseline, focus, in_matrix_order(m, faults),
+                          changes)
     return paths, results
 
 
@@ -189,6 +193,28 @@ def cmd_report(args: argparse.Namespace) -> int:
     for path in paths:
         print(f"wrote {path}")
     return exit_code(results)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    runs = history.complete_runs(args.reports)
+    by_id = {run.record.run_id: run for run in runs}
+    for name in (args.old, args.new):
+        if name and name not in by_id:
+            raise ConfigError(f"{args.reports}/runs/{name}: no complete matrix or session run of that id; "
+                              f"complete runs: {', '.join(by_id) or 'none'}")
+    if args.old and args.new:
+        old, new = by_id[args.old], by_id[args.new]
+    elif len(runs) < 2:
+        raise CompatError(f"{args.reports}/runs: {len(runs)} complete matrix or session run(s); a diff needs two")
+    else:
+        new = by_id[args.new] if args.new else runs[-1]
+        earlier = [run for run in runs if run.record.started < new.record.started]
+        if not args.old and not earlier:
+            raise CompatError(f"{args.reports}/runs: no complete run before {new.record.run_id} to compare with")
+        old = by_id[args.old] if args.old else earlier[-1]
+    found = history.diff(old, new, history.junit_states)
+    print("\n".join(history.render(found)))
+    return EXIT_CELL_FAILED if found.regressed else EXIT_OK
 
 
 def parser() -> argparse.ArgumentParser:
@@ -214,6 +240,11 @@ def parser() -> argparse.ArgumentParser:
                      help="what the run is, recorded in run.json (default: session with --toolchain, else matrix; "
                      "--probe-fault makes it fault-injection); only matrix and session runs make the matrix report")
     run.set_defaults(func=cmd_run)
+    diff = sub.add_parser("diff", help="what changed between two complete runs (default: the last two); exit 1 on "
+                          "regressions")
+    diff.add_argument("old", nargs="?", help="the earlier run id")
+    diff.add_argument("new", nargs="?", help="the later run id (default: the newest complete run)")
+    diff.set_defaults(func=cmd_diff)
     report = sub.add_parser("report", help="write reports/latest.{md,json}: the newest result of every cell")
     report.add_argument("--run", help="only this run's cells")
     report.set_defaults(func=cmd_report)

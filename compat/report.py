@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 from tabulate import tabulate
 
+from compat import history
 from compat.analysis.crosscell import common_failures, drift_against
+from compat.history import RunDiff
 from compat.results import CellResult, write_atomic
 
 STEP_LOGS = ("image", "fetch", "prepare", "configure", "build", "test", "junit")
@@ -29,7 +32,8 @@ def cell_text(result: CellResult) -> str:
 
 
 def render_markdown(results: list[CellResult], title: str, baseline: str | None = None,
-                    focus: set[str] | None = None, faults: list[CellResult] | None = None) -> str:
+                    focus: set[str] | None = None, faults: list[CellResult] | None = None,
+                    changes: RunDiff | None = None) -> str:
     toolchains = list(dict.fromkeys(r.toolchain for r in results))
     sources = list(dict.fromkeys(r.source for r in results))
     grid: dict[tuple[str, str], list[str]] = {}
@@ -41,8 +45,8 @@ def render_markdown(results: list[CellResult], title: str, baseline: str | None 
         label = f"{toolchain} (GHC {ghc['version']}, {ghc.get('integer_library')} {ghc.get('integer_library_version')})" \
             if ghc.get("version") else toolchain
         rows.append([label] + ["<br>".join(grid.get((toolchain, s), ["-"])) for s in sources])
-    lines = [f"# Ganeti toolchain compatibility: {title}", "",
-             tabulate(rows, headers=["toolchain"] + sources, tablefmt="github"), ""]
+    lines = [f"# Ganeti toolchain compatibility: {title}", ""] + (history.render(changes) if changes else [])
+    lines += [tabulate(rows, headers=["toolchain"] + sources, tablefmt="github"), ""]
     lines += _details(results) + _ssl_section(results) + _fault_section(faults or [])
     lines += _abi_section(results, baseline, focus or set()) + _images_section(results)
     timing_rows = [[r.toolchain, r.source, r.flavor] + [str(r.timings.get(step, "")) for step in
@@ -139,19 +143,22 @@ def _abi_section(results: list[CellResult], baseline: str | None, focus: set[str
     return ["## ABI", ""] + lines if lines else []
 
 
-def render_json(results: list[CellResult], title: str, faults: list[CellResult] | None = None) -> str:
+def render_json(results: list[CellResult], title: str, faults: list[CellResult] | None = None,
+                changes: RunDiff | None = None) -> str:
     cells = [json.loads(r.to_json()) for r in results]
     fault_cells = [json.loads(r.to_json()) for r in faults or []]
     return json.dumps({"title": title, "runs": sorted({r.run_id for r in results}), "cells": cells,
-                       "fault_injection": fault_cells}, indent=2) + "\n"
+                       "fault_injection": fault_cells, "changes": asdict(changes) if changes else None},
+                      indent=2) + "\n"
 
 
 def write_reports(reports: Path, results: list[CellResult], title: str, baseline: str | None = None,
-                  focus: set[str] | None = None, faults: list[CellResult] | None = None) -> list[Path]:
+                  focus: set[str] | None = None, faults: list[CellResult] | None = None,
+                  changes: RunDiff | None = None) -> list[Path]:
     """reports/latest.md and reports/latest.json."""
     written = []
-    markdown = render_markdown(results, title, baseline, focus, faults)
-    for name, text in (("latest.md", markdown), ("latest.json", render_json(results, title, faults))):
+    markdown = render_markdown(results, title, baseline, focus, faults, changes)
+    for name, text in (("latest.md", markdown), ("latest.json", render_json(results, title, faults, changes))):
         write_atomic(reports / name, text)
         written.append(reports / name)
     return written

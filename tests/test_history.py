@@ -1,0 +1,109 @@
+"""What changed between two runs, on real htest JUnit files and real manifests."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from compat.facts import manifest
+from compat.history import complete_runs, diff, junit_states, load_run_results, render
+from compat.report import render_markdown
+from compat.results import CellResult, RunRecord, store, write_run
+from tests.conftest import DATA, ROOT
+
+PASSING = DATA / "ganeti" / "3.1-trixie-htest.jxml.xml"
+TEN_FAILING = DATA / "ganeti" / "3.1-trixie-htest-without-generated-python.jxml.xml"
+KEY = "ghc96--ganeti-3.1--gnutls"
+
+
+def cell(status: str, junit: Path | None, packages: dict[str, str], toolchain: str = "ghc96", cause: str | None = None,
+         evidence: list[str] | None = None, flags: list[str] | None = None) -> tuple[CellResult, Path | None]:
+    result = CellResult(toolchain, "ganeti-3.1", "gnutls", status=status, cause=cause, evidence=evidence or [],
+                        manifest=packages, flags=[{"name": name, "evidence": []} for name in flags or []])
+    return result, junit
+
+
+def stored(reports: Path, run_id: str, started: str, *cells: tuple[CellResult, Path | None],
+           finished: bool = True, kind: str = "matrix") -> None:
+    run_dir = reports / "runs" / run_id
+    write_run(run_dir, RunRecord(run_id, kind, "digest", "0.1.0", started,
+                                 finished=f"{started[:-6]}9+00:00" if finished else None))
+    for result, junit in cells:
+        result.run_id, result.started = run_id, started
+        if junit is not None:
+            target = run_dir / "cells" / result.key / "junit.xml"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(junit.read_text())
+            result.logs["junit"] = str(target.relative_to(run_dir))
+        store(run_dir, result)
+
+
+def trixie() -> dict[str, str]:
+    return manifest((DATA / "ganeti" / "3.1-trixie-dpkg-all.tsv").read_text()) | {"source": "3.1.0~rc2-5"}
+
+
+def test_a_regression_names_the_tests_and_the_packages_that_changed_beside_it(tmp_path: Path) -> None:
+    moved = trixie() | {"libghc-lens-dev": "5.3.2-1", "source": "3.1.0~rc2-6"}
+    stored(tmp_path, "a", "2026-11-24T02:00:00+00:00", cell("pass", PASSING, trixie()),
+           cell("pass", PASSING, trixie(), toolchain="ghc910"), cell("unavailable", None, {}, toolchain="ghc710"))
+    stored(tmp_path, "b", "2026-11-25T02:00:00+00:00",
+           cell("test-fail", TEN_FAILING, moved, evidence=["10 of 456 tests failed"], flags=["ssl:mixed-tls-stacks"]),
+           cell("error", None, {}, toolchain="ghc910", cause="runner", evidence=["ConnectionError: engine lost"]),
+           cell("unavailable", None, {}, toolchain="ghc710"), cell("pass", PASSING, trixie(), toolchain="ghc912"))
+    old, new = complete_runs(tmp_path)
+    found = diff(old, new, junit_states)
+    assert found.regressed and [c.key for c in found.regressions] == [KEY]
+    change = found.regressions[0]
+    assert (change.before, change.after, change.why) == ("pass", "test-fail", "10 of 456 tests failed")
+    assert list(change.tests) == ["newly failing"] and len(change.tests["newly failing"]) == 10
+    assert "Luxi/Client/AllDefined" not in change.tests["newly failing"]
+    assert change.manifest == [("libghc-lens-dev", trixie()["libghc-lens-dev"], "5.3.2-1"),
+                               ("source", "3.1.0~rc2-5", "3.1.0~rc2-6")]
+    # A lost engine is the infrastructure, not ghc910; an unavailable toolchain that stays so is no news.
+    assert [c.key for c in found.infrastructure] == ["ghc910--ganeti-3.1--gnutls"]
+    assert found.unavailable == [] and found.new_cells == ["ghc912--ganeti-3.1--gnutls"]
+    assert found.flags == [(KEY, "appeared", "ssl:mixed-tls-stacks")]
+    text = "\n".join(render(found))
+    assert f"- `{KEY}`: pass -> test-fail: 10 of 456 tests failed" in text
+    assert "  - changed beside it: libghc-lens-dev " in text and "source 3.1.0~rc2-5 -> 3.1.0~rc2-6" in text
+
+    back = diff(new, old, junit_states)
+    assert [c.key for c in back.fixes] == [KEY] and not back.regressed
+    assert back.fixes[0].tests == {"newly passing": back.fixes[0].tests["newly passing"]}
+
+
+def test_an_incomplete_or_other_kind_of_run_is_never_the_previous_one(tmp_path: Path) -> None:
+    stored(tmp_path, "a", "2026-11-24T02:00:00+00:00", cell("pass", PASSING, trixie()))
+    stored(tmp_path, "b", "2026-11-24T12:00:00+00:00", cell("crash", None, trixie()), finished=False)
+    stored(tmp_path, "c", "2026-11-24T13:00:00+00:00", cell("crash", None, trixie()), kind="fault-injection")
+    stored(tmp_path, "d", "2026-11-25T02:00:00+00:00", cell("pass", PASSING, trixie()))
+    assert [run.record.run_id for run in complete_runs(tmp_path)] == ["a", "d"]
+    run = load_run_results(tmp_path / "runs" / "d")
+    assert run is not None and junit_states(run, run.cells[KEY]) is not None
+
+
+def test_compat_diff_exits_1_on_regressions_and_0_otherwise(tmp_path: Path) -> None:
+    stored(tmp_path, "a", "2026-11-24T02:00:00+00:00", cell("pass", PASSING, trixie()))
+    stored(tmp_path, "b", "2026-11-25T02:00:00+00:00",
+           cell("build-fail", None, trixie(), cause="deps", evidence=["rejecting: lens-5.3.2"]))
+
+    def compat(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "compat", "--reports", str(tmp_path), "diff", *args], cwd=ROOT,
+                              capture_output=True, text=True, check=False)
+
+    regressed = compat()
+    assert regressed.returncode == 1, regressed.stderr
+    assert f"- `{KEY}`: pass -> build-fail (deps): rejecting: lens-5.3.2" in regressed.stdout
+    assert compat("b", "a").returncode == 0
+    missing = compat("a", "zzz")
+    assert missing.returncode == 2 and "no complete matrix or session run of that id" in missing.stderr
+
+
+def test_the_report_says_what_changed_before_the_grid(tmp_path: Path) -> None:
+    stored(tmp_path, "a", "2026-11-24T02:00:00+00:00", cell("pass", PASSING, trixie()))
+    stored(tmp_path, "b", "2026-11-25T02:00:00+00:00", cell("test-fail", TEN_FAILING, trixie()))
+    old, new = complete_runs(tmp_path)
+    text = render_markdown(list(new.cells.values()), "t", changes=diff(old, new, junit_states))
+    assert text.index("## What changed since run a (this run: b)") < text.index("| toolchain")
+    assert "### Regressions" in text and "tests newly failing (10)" in text
