@@ -10,11 +10,11 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from compat import history
+from compat import expected, history
 from compat import matrix as matrix_module
 from compat.analysis.crosscell import focus_packages
 from compat.errors import EXIT_CELL_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, CompatError, ConfigError
-from compat.matrix import Matrix
+from compat.matrix import Expectation, Matrix
 from compat.progress import Progress
 from compat.report import cell_text, write_reports
 from compat.results import FAILED, RUN_KINDS, CellResult, RunRecord, latest_cells, load_run, store, write_run
@@ -26,9 +26,9 @@ DEFAULT_REPORTS = ROOT / "reports"
 LATEST_TITLE = "the latest result of every cell"
 
 
-def exit_code(results: list[CellResult]) -> int:
-    """1 if any cell failed, else 4 if any toolchain was unavailable, else 0."""
-    if any(r.status in FAILED for r in results):
+def exit_code(results: list[CellResult], known: tuple[Expectation, ...] = ()) -> int:
+    """1 if any cell failed unexpectedly, else 4 if any toolchain was unavailable, else 0."""
+    if any(r.status in FAILED and not expected.explained(known, r) for r in results):
         return EXIT_CELL_FAILED
     if any(r.status == "unavailable" for r in results):
         return EXIT_UNAVAILABLE
@@ -53,6 +53,9 @@ def _names(given: list[str] | None, known: Mapping[str, object], default: list[s
 
 def cmd_validate(args: argparse.Namespace) -> int:
     m = matrix_module.load(args.matrix)
+    for entry in expected.unmatched(m.expected, expected.matrix_cells(m)):
+        print(f"ganeti-compat: {args.matrix}: warning: expected entry '{entry.cell}' matches no cell of the matrix",
+              file=sys.stderr)
     print(f"{args.matrix}: ok: {len(m.toolchains)} toolchains, {len(m.sources)} sources, {len(m.flavors)} flavors, "
           f"{len(m.recipes)} recipes")
     return EXIT_OK
@@ -131,7 +134,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"{r.toolchain:8} {r.source:14} {cell_text(r)}" + (f" (relinked {r.compiled_by})" if r.compiled_by else ""))
     if record.kind == "fault-injection":
         say("a fault-injection run: its cells are shown in the report's fault-injection section, never in the grid")
-    return exit_code(results)
+    return exit_code(results, m.expected)
 
 
 def now() -> str:
@@ -182,17 +185,18 @@ def write_matrix_reports(reports: Path, m: Matrix, run: str | None = None) -> tu
                           "run `python -m compat run` first")
     focus = set().union(*(focus_packages(recipe.packages) for recipe in m.recipes.values()))
     runs = history.complete_runs(reports)
-    changes = history.diff(runs[-2], runs[-1], history.junit_states) if len(runs) >= 2 and not run else None
+    changes = history.diff(runs[-2], runs[-1], history.junit_states, m.expected) if len(runs) >= 2 and not run else None
     paths = write_reports(reports, in_matrix_order(m, results), title, m.abi_baseline, focus, in_matrix_order(m, faults),
-                          changes)
+                          changes, m.expected)
     return paths, results
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    paths, results = write_matrix_reports(args.reports, matrix_module.load(args.matrix), args.run)
+    m = matrix_module.load(args.matrix)
+    paths, results = write_matrix_reports(args.reports, m, args.run)
     for path in paths:
         print(f"wrote {path}")
-    return exit_code(results)
+    return exit_code(results, m.expected)
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -212,7 +216,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         if not args.old and not earlier:
             raise CompatError(f"{args.reports}/runs: no complete run before {new.record.run_id} to compare with")
         old = by_id[args.old] if args.old else earlier[-1]
-    found = history.diff(old, new, history.junit_states)
+    found = history.diff(old, new, history.junit_states, matrix_module.load(args.matrix).expected)
     print("\n".join(history.render(found)))
     return EXIT_CELL_FAILED if found.regressed else EXIT_OK
 

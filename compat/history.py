@@ -8,10 +8,12 @@ of one toolchain says nothing about the others.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from compat import expected
 from compat.analysis.junit import case_states
+from compat.matrix import Expectation
 from compat.results import ORDINARY, CellResult, RunRecord, load_run, load_run_record
 
 PROBLEMS = ("test-fail", "build-fail", "crash", "timeout")  # what a toolchain can be blamed for
@@ -45,6 +47,8 @@ class RunDiff:
     available: list[CellChange] = field(default_factory=list)  # back from unavailable
     infrastructure: list[CellChange] = field(default_factory=list)  # the tool or its surroundings failed
     changed: list[CellChange] = field(default_factory=list)  # another status or cause, neither better nor worse
+    expected: list[CellChange] = field(default_factory=list)  # failures matrix.yaml expects (reason in `why`)
+    unexpected_passes: list[CellChange] = field(default_factory=list)  # expected to fail, and passed
     tests: list[CellChange] = field(default_factory=list)  # same status, tests that changed state
     flags: list[tuple[str, str, str]] = field(default_factory=list)  # cell, "appeared"/"went away", flag
     new_cells: list[str] = field(default_factory=list)
@@ -77,10 +81,15 @@ def changed_tests(before: dict[str, bool] | None, after: dict[str, bool] | None)
     return {kind: names for kind, names in changes.items() if names}
 
 
-def diff(old: RunResults, new: RunResults, tests_of: Callable[[RunResults, CellResult], dict[str, bool] | None]
-         ) -> RunDiff:
-    """Every cell both runs ran, sorted into what a packager reads first: regressions, then fixes, then the rest."""
+def diff(old: RunResults, new: RunResults, tests_of: Callable[[RunResults, CellResult], dict[str, bool] | None],
+         known: tuple[Expectation, ...] = ()) -> RunDiff:
+    """Every cell both runs ran, sorted into what a packager reads first: regressions, then fixes, then the rest.
+    A failure matrix.yaml expects is never a regression; a pass it expected to fail is said."""
     result = RunDiff(old.record.run_id, new.record.run_id)
+    for key, entry in expected.unexpected_passes(known, list(new.cells.values())):
+        after = new.cells[key]
+        result.unexpected_passes.append(CellChange(key, expected.describe(entry), status_text(after),
+                                                   "remove its expected: entry from matrix.yaml"))
     for key in sorted(new.cells):
         after = new.cells[key]
         before = old.cells.get(key)
@@ -90,7 +99,11 @@ def diff(old: RunResults, new: RunResults, tests_of: Callable[[RunResults, CellR
         change = CellChange(key, status_text(before), status_text(after), after.evidence[0] if after.evidence else "",
                             changed_tests(tests_of(old, before), tests_of(new, after)),
                             manifest_changes(before.manifest, after.manifest))
-        _sort(result, before, after, change)
+        reasons = expected.explained(known, after)
+        if reasons and before.status != after.status:
+            result.expected.append(replace(change, why="; ".join(expected.describe(entry) for entry in reasons)))
+        else:
+            _sort(result, before, after, change)
         old_flags = {flag["name"] for flag in before.flags}
         new_flags = {flag["name"] for flag in after.flags}
         result.flags.extend((key, "appeared", name) for name in sorted(new_flags - old_flags))
@@ -148,14 +161,14 @@ def render(d: RunDiff) -> list[str]:
     lines = [f"## What changed since run {d.old} (this run: {d.new})", ""]
     parts = (("Regressions", d.regressions), ("Fixes", d.fixes), ("Newly unavailable", d.unavailable),
              ("Available again", d.available), ("Infrastructure problems (not the toolchain)", d.infrastructure),
-             ("Other changes", d.changed), ("Tests that changed state", d.tests))
+             ("Other changes", d.changed), ("Expected failures (matrix.yaml)", d.expected),
+             ("Unexpected passes", d.unexpected_passes), ("Tests that changed state", d.tests))
     for title, changes in parts:
         if not changes:
             continue
         lines += [f"### {title}", ""]
         for change in changes:
-            lines.append(f"- `{change.key}`: {change.before} -> {change.after}"
-                         + (f": {change.why}" if change.why and change.before != change.after else ""))
+            lines.append(f"- `{change.key}`: {change.before} -> {change.after}" + (f": {change.why}" if change.why else ""))
             for kind, names in change.tests.items():
                 shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
                 lines.append(f"  - tests {kind} ({len(names)}): {shown}")

@@ -80,6 +80,17 @@ class Recipe:
 
 
 @dataclass(frozen=True)
+class Expectation:
+    """A known failure: cells matching `cell` (a shell-style pattern over toolchain--source--flavor) are
+    expected not to pass, or, with `test`, that one test is expected to fail in them."""
+
+    cell: str
+    reason: str
+    test: str | None = None
+    bug: str | None = None
+
+
+@dataclass(frozen=True)
 class Matrix:
     path: Path
     toolchains: dict[str, Toolchain]
@@ -89,6 +100,7 @@ class Matrix:
     timeouts: dict[str, int]
     default_sources: tuple[str, ...] = field(default=())
     abi_baseline: str | None = None
+    expected: tuple[Expectation, ...] = ()
 
 
 class _Reader:
@@ -281,6 +293,16 @@ def _recipe(r: _Reader, name: str, value: Any, path: str) -> Recipe:
     )
 
 
+def _expectation(r: _Reader, value: Any, path: str) -> Expectation:
+    e = r.mapping(value, path, ("cell", "test", "reason", "bug"), ("cell", "reason"))
+    return Expectation(
+        cell=r.string(e["cell"], f"{path}.cell", r"[A-Za-z0-9.+_*?\[\]~-]+--[A-Za-z0-9.+_*?\[\]~-]+--[A-Za-z0-9.+_*?\[\]~-]+",
+                      "a cell pattern TOOLCHAIN--SOURCE--FLAVOR (each part may use * and ?)"),
+        reason=r.string(e["reason"], f"{path}.reason"),
+        test=r.string(e["test"], f"{path}.test") if "test" in e else None,
+        bug=r.string(e["bug"], f"{path}.bug", r"https?://\S+", "an http(s) URL") if "bug" in e else None)
+
+
 def _flavor(r: _Reader, name: str, value: Any, path: str) -> Flavor:
     d = r.mapping(value, path, ("dev_package", "soname"), ("dev_package", "soname"))
     return Flavor(name, r.string(d["dev_package"], f"{path}.dev_package"), r.string(d["soname"], f"{path}.soname"))
@@ -290,7 +312,7 @@ def parse(data: Any, file: Path) -> Matrix:
     """Validate parsed YAML into a Matrix; raise ConfigError naming the bad field."""
     r = _Reader(file)
     top = r.mapping(data, "matrix", ("toolchains", "flavors", "sources", "recipes", "timeouts", "default_sources",
-                                     "abi_baseline"),
+                                     "abi_baseline", "expected"),
                     ("toolchains", "flavors", "sources", "recipes"))
     flavors = r.each(top["flavors"], "flavors", lambda n, v, p: _flavor(r, n, v, p))
     recipes = r.each(top["recipes"], "recipes", lambda n, v, p: _recipe(r, n, v, p))
@@ -303,7 +325,11 @@ def parse(data: Any, file: Path) -> Matrix:
     for i, name in enumerate(defaults):
         r.name(name, f"default_sources[{i}]", sources, "source")
     baseline = r.name(top["abi_baseline"], "abi_baseline", toolchains, "toolchain") if "abi_baseline" in top else None
-    return Matrix(file, toolchains, flavors, sources, recipes, timeouts, defaults, baseline)
+    raw_expected = top.get("expected") or []
+    if not isinstance(raw_expected, list):
+        raise r.fail("expected", f"expected a list of known failures, got {_kind(raw_expected)}")
+    expected = tuple(_expectation(r, item, f"expected[{i}]") for i, item in enumerate(raw_expected))
+    return Matrix(file, toolchains, flavors, sources, recipes, timeouts, defaults, baseline, expected)
 
 
 def load(file: Path) -> Matrix:

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from compat import history
+from compat import expected, history
 from compat.analysis.crosscell import common_failures, drift_against
 from compat.history import RunDiff
+from compat.matrix import Expectation
 from compat.results import CellResult, write_atomic
 
 STEP_LOGS = ("image", "fetch", "prepare", "configure", "build", "test", "junit")
@@ -33,7 +34,7 @@ def cell_text(result: CellResult) -> str:
 
 def render_markdown(results: list[CellResult], title: str, baseline: str | None = None,
                     focus: set[str] | None = None, faults: list[CellResult] | None = None,
-                    changes: RunDiff | None = None) -> str:
+                    changes: RunDiff | None = None, known: tuple[Expectation, ...] = ()) -> str:
     toolchains = list(dict.fromkeys(r.toolchain for r in results))
     sources = list(dict.fromkeys(r.source for r in results))
     grid: dict[tuple[str, str], list[str]] = {}
@@ -47,7 +48,8 @@ def render_markdown(results: list[CellResult], title: str, baseline: str | None 
         rows.append([label] + ["<br>".join(grid.get((toolchain, s), ["-"])) for s in sources])
     lines = [f"# Ganeti toolchain compatibility: {title}", ""] + (history.render(changes) if changes else [])
     lines += [tabulate(rows, headers=["toolchain"] + sources, tablefmt="github"), ""]
-    lines += _details(results) + _ssl_section(results) + _fault_section(faults or [])
+    lines += _details(results, known) + _unexpected_passes(results, known)
+    lines += _ssl_section(results) + _fault_section(faults or [])
     lines += _abi_section(results, baseline, focus or set()) + _images_section(results)
     timing_rows = [[r.toolchain, r.source, r.flavor] + [str(r.timings.get(step, "")) for step in
                    ("image", "fetch", "configure", "build", "test", "probe")] for r in results]
@@ -62,12 +64,14 @@ def _fenced(lines: list[str]) -> list[str]:
     return [FENCE] + [line.replace(FENCE, "'''") for line in lines] + [FENCE, ""]
 
 
-def _details(results: list[CellResult]) -> list[str]:
+def _details(results: list[CellResult], known: tuple[Expectation, ...]) -> list[str]:
     details = [r for r in results if r.status != "pass"]
     common = common_failures(results)
     lines = ["## Why cells did not pass", ""] if details else []
     for r in details:
         lines += [f"### {r.toolchain} × {r.source} [{r.flavor}]: {r.status}{f' ({r.cause})' if r.cause else ''}", ""]
+        lines += [f"{expected.describe(entry)}" for entry in expected.explained(known, r)]
+        lines += [""] if expected.explained(known, r) else []
         lines += _fenced(r.evidence)
         failed = set((r.tests or {}).get("failed_names", []))
         shared = failed & common.get(r.source, set())
@@ -78,6 +82,14 @@ def _details(results: list[CellResult]) -> list[str]:
         if logs:
             lines += ["Logs: " + ", ".join(logs), ""]
     return lines
+
+
+def _unexpected_passes(results: list[CellResult], known: tuple[Expectation, ...]) -> list[str]:
+    found = expected.unexpected_passes(known, results)
+    if not found:
+        return []
+    return ["## Unexpected passes (remove these expected: entries)", ""] + [
+        f"- `{key}`: {expected.describe(entry)}" for key, entry in found] + [""]
 
 
 def _ssl_section(results: list[CellResult]) -> list[str]:
@@ -154,10 +166,10 @@ def render_json(results: list[CellResult], title: str, faults: list[CellResult] 
 
 def write_reports(reports: Path, results: list[CellResult], title: str, baseline: str | None = None,
                   focus: set[str] | None = None, faults: list[CellResult] | None = None,
-                  changes: RunDiff | None = None) -> list[Path]:
+                  changes: RunDiff | None = None, known: tuple[Expectation, ...] = ()) -> list[Path]:
     """reports/latest.md and reports/latest.json."""
     written = []
-    markdown = render_markdown(results, title, baseline, focus, faults, changes)
+    markdown = render_markdown(results, title, baseline, focus, faults, changes, known)
     for name, text in (("latest.md", markdown), ("latest.json", render_json(results, title, faults, changes))):
         write_atomic(reports / name, text)
         written.append(reports / name)

@@ -6,8 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from compat import matrix
+from compat.analysis.junit import case_states
+from compat.cli import exit_code
+from compat.expected import explained, matrix_cells, unmatched
 from compat.facts import manifest
 from compat.history import complete_runs, diff, junit_states, load_run_results, render
+from compat.matrix import Expectation
 from compat.report import render_markdown
 from compat.results import CellResult, RunRecord, store, write_run
 from tests.conftest import DATA, ROOT
@@ -107,3 +112,45 @@ def test_the_report_says_what_changed_before_the_grid(tmp_path: Path) -> None:
     text = render_markdown(list(new.cells.values()), "t", changes=diff(old, new, junit_states))
     assert text.index("## What changed since run a (this run: b)") < text.index("| toolchain")
     assert "### Regressions" in text and "tests newly failing (10)" in text
+
+
+def test_expected_failures_are_not_regressions_and_a_pass_that_was_expected_to_fail_is_said(tmp_path: Path) -> None:
+    stored(tmp_path, "a", "2026-11-24T02:00:00+00:00", cell("pass", PASSING, trixie()),
+           cell("test-fail", TEN_FAILING, trixie(), toolchain="ghc910"))
+    failing = cell("test-fail", TEN_FAILING, trixie(), evidence=["10 of 456 tests failed"])
+    failing[0].tests = {"total": 456, "passed": 446, "failed": 10, "failed_names": [
+        name for name, ok in case_states(TEN_FAILING.read_text()).items() if not ok]}
+    stored(tmp_path, "b", "2026-11-25T02:00:00+00:00", failing, cell("pass", PASSING, trixie(), toolchain="ghc910"))
+    old, new = complete_runs(tmp_path)
+    known = (Expectation("ghc96--ganeti-3.1--*", "the generated Python modules are missing", test="Luxi/*"),
+             Expectation("ghc96--ganeti-3.1--*", "the generated Python modules are missing", test="*/Python*"),
+             Expectation("ghc910--*--gnutls", "GHC 9.10 breaks Ganeti.THH", bug="https://bugs.debian.org/1"))
+    names = failing[0].tests["failed_names"]
+    covered = (Expectation("ghc96--*", "all ten", test="*"),)
+    assert explained(covered, failing[0]) == list(covered)
+    assert explained((Expectation("ghc96--*", "only one", test=names[0]),), failing[0]) == []
+    found = diff(old, new, junit_states, covered + known[2:])
+    assert not found.regressed and [c.key for c in found.expected] == [KEY]
+    assert found.expected[0].why == "expected (test *): all ten"
+    assert [(c.key, c.before) for c in found.unexpected_passes] == [
+        ("ghc910--ganeti-3.1--gnutls", "expected (cell): GHC 9.10 breaks Ganeti.THH <https://bugs.debian.org/1>")]
+    assert "### Unexpected passes" in "\n".join(render(found))
+    assert diff(old, new, junit_states, known[2:]).regressed  # without an entry for it, it is one
+    assert exit_code([failing[0]], covered) == 0 and exit_code([failing[0]]) == 1
+
+
+def test_an_expected_entry_that_matches_no_cell_is_a_validation_warning(tmp_path: Path) -> None:
+    text = (ROOT / "matrix.yaml").read_text() + (
+        "\nexpected:\n  - {cell: 'ghc97--*--*', reason: typo}\n  - {cell: 'ghc96--ganeti-3.1--*', reason: real}\n")
+    file = tmp_path / "matrix.yaml"
+    file.write_text(text)
+    m = matrix.load(file)
+    assert unmatched(m.expected, matrix_cells(m)) == [m.expected[0]]
+    done = subprocess.run([sys.executable, "-m", "compat", "validate", str(file)], cwd=ROOT, capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0
+    assert done.stderr == f"ganeti-compat: {file}: warning: expected entry 'ghc97--*--*' matches no cell of the matrix\n"
+    file.write_text(text.replace("ghc97--*--*", "ghc97"))
+    bad = subprocess.run([sys.executable, "-m", "compat", "validate", str(file)], cwd=ROOT, capture_output=True,
+                         text=True, check=False)
+    assert bad.returncode == 2 and "expected[0].cell: 'ghc97' is not a cell pattern" in bad.stderr
