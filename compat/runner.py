@@ -267,7 +267,8 @@ class CellRunner:
             path = sources.local_path(cell.source, self.matrix.path)
             self.engine.put_tree(image.tag, volume, MOUNT, tar_directory(path, "src"), MOUNT)
             # The same record fetch-source leaves, so a further flavor reads it from the tree like any other.
-            meta = {"meta/version": b"local\n", "meta/digest": sources.tree_digest(path).encode() + b"\n"}
+            digest = sources.tree_digest(path)
+            meta = {"meta/version": f"local-{digest[:12]}\n".encode(), "meta/digest": f"{digest}\n".encode()}
             self.engine.put_tree(image.tag, volume, MOUNT, tar_files(meta), MOUNT)
         elif not self._step(cell, "fetch", [command], image, volume, logs, result, seen):
             return False

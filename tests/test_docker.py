@@ -195,3 +195,44 @@ def test_unreachable_bindist_is_unavailable_naming_the_download(workspace: Path)
     assert cell["status"] == "unavailable"
     assert "download 'ghc' failed: http://127.0.0.1:9/ghc-7.10.2-x86_64-unknown-linux-deb7.tar.bz2" in cell["evidence"][0]
     assert "unavailable" in progress
+
+
+def test_a_real_change_between_two_runs_is_a_regression_unless_expected(workspace: Path, tmp_path: Path) -> None:
+    source = tmp_path / "curlint-nightly"
+    shutil.copytree(FIXTURES / "curlint", source)
+    data = yaml.safe_load((workspace / "matrix.yaml").read_text())
+    data["sources"] = {"curlint-nightly": {"kind": "path", "path": str(source), "recipe": "curlint"}}
+    nightly = tmp_path / "nightly"
+    nightly.mkdir()
+    (nightly / "matrix.yaml").write_text(yaml.safe_dump(data))
+    key = "ghc96--curlint-nightly--gnutls"
+    code, _, first = run(nightly, "night-1", "ghc96", "curlint-nightly", "--flavor", "gnutls")
+    assert code == 0 and first["curlint-nightly/gnutls"]["status"] == "pass"
+    tests = source / "tests" / "Tests.hs"
+    tests.write_text(tests.read_text().replace("15511210043330985984000000", "15511210043330985984000001"))
+    code, _, second = run(nightly, "night-2", "ghc96", "curlint-nightly", "--flavor", "gnutls")
+    assert code == 1 and second["curlint-nightly/gnutls"]["status"] == "test-fail"
+
+    def compat_diff() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "compat", "--matrix", str(nightly / "matrix.yaml"), "--reports",
+                               str(nightly / "reports"), "diff"], cwd=ROOT, capture_output=True, text=True, check=False)
+
+    found = compat_diff()
+    assert found.returncode == 1, found.stderr
+    regressions = found.stdout.split("### Regressions\n\n")[1].split("\n\n")[0].splitlines()
+    before, after = (first["curlint-nightly/gnutls"]["manifest"]["source"],
+                     second["curlint-nightly/gnutls"]["manifest"]["source"])
+    assert regressions == [f"- `{key}`: pass -> test-fail: 1 of 3 tests failed",
+                           "  - tests newly failing (1): Integer/factorial 25",
+                           f"  - changed beside it: source {before} -> {after}"]
+    report = (nightly / "reports" / "latest.md").read_text()
+    assert report.index("### Regressions") < report.index("| toolchain")
+
+    data["expected"] = [{"cell": "ghc96--curlint-nightly--*", "test": "Integer/factorial*",
+                         "reason": "the fixture was changed to fail"}]
+    (nightly / "matrix.yaml").write_text(yaml.safe_dump(data))
+    found = compat_diff()
+    assert found.returncode == 0, found.stdout
+    assert "### Regressions" not in found.stdout
+    assert (f"- `{key}`: pass -> test-fail: expected (test Integer/factorial*): the fixture was changed to fail"
+            in found.stdout)

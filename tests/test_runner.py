@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from compat import matrix
+from compat import matrix, sources
 from compat.results import CellResult
 from compat.runner import CellRunner, plan
 from tests.conftest import DATA, ROOT
 from tests.memory_engine import MemoryEngine, MemoryImages
 
+CURLINT = ROOT / "tests" / "fixtures" / "curlint"
 BINARY = "dist/build/curlint-tests/curlint-tests"
 JUNIT = "/build/out/junit.xml"
 SONAMES = {"gnutls": "libcurl-gnutls.so.4", "openssl": "libcurl.so.4"}
@@ -101,7 +102,8 @@ def test_the_first_flavor_compiles_and_a_further_flavor_relinks_its_tree(engine:
     assert openssl.ssl is not None and openssl.ssl["curl_flavors"] == ["openssl"]
     volume = "ganeti-compat-r1-ghc96-curlint"
     assert engine.events == [f"remove {volume}", f"create {volume}", f"remove {volume}"]  # one tree, then gone
-    assert openssl.manifest == {"source": "local"} and gnutls.image_freshness == "up to date with test"
+    assert openssl.manifest == gnutls.manifest == {"source": f"local-{sources.tree_digest(CURLINT)[:12]}"}
+    assert gnutls.image_freshness == "up to date with test"
 
 
 @pytest.mark.parametrize("exit_code", [0, 1])
