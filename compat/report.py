@@ -18,6 +18,19 @@ STEP_LOGS = ("image", "fetch", "prepare", "configure", "build", "test", "junit")
 FENCE = "`" * 3
 
 
+def _escape(value: object) -> object:
+    """A table cell that cannot break its table: no newline, no unescaped '|'."""
+    if not isinstance(value, str):
+        return value
+    return " ".join(value.splitlines()).replace("\\", "\\\\").replace("|", "\\|")
+
+
+def _table(rows: list[list[object]], headers: list[str]) -> str:
+    """A GitHub Markdown table; every value, whatever its origin (logs, names, matrix.yaml), escaped."""
+    return str(tabulate([[_escape(value) for value in row] for row in rows],
+                        headers=[str(_escape(h)) for h in headers], tablefmt="github", disable_numparse=True))
+
+
 def cell_text(result: CellResult) -> str:
     """What one grid cell says: status, cause, tests passed/total, flavor."""
     text = result.status
@@ -47,15 +60,15 @@ def render_markdown(results: list[CellResult], title: str, baseline: str | None 
             if ghc.get("version") else toolchain
         rows.append([label] + ["<br>".join(grid.get((toolchain, s), ["-"])) for s in sources])
     lines = [f"# Ganeti toolchain compatibility: {title}", ""] + (history.render(changes) if changes else [])
-    lines += [tabulate(rows, headers=["toolchain"] + sources, tablefmt="github"), ""]
+    lines += [_table(rows, headers=["toolchain"] + sources), ""]
     lines += _details(results, known) + _unexpected_passes(results, known)
     lines += _ssl_section(results) + _fault_section(faults or [])
     lines += _abi_section(results, baseline, focus or set()) + _images_section(results)
     timing_rows = [[r.toolchain, r.source, r.flavor] + [str(r.timings.get(step, "")) for step in
                    ("image", "fetch", "configure", "build", "test", "probe")] for r in results]
     lines += ["## Timings (seconds)", "",
-              tabulate(timing_rows, headers=["toolchain", "source", "flavor", "image", "fetch", "configure", "build",
-                                             "test", "probe"], tablefmt="github"), ""]
+              _table(timing_rows, headers=["toolchain", "source", "flavor", "image", "fetch", "configure", "build",
+                                             "test", "probe"]), ""]
     return "\n".join(lines)
 
 
@@ -65,22 +78,29 @@ def _fenced(lines: list[str]) -> list[str]:
 
 
 def _details(results: list[CellResult], known: tuple[Expectation, ...]) -> list[str]:
-    details = [r for r in results if r.status != "pass"]
+    """Why each cell did not pass; cells that fail for the same reason share one explanation."""
+    groups: dict[tuple[str, str | None, tuple[str, ...]], list[CellResult]] = {}
+    for r in results:
+        if r.status != "pass":
+            groups.setdefault((r.status, r.cause, tuple(r.evidence)), []).append(r)
     common = common_failures(results)
-    lines = ["## Why cells did not pass", ""] if details else []
-    for r in details:
-        lines += [f"### {r.toolchain} × {r.source} [{r.flavor}]: {r.status}{f' ({r.cause})' if r.cause else ''}", ""]
-        lines += [f"{expected.describe(entry)}" for entry in expected.explained(known, r)]
-        lines += [""] if expected.explained(known, r) else []
-        lines += _fenced(r.evidence)
-        failed = set((r.tests or {}).get("failed_names", []))
-        shared = failed & common.get(r.source, set())
-        if failed and r.source in common:
-            lines += [(f"Failing tests common to every toolchain (environment): {len(shared)}; "
-                       f"specific to this toolchain: {len(failed - shared)}"), ""]
-        logs = [f"{step}: `runs/{r.run_id}/{path}`" for step, path in r.logs.items() if step in STEP_LOGS]
-        if logs:
-            lines += ["Logs: " + ", ".join(logs), ""]
+    lines = ["## Why cells did not pass", ""] if groups else []
+    for (status, cause, evidence), cells in groups.items():
+        names = ", ".join(f"{r.toolchain} × {r.source} [{r.flavor}]" for r in cells)
+        lines += [f"### {names}: {status}{f' ({cause})' if cause else ''}", ""]
+        lines += _fenced(list(evidence))
+        for r in cells:
+            prefix = f"{r.toolchain} × {r.source} [{r.flavor}]: " if len(cells) > 1 else ""
+            reasons = expected.explained(known, r)
+            lines += [prefix + "; ".join(expected.describe(entry) for entry in reasons), ""] if reasons else []
+            failed = set((r.tests or {}).get("failed_names", []))
+            shared = failed & common.get(r.source, set())
+            if failed and r.source in common:
+                lines += [(f"{prefix}Failing tests common to every toolchain (environment): {len(shared)}; "
+                           f"specific to this toolchain: {len(failed - shared)}"), ""]
+            logs = [f"{step}: `runs/{r.run_id}/{path}`" for step, path in r.logs.items() if step in STEP_LOGS]
+            if logs:
+                lines += [prefix + "Logs: " + ", ".join(logs), ""]
     return lines
 
 
@@ -113,7 +133,7 @@ def _ssl_section(results: list[CellResult]) -> list[str]:
         return []
     headers = ["toolchain", "source", "flavor", "integer library", "GMP hook", "libcurl linked", "TLS stacks loaded",
                "probe", "GMP allocs / TLS request", "flags", "recommendation"]
-    return ["## SSL", "", tabulate(rows, headers=headers, tablefmt="github"), ""]
+    return ["## SSL", "", _table(rows, headers=headers), ""]
 
 
 def _fault_section(faults: list[CellResult]) -> list[str]:
@@ -124,8 +144,7 @@ def _fault_section(faults: list[CellResult]) -> list[str]:
     if not rows:
         return []
     return ["## Fault injection (hostile GMP allocator hook; not a verdict on the toolchain)", "",
-            tabulate(rows, headers=["toolchain", "source", "flavor", "run", "hostile run", "what it shows"],
-                     tablefmt="github"), ""]
+            _table(rows, headers=["toolchain", "source", "flavor", "run", "hostile run", "what it shows"]), ""]
 
 
 def _images_section(results: list[CellResult]) -> list[str]:
@@ -136,8 +155,7 @@ def _images_section(results: list[CellResult]) -> list[str]:
             rows[r.toolchain] = [r.toolchain, r.image, r.started[:10], r.image_freshness or "-"]
     if not rows:
         return []
-    return ["## Toolchain images", "", tabulate(list(rows.values()), headers=["toolchain", "image", "run", "suite"],
-                                                 tablefmt="github"), ""]
+    return ["## Toolchain images", "", _table(list(rows.values()), headers=["toolchain", "image", "run", "suite"]), ""]
 
 
 def _abi_section(results: list[CellResult], baseline: str | None, focus: set[str]) -> list[str]:
@@ -151,7 +169,7 @@ def _abi_section(results: list[CellResult], baseline: str | None, focus: set[str
             lines += [f"### abi:drift of {key} against {baseline}: {len(rows)} of Ganeti's Haskell dependencies moved",
                       ""]
             if rows:
-                lines += [tabulate(rows, headers=["package", baseline, key.split("--")[0]], tablefmt="github"), ""]
+                lines += [_table(rows, headers=["package", baseline, key.split("--")[0]]), ""]
     return ["## ABI", ""] + lines if lines else []
 
 

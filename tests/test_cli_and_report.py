@@ -167,3 +167,17 @@ def test_a_toolchain_run_builds_the_primary_source_and_the_matrix_all() -> None:
     m = matrix.load(ROOT / "matrix.yaml")
     assert default_sources(m, toolchains_named=True) == ["ganeti-3.1"]
     assert default_sources(m, toolchains_named=False) == ["ganeti-3.1", "ganeti-3.0.2"]
+
+
+def test_cells_failing_for_one_reason_share_one_explanation_and_no_value_breaks_a_table() -> None:
+    gone = ["download 'ghc' failed: https://downloads.haskell.org/~ghc/7.8.4/x.tar.bz2: no such host"]
+    cells = [CellResult("ghc78", source, flavor, status="unavailable", evidence=list(gone))
+             for source in ("ganeti-3.1", "ganeti-3.0.2") for flavor in ("openssl", "gnutls")]
+    hostile = CellResult("ghc96", "ganeti-3.1", "gnutls", status="pass", ssl={"curl_flavors": ["gnutls"]},
+                         ssl_recommendation="safe | unsafe\nsecond line", flags=[{"name": "ssl:x|y", "evidence": []}])
+    text = render_markdown([*cells, hostile], "t")
+    assert text.count("download 'ghc' failed") == 1
+    assert "### ghc78 × ganeti-3.1 [openssl], ghc78 × ganeti-3.1 [gnutls], ghc78 × ganeti-3.0.2 [openssl], " in text
+    row = next(line for line in text.splitlines() if line.startswith("| ghc96 ") and "ganeti-3.1" in line)
+    assert "safe \\| unsafe second line" in row and "ssl:x\\|y" in row
+    assert row.count("|") - row.count("\\|") == 12  # 11 columns, none split
