@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def _escape(value: object) -> object:
     return " ".join(value.splitlines()).replace("\\", "\\\\").replace("|", "\\|")
 
 
-def _table(rows: list[list[object]], headers: list[str]) -> str:
+def _table(rows: Sequence[Sequence[object]], headers: list[str]) -> str:
     """A GitHub Markdown table; every value, whatever its origin (logs, names, matrix.yaml), escaped."""
     return str(tabulate([[_escape(value) for value in row] for row in rows],
                         headers=[str(_escape(h)) for h in headers], tablefmt="github", disable_numparse=True))
