@@ -187,7 +187,7 @@ def write_matrix_reports(reports: Path, m: Matrix, run: str | None = None) -> tu
     runs = history.complete_runs(reports)
     changes = history.diff(runs[-2], runs[-1], history.junit_states, m.expected) if len(runs) >= 2 and not run else None
     paths = write_reports(reports, in_matrix_order(m, results), title, m.abi_baseline, focus, in_matrix_order(m, faults),
-                          changes, m.expected)
+                          changes, m.expected, history.states(runs, m.flaky_flips, m.flaky_window), runs)
     return paths, results
 
 

@@ -101,6 +101,8 @@ class Matrix:
     default_sources: tuple[str, ...] = field(default=())
     abi_baseline: str | None = None
     expected: tuple[Expectation, ...] = ()
+    flaky_flips: int = 2  # a cell is flaky when its status flipped more than this ...
+    flaky_window: int = 10  # ... in its last this many runs
 
 
 class _Reader:
@@ -152,9 +154,9 @@ class _Reader:
             raise self.fail(path, f"'{text}' is not one of: {', '.join(choices)}{_did_you_mean(text, choices)}")
         return text
 
-    def positive_int(self, value: Any, path: str) -> int:
+    def positive_int(self, value: Any, path: str, unit: str = "seconds") -> int:
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise self.fail(path, f"expected a positive number of seconds, got {value!r}")
+            raise self.fail(path, f"expected a positive number of {unit}, got {value!r}")
         return value
 
     def boolean(self, value: Any, path: str) -> bool:
@@ -312,7 +314,7 @@ def parse(data: Any, file: Path) -> Matrix:
     """Validate parsed YAML into a Matrix; raise ConfigError naming the bad field."""
     r = _Reader(file)
     top = r.mapping(data, "matrix", ("toolchains", "flavors", "sources", "recipes", "timeouts", "default_sources",
-                                     "abi_baseline", "expected"),
+                                     "abi_baseline", "expected", "flaky"),
                     ("toolchains", "flavors", "sources", "recipes"))
     flavors = r.each(top["flavors"], "flavors", lambda n, v, p: _flavor(r, n, v, p))
     recipes = r.each(top["recipes"], "recipes", lambda n, v, p: _recipe(r, n, v, p))
@@ -329,7 +331,10 @@ def parse(data: Any, file: Path) -> Matrix:
     if not isinstance(raw_expected, list):
         raise r.fail("expected", f"expected a list of known failures, got {_kind(raw_expected)}")
     expected = tuple(_expectation(r, item, f"expected[{i}]") for i, item in enumerate(raw_expected))
-    return Matrix(file, toolchains, flavors, sources, recipes, timeouts, defaults, baseline, expected)
+    flaky = r.mapping(top.get("flaky") or {}, "flaky", ("flips", "window"))
+    flips = r.positive_int(flaky["flips"], "flaky.flips", "status flips") if "flips" in flaky else 2
+    window = r.positive_int(flaky["window"], "flaky.window", "runs") if "window" in flaky else 10
+    return Matrix(file, toolchains, flavors, sources, recipes, timeouts, defaults, baseline, expected, flips, window)
 
 
 def load(file: Path) -> Matrix:

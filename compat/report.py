@@ -11,8 +11,9 @@ from tabulate import tabulate
 
 from compat import expected, history
 from compat.analysis.crosscell import common_failures, drift_against
-from compat.history import RunDiff
+from compat.history import CellState, RunDiff, RunResults
 from compat.matrix import Expectation
+from compat.page import render_html
 from compat.results import CellResult, write_atomic
 
 STEP_LOGS = ("image", "fetch", "prepare", "configure", "build", "test", "junit")
@@ -185,11 +186,15 @@ def render_json(results: list[CellResult], title: str, faults: list[CellResult] 
 
 def write_reports(reports: Path, results: list[CellResult], title: str, baseline: str | None = None,
                   focus: set[str] | None = None, faults: list[CellResult] | None = None,
-                  changes: RunDiff | None = None, known: tuple[Expectation, ...] = ()) -> list[Path]:
-    """reports/latest.md and reports/latest.json."""
+                  changes: RunDiff | None = None, known: tuple[Expectation, ...] = (),
+                  states: dict[str, CellState] | None = None, runs: list[RunResults] | None = None) -> list[Path]:
+    """reports/latest.md, reports/latest.json and reports/latest.html."""
     written = []
     markdown = render_markdown(results, title, baseline, focus, faults, changes, known)
-    for name, text in (("latest.md", markdown), ("latest.json", render_json(results, title, faults, changes))):
+    page = render_html(results, title, changes=changes, faults=faults, known=known, states=states, runs=runs,
+                       baseline=baseline, focus=focus)
+    for name, text in (("latest.md", markdown), ("latest.json", render_json(results, title, faults, changes)),
+                       ("latest.html", page)):
         write_atomic(reports / name, text)
         written.append(reports / name)
     return written

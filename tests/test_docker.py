@@ -236,3 +236,40 @@ def test_a_real_change_between_two_runs_is_a_regression_unless_expected(workspac
     assert "### Regressions" not in found.stdout
     assert (f"- `{key}`: pass -> test-fail: expected (test Integer/factorial*): the fixture was changed to fail"
             in found.stdout)
+
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def test_the_page_of_a_real_run_reads_in_chromium_and_shows_hostile_text_as_text(workspace: Path,
+                                                                                  tmp_path: Path) -> None:
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is needed (.ci/run installs it)"
+    hostile = tmp_path / "curlint-hostile"
+    shutil.copytree(FIXTURES / "curlint", hostile)
+    tests = hostile / "tests" / "Tests.hs"
+    tests.write_text(tests.read_text().replace('"factorial 25"', '"factorial <script>document.title=\\"pwned\\"</script>"')
+                     .replace("15511210043330985984000000", "15511210043330985984000001"))
+    data = yaml.safe_load((workspace / "matrix.yaml").read_text())
+    data["sources"] = {"curlint": {"kind": "path", "path": str(FIXTURES / "curlint"), "recipe": "curlint"},
+                       "curlint-hostile": {"kind": "path", "path": str(hostile), "recipe": "curlint"}}
+    page_dir = tmp_path / "page"
+    page_dir.mkdir()
+    (page_dir / "matrix.yaml").write_text(yaml.safe_dump(data))
+    code, _, cells = run(page_dir, "page", "ghc96", "curlint,curlint-hostile", "--flavor", "gnutls")
+    assert code == 1 and cells["curlint-hostile/gnutls"]["status"] == "test-fail"
+    page = page_dir / "reports" / "latest.html"
+    profile = ["--user-data-dir=" + str(tmp_path / "chromium-profile")]
+    dom = subprocess.run([chromium, *CHROMIUM_FLAGS, *profile, "--dump-dom", page.as_uri()], capture_output=True,
+                         text=True, timeout=120, check=True).stdout
+    report = json.loads((page_dir / "reports" / "latest.json").read_text())
+    assert dom.count("class=\"cell status-") == len(report["cells"]) == 2
+    assert "<title>pwned</title>" not in dom and "<title>Ganeti toolchain" in dom.replace("\n", "")
+    assert 'factorial &lt;script&gt;document.title="pwned"&lt;/script&gt;' in dom  # shown as text
+    artifacts = ROOT / "reports" / "test-artifacts"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    shot = artifacts / "latest-html.png"
+    subprocess.run([chromium, *CHROMIUM_FLAGS, *profile, "--window-size=1280,1600", f"--screenshot={shot}",
+                    page.as_uri()], capture_output=True, timeout=120, check=True)
+    assert shot.stat().st_size > 10_000

@@ -6,12 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from compat import matrix
 from compat.analysis.junit import case_states
 from compat.cli import exit_code
 from compat.expected import explained, matrix_cells, unmatched
 from compat.facts import manifest
-from compat.history import complete_runs, diff, junit_states, load_run_results, render
+from compat.history import cell_state, complete_runs, diff, junit_states, load_run_results, render
 from compat.matrix import Expectation
 from compat.report import render_markdown
 from compat.results import CellResult, RunRecord, store, write_run
@@ -154,3 +156,18 @@ def test_an_expected_entry_that_matches_no_cell_is_a_validation_warning(tmp_path
     bad = subprocess.run([sys.executable, "-m", "compat", "validate", str(file)], cwd=ROOT, capture_output=True,
                          text=True, check=False)
     assert bad.returncode == 2 and "expected[0].cell: 'ghc97' is not a cell pattern" in bad.stderr
+
+
+@pytest.mark.parametrize("statuses, state, since", [
+    (["pass"], "new", None),
+    (["pass", "pass"], "pass", None),
+    (["test-fail", "pass"], "fixed", None),
+    (["pass", "error", "test-fail"], "regressed", "d0"),
+    (["test-fail", "build-fail", "test-fail"], "always-failing", None),
+    (["pass", "test-fail", "pass", "test-fail"], "flaky", None),
+    (["pass", "error", "pass", "unavailable", "pass"], "pass", None),  # infrastructure never makes a cell flaky
+    (["error"], "unknown", None),
+])
+def test_a_cells_state_over_the_runs(statuses: list[str], state: str, since: str | None) -> None:
+    found = cell_state([(status, f"d{i}") for i, status in enumerate(statuses)])
+    assert (found.state, found.since) == (state, since)
