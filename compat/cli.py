@@ -6,6 +6,7 @@ import argparse
 import datetime
 import hashlib
 import importlib.metadata
+import itertools
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -187,8 +188,16 @@ def write_matrix_reports(reports: Path, m: Matrix, run: str | None = None) -> tu
     runs = history.complete_runs(reports)
     changes = history.diff(runs[-2], runs[-1], history.junit_states, m.expected) if len(runs) >= 2 and not run else None
     paths = write_reports(reports, in_matrix_order(m, results), title, m.abi_baseline, focus, in_matrix_order(m, faults),
-                          changes, m.expected, history.states(runs, m.flaky_flips, m.flaky_window), runs)
+                          changes, m.expected, history.states(runs, m.flaky_flips, m.flaky_window), runs,
+                          feed(runs, m))
     return paths, results
+
+
+def feed(runs: list[history.RunResults], m: Matrix, last: int = 30) -> list[tuple[history.RunDiff, str]]:
+    """The regressions and fixes of each of the last complete runs against the one before it."""
+    recent = runs[-(last + 1):]
+    return [(history.diff(old, new, lambda run, cell: None, m.expected), new.record.finished or new.record.started)
+            for old, new in itertools.pairwise(recent)]
 
 
 def cmd_report(args: argparse.Namespace) -> int:

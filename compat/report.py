@@ -13,6 +13,7 @@ from compat import expected, history
 from compat.analysis.crosscell import common_failures, drift_against
 from compat.history import CellState, RunDiff, RunResults
 from compat.matrix import Expectation
+from compat.outputs import render_atom, render_badge, render_junit
 from compat.page import render_html
 from compat.results import CellResult, write_atomic
 
@@ -187,14 +188,16 @@ def render_json(results: list[CellResult], title: str, faults: list[CellResult] 
 def write_reports(reports: Path, results: list[CellResult], title: str, baseline: str | None = None,
                   focus: set[str] | None = None, faults: list[CellResult] | None = None,
                   changes: RunDiff | None = None, known: tuple[Expectation, ...] = (),
-                  states: dict[str, CellState] | None = None, runs: list[RunResults] | None = None) -> list[Path]:
-    """reports/latest.md, reports/latest.json and reports/latest.html."""
+                  states: dict[str, CellState] | None = None, runs: list[RunResults] | None = None,
+                  feed: list[tuple[RunDiff, str]] | None = None) -> list[Path]:
+    """reports/latest.{md,json,html}, matrix.junit.xml, feed.atom and badge.svg."""
     written = []
     markdown = render_markdown(results, title, baseline, focus, faults, changes, known)
     page = render_html(results, title, changes=changes, faults=faults, known=known, states=states, runs=runs,
                        baseline=baseline, focus=focus)
     for name, text in (("latest.md", markdown), ("latest.json", render_json(results, title, faults, changes)),
-                       ("latest.html", page)):
+                       ("latest.html", page), ("matrix.junit.xml", render_junit(results, known)),
+                       ("feed.atom", render_atom(feed or [])), ("badge.svg", render_badge(results))):
         write_atomic(reports / name, text)
         written.append(reports / name)
     return written
