@@ -45,6 +45,12 @@ def matrix(session: nox.Session) -> None:
 
 
 @nox.session(python=False)
+def nightly(session: nox.Session) -> None:
+    """The whole matrix, every report, old runs pruned; fails only on regressions (1) or errors (5)."""
+    session.run(PYTHON, "-m", "compat", "nightly", *session.posargs, external=True)
+
+
+@nox.session(python=False)
 def report(session: nox.Session) -> None:
     """Rewrite reports/latest.{md,json} from the latest run (or --run RUN)."""
     session.run(PYTHON, "-m", "compat", "report", *session.posargs, external=True)

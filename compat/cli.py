@@ -14,11 +14,20 @@ from pathlib import Path
 from compat import expected, history
 from compat import matrix as matrix_module
 from compat.analysis.crosscell import focus_packages
-from compat.errors import EXIT_CELL_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNAVAILABLE, CompatError, ConfigError
+from compat.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_CELL_FAILED,
+    EXIT_ERRORS,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_UNAVAILABLE,
+    CompatError,
+    ConfigError,
+)
 from compat.matrix import Expectation, Matrix
 from compat.progress import Progress
 from compat.report import cell_text, write_reports
-from compat.results import FAILED, RUN_KINDS, CellResult, RunRecord, latest_cells, load_run, store, write_run
+from compat.results import FAILED, RUN_KINDS, CellResult, RunRecord, latest_cells, load_run, prune, store, write_run
 from compat.runner import Cell, plan
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -193,6 +202,35 @@ def write_matrix_reports(reports: Path, m: Matrix, run: str | None = None) -> tu
     return paths, results
 
 
+def cmd_nightly(args: argparse.Namespace) -> int:
+    """The whole matrix as an ordinary run, every report, old runs pruned; non-zero only for regressions (1)
+    or cells the tool or its surroundings failed (5)."""
+    m = matrix_module.load(args.matrix)
+    for name, value in (("toolchain", None), ("source", None), ("flavor", None), ("kind", "matrix"),
+                        ("probe_fault", None), ("run_id", None), ("keep", False)):
+        setattr(args, name, value)
+    code = cmd_run(args)
+    if code in (EXIT_INTERRUPTED, EXIT_BAD_INPUT):
+        return code
+    code = nightly_exit(history.complete_runs(args.reports), m)
+    removed = prune(args.reports, m.retention)
+    for run_dir in removed:
+        print(f"ganeti-compat: pruned {run_dir} (retention: {m.retention} runs)", file=sys.stderr)
+    if removed:
+        write_matrix_reports(args.reports, m)  # the reports link only to runs that are still there
+    return code
+
+
+def nightly_exit(runs: list[history.RunResults], m: Matrix) -> int:
+    """1 when the newest complete run regressed against the one before, else 5 when a cell of it is an
+    error (or it did not complete), else 0: a cell that was already failing does not fail the night."""
+    if not runs:
+        return EXIT_ERRORS
+    if len(runs) >= 2 and history.diff(runs[-2], runs[-1], lambda run, cell: None, m.expected).regressed:
+        return EXIT_CELL_FAILED
+    return EXIT_ERRORS if any(cell.status == "error" for cell in runs[-1].cells.values()) else EXIT_OK
+
+
 def feed(runs: list[history.RunResults], m: Matrix, last: int = 30) -> list[tuple[history.RunDiff, str]]:
     """The regressions and fixes of each of the last complete runs against the one before it."""
     recent = runs[-(last + 1):]
@@ -253,6 +291,10 @@ def parser() -> argparse.ArgumentParser:
                      help="what the run is, recorded in run.json (default: session with --toolchain, else matrix; "
                      "--probe-fault makes it fault-injection); only matrix and session runs make the matrix report")
     run.set_defaults(func=cmd_run)
+    nightly = sub.add_parser("nightly", help="the whole matrix, every report, old runs pruned; exit 1 on regressions, "
+                             "5 on errors")
+    nightly.add_argument("--probe-requests", type=int, default=20, help="HTTPS requests per probe run")
+    nightly.set_defaults(func=cmd_nightly)
     diff = sub.add_parser("diff", help="what changed between two complete runs (default: the last two); exit 1 on "
                           "regressions")
     diff.add_argument("old", nargs="?", help="the earlier run id")

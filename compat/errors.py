@@ -8,6 +8,7 @@ EXIT_CELL_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_NO_ENGINE = 3
 EXIT_UNAVAILABLE = 4
+EXIT_ERRORS = 5  # nightly: no regression, but the tool or its surroundings failed for a cell
 EXIT_INTERRUPTED = 130
 
 

@@ -103,6 +103,7 @@ class Matrix:
     expected: tuple[Expectation, ...] = ()
     flaky_flips: int = 2  # a cell is flaky when its status flipped more than this ...
     flaky_window: int = 10  # ... in its last this many runs
+    retention: int = 30  # runs the nightly keeps
 
 
 class _Reader:
@@ -314,7 +315,7 @@ def parse(data: Any, file: Path) -> Matrix:
     """Validate parsed YAML into a Matrix; raise ConfigError naming the bad field."""
     r = _Reader(file)
     top = r.mapping(data, "matrix", ("toolchains", "flavors", "sources", "recipes", "timeouts", "default_sources",
-                                     "abi_baseline", "expected", "flaky"),
+                                     "abi_baseline", "expected", "flaky", "retention"),
                     ("toolchains", "flavors", "sources", "recipes"))
     flavors = r.each(top["flavors"], "flavors", lambda n, v, p: _flavor(r, n, v, p))
     recipes = r.each(top["recipes"], "recipes", lambda n, v, p: _recipe(r, n, v, p))
@@ -334,7 +335,9 @@ def parse(data: Any, file: Path) -> Matrix:
     flaky = r.mapping(top.get("flaky") or {}, "flaky", ("flips", "window"))
     flips = r.positive_int(flaky["flips"], "flaky.flips", "status flips") if "flips" in flaky else 2
     window = r.positive_int(flaky["window"], "flaky.window", "runs") if "window" in flaky else 10
-    return Matrix(file, toolchains, flavors, sources, recipes, timeouts, defaults, baseline, expected, flips, window)
+    retention = r.positive_int(top["retention"], "retention", "runs") if "retention" in top else 30
+    return Matrix(file, toolchains, flavors, sources, recipes, timeouts, defaults, baseline, expected, flips, window,
+                  retention)
 
 
 def load(file: Path) -> Matrix:

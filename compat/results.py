@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -132,3 +133,23 @@ def latest_cells(reports: Path, defined: Callable[[CellResult], bool], kinds: tu
             if defined(result) and (result.key not in newest or result.started >= newest[result.key].started):
                 newest[result.key] = result
     return sorted(newest.values(), key=lambda r: r.key)
+
+
+def prune(reports: Path, keep: int) -> list[Path]:
+    """Remove all but the newest `keep` runs, never one as new as the newest complete ordinary run (so the
+    previous night survives any number of failed nights). Returns what was removed."""
+    runs = []
+    for run_dir in (reports / "runs").glob("*") if (reports / "runs").is_dir() else []:
+        record = load_run_record(run_dir)
+        runs.append((record.started if record else run_dir.name, record, run_dir))
+    runs.sort(key=lambda item: item[0])
+    complete = [started for started, record, _ in runs
+                if record and record.kind in ORDINARY and record.finished and not record.interrupted]
+    if not complete:
+        return []
+    removed = []
+    for started, _, run_dir in runs[:-keep] if keep > 0 else runs:
+        if started < complete[-1]:
+            shutil.rmtree(run_dir)
+            removed.append(run_dir)
+    return removed

@@ -10,13 +10,13 @@ import pytest
 
 from compat import matrix
 from compat.analysis.junit import case_states
-from compat.cli import exit_code
+from compat.cli import exit_code, nightly_exit
 from compat.expected import explained, matrix_cells, unmatched
 from compat.facts import manifest
 from compat.history import cell_state, complete_runs, diff, junit_states, load_run_results, render
 from compat.matrix import Expectation
 from compat.report import render_markdown
-from compat.results import CellResult, RunRecord, store, write_run
+from compat.results import CellResult, RunRecord, prune, store, write_run
 from tests.conftest import DATA, ROOT
 
 PASSING = DATA / "ganeti" / "3.1-trixie-htest.jxml.xml"
@@ -171,3 +171,33 @@ def test_an_expected_entry_that_matches_no_cell_is_a_validation_warning(tmp_path
 def test_a_cells_state_over_the_runs(statuses: list[str], state: str, since: str | None) -> None:
     found = cell_state([(status, f"d{i}") for i, status in enumerate(statuses)])
     assert (found.state, found.since) == (state, since)
+
+
+def test_the_nightly_fails_only_on_regressions_or_errors(tmp_path: Path) -> None:
+    m = matrix.load(ROOT / "matrix.yaml")
+    stored(tmp_path, "a", "2026-11-23T02:00:00+00:00", cell("pass", PASSING, trixie()),
+           cell("test-fail", TEN_FAILING, trixie(), toolchain="ghc910"))
+    stored(tmp_path, "b", "2026-11-24T02:00:00+00:00", cell("pass", PASSING, trixie()),
+           cell("test-fail", TEN_FAILING, trixie(), toolchain="ghc910"))
+    assert nightly_exit(complete_runs(tmp_path), m) == 0  # ghc910 was failing already
+    stored(tmp_path, "c", "2026-11-25T02:00:00+00:00", cell("error", None, {}, cause="runner"),
+           cell("test-fail", TEN_FAILING, trixie(), toolchain="ghc910"))
+    assert nightly_exit(complete_runs(tmp_path), m) == 5
+    stored(tmp_path, "d", "2026-11-26T02:00:00+00:00", cell("pass", PASSING, trixie()),
+           cell("test-fail", TEN_FAILING, trixie(), toolchain="ghc910"))
+    stored(tmp_path, "e", "2026-11-27T02:00:00+00:00", cell("crash", None, trixie()),
+           cell("test-fail", TEN_FAILING, trixie(), toolchain="ghc910"))
+    assert nightly_exit(complete_runs(tmp_path), m) == 1
+    assert nightly_exit([], m) == 5
+
+
+def test_retention_never_removes_the_last_complete_run(tmp_path: Path) -> None:
+    stored(tmp_path, "a", "2026-11-21T02:00:00+00:00", cell("pass", PASSING, trixie()))
+    stored(tmp_path, "b", "2026-11-22T02:00:00+00:00", cell("pass", PASSING, trixie()))
+    for i, day in enumerate(("23", "24", "25")):  # three nights that never completed
+        stored(tmp_path, f"x{i}", f"2026-11-{day}T02:00:00+00:00", cell("error", None, {}), finished=False)
+    removed = prune(tmp_path, 2)
+    assert [p.name for p in removed] == ["a"]
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["b", "x0", "x1", "x2"]
+    stored(tmp_path, "c", "2026-11-26T02:00:00+00:00", cell("pass", PASSING, trixie()))
+    assert sorted(p.name for p in prune(tmp_path, 2)) == ["b", "x0", "x1"]
