@@ -17,25 +17,29 @@ ROOT = Path(__file__).parent
 PYTHON = sys.executable
 
 
-def _toolchains() -> dict[str, str]:
-    """Toolchain names and descriptions from matrix.yaml; `python -m compat validate` checks the rest."""
+def _toolchains() -> dict[str, dict[str, str]]:
+    """Toolchains from matrix.yaml (description, kind, suite); `python -m compat validate` checks the rest."""
     data = yaml.safe_load((ROOT / "matrix.yaml").read_text()) or {}
     toolchains = data.get("toolchains") if isinstance(data, dict) else None
     if not isinstance(toolchains, dict):
         return {}
-    return {str(name): str((spec or {}).get("description", f"toolchain {name}")) for name, spec in toolchains.items()}
+    return {str(name): {key: str(spec.get(key, "")) for key in ("description", "kind", "suite")}
+            for name, spec in toolchains.items() if isinstance(spec, dict)}
 
 
-def _register(name: str, description: str) -> None:
+def _register(name: str, spec: dict[str, str]) -> None:
     def session(session: nox.Session) -> None:
         session.run(PYTHON, "-m", "compat", "run", "--toolchain", name, *session.posargs, external=True)
 
+    description = spec["description"] or f"toolchain {name}"
     session.__doc__ = f"{description} (posargs go to `compat run`, e.g. -- --source ganeti-3.0.2)"
-    nox.session(name=name, python=False, tags=["toolchain"])(session)
+    # The same tags as `python -m compat list --json`: `nox -t trixie`, `nox -t bindist`.
+    tags = ["toolchain"] + [spec[key] for key in ("kind", "suite") if spec[key]]
+    nox.session(name=name, python=False, tags=tags)(session)
 
 
-for _name, _description in _toolchains().items():
-    _register(_name, _description)
+for _name, _spec in _toolchains().items():
+    _register(_name, _spec)
 
 
 @nox.session(python=False)

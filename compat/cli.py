@@ -7,6 +7,8 @@ import datetime
 import hashlib
 import importlib.metadata
 import itertools
+import json
+import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -24,7 +26,7 @@ from compat.errors import (
     CompatError,
     ConfigError,
 )
-from compat.matrix import Expectation, Matrix
+from compat.matrix import Expectation, Matrix, Toolchain
 from compat.progress import Progress
 from compat.report import cell_text, write_reports
 from compat.results import FAILED, RUN_KINDS, CellResult, RunRecord, latest_cells, load_run, prune, store, write_run
@@ -71,10 +73,25 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def tags(toolchain: Toolchain) -> list[str]:
+    """A toolchain's tags, shared by `list --json` and its nox session (`nox -t trixie`)."""
+    return ["toolchain", toolchain.kind, toolchain.suite]
+
+
 def cmd_list(args: argparse.Namespace) -> int:
+    """The cells of the matrix, selected like `run` (by default: every source, not only the default ones)."""
     m = matrix_module.load(args.matrix)
-    for toolchain in m.toolchains.values():
-        print(f"{toolchain.name}\t{toolchain.description}")
+    toolchains = _names(args.toolchain, m.toolchains, list(m.toolchains), "toolchain", args.matrix)
+    source_names = _names(args.source, m.sources, list(m.sources), "source", args.matrix)
+    flavors = _names(args.flavor, m.flavors, list(m.flavors), "flavor", args.matrix)
+    cells = [cell for group in plan(m, toolchains, source_names, flavors) for cell in group]
+    if args.json:
+        print(json.dumps([{"toolchain": c.toolchain.name, "source": c.source.name, "flavor": c.flavor,
+                           "tags": tags(c.toolchain) + (["default"] if c.source.name in m.default_sources else [])}
+                          for c in cells], indent=2))
+    else:
+        for c in cells:
+            print(f"{c.key}\t{c.toolchain.description}")
     return EXIT_OK
 
 
@@ -276,7 +293,11 @@ def parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check a matrix file and exit 2 on the first problem")
     validate.add_argument("file", nargs="?", type=Path, help="matrix file (default: --matrix)")
     validate.set_defaults(func=cmd_validate)
-    sub.add_parser("list", help="list the toolchains").set_defaults(func=cmd_list)
+    listing = sub.add_parser("list", help="list the cells of the matrix, selected like run")
+    for name in ("toolchain", "source", "flavor"):
+        listing.add_argument(f"--{name}", action="append", help=f"{name} name(s), repeatable or comma-separated")
+    listing.add_argument("--json", action="store_true", help="a JSON array of {toolchain, source, flavor, tags}")
+    listing.set_defaults(func=cmd_list)
     run = sub.add_parser("run", help="run cells and write their results and the report")
     run.add_argument("--toolchain", action="append", help="toolchain name(s), repeatable or comma-separated (default: all)")
     run.add_argument("--source", action="append", help="source name(s) or 'all' (default: with --toolchain the first of the matrix's "
@@ -318,3 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ganeti-compat: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`... | head`): nothing more to say, and nothing left to flush.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK

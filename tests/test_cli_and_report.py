@@ -182,3 +182,18 @@ def test_cells_failing_for_one_reason_share_one_explanation_and_no_value_breaks_
     row = next(line for line in text.splitlines() if line.startswith("| ghc96 ") and "ganeti-3.1" in line)
     assert "safe \\| unsafe second line" in row and "ssl:x\\|y" in row
     assert row.count("|") - row.count("\\|") == 12  # 11 columns, none split
+
+
+def test_list_names_the_cells_with_the_tags_of_their_nox_sessions() -> None:
+    done = compat("list", "--json", "--toolchain", "ghc96,ghc710", "--flavor", "openssl")
+    assert done.returncode == 0, done.stderr
+    trixie, jessie = ["toolchain", "debian", "trixie", "default"], ["toolchain", "bindist", "jessie", "default"]
+    assert json.loads(done.stdout) == [  # in the order asked for, like run
+        {"toolchain": "ghc96", "source": "ganeti-3.1", "flavor": "openssl", "tags": trixie},
+        {"toolchain": "ghc96", "source": "ganeti-3.0.2", "flavor": "openssl", "tags": trixie},
+        {"toolchain": "ghc710", "source": "ganeti-3.1", "flavor": "openssl", "tags": jessie},
+        {"toolchain": "ghc710", "source": "ganeti-3.0.2", "flavor": "openssl", "tags": jessie}]
+    sessions = subprocess.run([sys.executable, "-m", "nox", "-t", "trixie", "--list"], cwd=ROOT, capture_output=True,
+                              text=True, check=False).stdout
+    assert "* ghc96 [toolchain,debian,trixie]" in sessions.replace("- ghc96", "* ghc96")
+    assert compat("list").stdout.splitlines()[0].startswith("ghc78--ganeti-3.1--openssl\tGHC 7.8.4 upstream bindist")
