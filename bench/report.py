@@ -1,0 +1,100 @@
+"""How long every report format takes over a long history: N synthetic runs x 48 cells.
+
+    python bench/report.py [--runs 30] [--runs 365]
+
+Each run is stored as the tool stores it (run.json, cell JSON with the real 229-package trixie manifest,
+the real 456-test htest JUnit file per cell), with statuses and versions that change from night to night.
+Then `write_matrix_reports` (what `python -m compat report` does: read every run, the diff, the states,
+Markdown, JSON, HTML, JUnit, Atom, badge) is timed. Prints seconds, peak memory, and each as a ratio of the
+goal (2 s, 200 MiB); no assertion: these machines are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from compat import matrix as matrix_module
+from compat.cli import write_matrix_reports
+from compat.facts import manifest
+from compat.results import CellResult, RunRecord, store, write_run
+
+DATA = ROOT / "tests" / "data" / "ganeti"
+GOAL_SECONDS, GOAL_MIB = 2.0, 200
+
+
+def synthetic_matrix(directory: Path) -> Path:
+    """The default matrix with twelve Debian toolchains: 12 x 2 sources x 2 flavors = 48 cells."""
+    data = yaml.safe_load((ROOT / "matrix.yaml").read_text())
+    template = data["toolchains"]["ghc96"]
+    data["toolchains"] = {f"ghc96x{i:02d}": dict(template) for i in range(12)}
+    data["abi_baseline"] = "ghc96x00"
+    path = directory / "matrix.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def store_runs(reports: Path, m: matrix_module.Matrix, count: int) -> None:
+    rng = random.Random(7)
+    packages = manifest((DATA / "3.1-trixie-dpkg-all.tsv").read_text())
+    junit = {"pass": (DATA / "3.1-trixie-htest.jxml.xml").read_text(),
+             "test-fail": (DATA / "3.1-trixie-htest-without-generated-python.jxml.xml").read_text()}
+    start = datetime.datetime(2025, 11, 25, 2, tzinfo=datetime.UTC)
+    for night in range(count):
+        when = (start + datetime.timedelta(days=night)).isoformat()
+        run_id = f"n{night:04d}"
+        run_dir = reports / "runs" / run_id
+        keys = []
+        for toolchain in m.toolchains.values():
+            for source in m.sources:
+                for flavor in toolchain.flavors:
+                    status = rng.choices(["pass", "test-fail", "build-fail"], [8, 1, 1])[0]
+                    cell = CellResult(toolchain.name, source, flavor, status=status, run_id=run_id, started=when,
+                                      cause="deps" if status == "build-fail" else None,
+                                      timings={"build": 200 + rng.random() * 60, "test": 50.0},
+                                      manifest=packages | {"libghc-lens-dev": f"5.2.{night % 7}-1"})
+                    if status in junit:
+                        path = run_dir / "cells" / cell.key / "junit.xml"
+                        path.parent.mkdir(parents=True, exist_ok=True)
+                        path.write_text(junit[status])
+                        cell.logs["junit"] = str(path.relative_to(run_dir))
+                        failed = 10 if status == "test-fail" else 0
+                        cell.tests = {"total": 456, "passed": 456 - failed, "failed": failed, "failed_names": []}
+                    store(run_dir, cell)
+                    keys.append(cell.key)
+        write_run(run_dir, RunRecord(run_id, "matrix", "bench", "bench", when, finished=when, cells=keys))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, action="append", help="runs of history (default: 30 and 365)")
+    counts = parser.parse_args().runs or [30, 365]
+    rows = []
+    for count in counts:
+        with tempfile.TemporaryDirectory(prefix="ganeti-compat-bench-") as tmp:
+            m = matrix_module.load(synthetic_matrix(Path(tmp)))
+            store_runs(Path(tmp) / "reports", m, count)
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            started = time.perf_counter()
+            write_matrix_reports(Path(tmp) / "reports", m)
+            seconds = time.perf_counter() - started
+            peak = max(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024
+            rows.append((count, seconds, peak))
+    print(f"{'runs x 48 cells':>16} {'seconds':>8} {'/ goal':>7} {'peak MiB':>9} {'/ goal':>7}")
+    for count, seconds, peak in rows:
+        print(f"{count:>16} {seconds:8.2f} {seconds / GOAL_SECONDS:7.2f} {peak:9.0f} {peak / GOAL_MIB:7.2f}")
+
+
+if __name__ == "__main__":
+    main()
