@@ -248,6 +248,30 @@ def nightly_exit(runs: list[history.RunResults], m: Matrix) -> int:
     return EXIT_ERRORS if any(cell.status == "error" for cell in runs[-1].cells.values()) else EXIT_OK
 
 
+def cmd_clean(args: argparse.Namespace) -> int:
+    """What killed runs left behind (stopped containers, unused volumes, partial downloads), and with
+    --images the tool's images that no toolchain of the matrix uses."""
+    from compat.engine import LABEL, Engine
+    from compat.images import unused_images
+
+    m = matrix_module.load(args.matrix)
+    engine = Engine()
+    removed = engine.remove_leftovers(args.min_age)
+    for partial in (args.reports / "cache" / "downloads").glob("*.part"):
+        partial.unlink()
+        removed.append(f"partial download {partial}")
+    if args.images:
+        images = engine.images_labelled(f"{LABEL}=1")
+        toolchains, suites = set(m.toolchains), {t.suite for t in m.toolchains.values()}
+        for tag in unused_images(images, toolchains, suites):
+            if engine.remove_image(tag):
+                removed.append(f"image {tag}")
+    for thing in removed:
+        print(f"removed {thing}")
+    print(f"ganeti-compat: removed {len(removed)} thing(s)", file=sys.stderr)
+    return EXIT_OK
+
+
 def feed(runs: list[history.RunResults], m: Matrix, last: int = 30) -> list[tuple[history.RunDiff, str]]:
     """The regressions and fixes of each of the last complete runs against the one before it."""
     recent = runs[-(last + 1):]
@@ -312,6 +336,11 @@ def parser() -> argparse.ArgumentParser:
                      help="what the run is, recorded in run.json (default: session with --toolchain, else matrix; "
                      "--probe-fault makes it fault-injection); only matrix and session runs make the matrix report")
     run.set_defaults(func=cmd_run)
+    clean = sub.add_parser("clean", help="remove what killed runs left behind (--images: also images no toolchain uses)")
+    clean.add_argument("--images", action="store_true", help="also the tool's images no toolchain of the matrix uses")
+    clean.add_argument("--min-age", type=float, default=600,
+                       help="leave stopped containers younger than this many seconds (a live run's) (default: %(default)s)")
+    clean.set_defaults(func=cmd_clean)
     nightly = sub.add_parser("nightly", help="the whole matrix, every report, old runs pruned; exit 1 on regressions, "
                              "5 on errors")
     nightly.add_argument("--probe-requests", type=int, default=20, help="HTTPS requests per probe run")

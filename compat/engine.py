@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import io
 import tarfile
 import tempfile
@@ -86,12 +87,13 @@ class Engine:
         self.client.images.get(source).tag(repository, tag)
         self.client.images.remove(source, noprune=True)
 
-    def remove_image(self, ref: str) -> None:
-        """Remove an image tag; one still in use by a container or another image stays."""
+    def remove_image(self, ref: str) -> bool:
+        """Remove an image tag; one still in use by a container or another image stays (False)."""
         try:
             self.client.images.remove(ref)
+            return True
         except docker.errors.APIError:
-            pass
+            return False
 
     def pull(self, ref: str) -> str | None:
         """Pull an image; None (with the reason left to the caller) when no registry answers."""
@@ -226,6 +228,34 @@ class Engine:
             container.remove(force=True)
         for volume in self.client.volumes.list(filters=selector):
             volume.remove(force=True)
+
+    def remove_leftovers(self, min_age: float) -> list[str]:
+        """Stopped containers and unused volumes of the tool (a killed run's). Running ones are another
+        run's, and so are stopped ones younger than min_age seconds: a live run removes its own."""
+        removed = []
+        now = datetime.datetime.now(datetime.UTC)
+        for container in self.client.containers.list(all=True, filters={"label": LABEL}):
+            state = container.attrs.get("State", {})
+            since = state.get("FinishedAt") if container.status in ("exited", "dead") else container.attrs.get("Created")
+            if container.status not in ("created", "exited", "dead") or _age(since, now) < min_age:
+                continue
+            container.remove(force=True)
+            removed.append(f"container {container.name}")
+        for volume in self.client.volumes.list(filters={"label": LABEL}):
+            try:
+                volume.remove()
+                removed.append(f"volume {volume.name}")
+            except docker.errors.APIError:
+                pass  # in use by a running step
+        return removed
+
+
+def _age(timestamp: str | None, now: datetime.datetime) -> float:
+    """Seconds since a Docker timestamp (RFC 3339 with nanoseconds); 0 when there is none."""
+    if not timestamp or timestamp.startswith("0001"):
+        return 0.0
+    then = datetime.datetime.fromisoformat(timestamp[:19]).replace(tzinfo=datetime.UTC)
+    return (now - then).total_seconds()
 
 
 class _Pump:

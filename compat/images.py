@@ -356,3 +356,24 @@ def tar_files(files: dict[str, bytes]) -> bytes:
             info.size, info.uid, info.gid, info.uname, info.gname = len(data), 1000, 1000, "builder", "builder"
             archive.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
+
+
+def unused_images(images: list[tuple[str, str, dict[str, str]]], toolchains: set[str], suites: set[str]) -> list[str]:
+    """Tags of the tool's images that no current toolchain uses: toolchains the matrix no longer has, images
+    of an older tag scheme (no plan), all but the newest image of a plan, bases of suites no toolchain uses,
+    and older bases of a suite. `images` is (tag, id, labels), newest first; flavor layers come first in
+    the answer, so their parents can go after them."""
+    unused, newest_plan, newest_base = [], set(), set()
+    for tag, _, labels in images:
+        toolchain, plan, suite = labels.get(f"{LABEL}.toolchain"), labels.get(f"{LABEL}.plan"), labels.get(f"{LABEL}.suite")
+        if toolchain is not None:
+            key = (plan, labels.get(f"{LABEL}.flavor"))
+            if toolchain not in toolchains or not plan or key in newest_plan:
+                unused.append(tag)
+            newest_plan.add(key)
+        elif suite is not None:
+            if suite not in suites or suite in newest_base:
+                unused.append(tag)
+            newest_base.add(suite)
+    flavored = {tag for tag, _, labels in images if f"{LABEL}.flavor" in labels}
+    return sorted(unused, key=lambda tag: tag not in flavored)

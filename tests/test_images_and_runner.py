@@ -8,7 +8,7 @@ import pytest
 
 from compat import matrix, sources
 from compat.errors import ToolchainUnavailable
-from compat.images import ImageBuilder, apt_conf, parse_freshness, plan_image, verify
+from compat.images import ImageBuilder, apt_conf, parse_freshness, plan_image, unused_images, verify
 from compat.matrix import Download
 from compat.runner import expand, plan
 from tests.conftest import ROOT
@@ -99,3 +99,21 @@ def test_what_the_freshness_check_found_is_said_in_one_line() -> None:
     assert fresh.changes == () and fresh.summary("trixie") == "up to date with trixie as of Tue, 24 Nov 2026 02:12:15 UTC"
     lost = parse_freshness("Err:1 http://deb.debian.org/debian sid InRelease\ncheck-freshness: apt-get update failed\n", 2)
     assert lost.summary("sid") == "freshness unknown: the check exited with 2: check-freshness: apt-get update failed"
+
+
+def test_images_no_current_toolchain_uses() -> None:
+    L = "org.ganeti-compat"
+    images = [  # newest first, as the engine lists them
+        ("ganeti-compat/ghc96-gnutls:new", "i1", {L: "1", f"{L}.toolchain": "ghc96", f"{L}.plan": "p1", f"{L}.flavor": "gnutls"}),
+        ("ganeti-compat/ghc96:p1-new", "i2", {L: "1", f"{L}.toolchain": "ghc96", f"{L}.plan": "p1"}),
+        ("ganeti-compat/ghc96-gnutls:old", "i3", {L: "1", f"{L}.toolchain": "ghc96", f"{L}.plan": "p1", f"{L}.flavor": "gnutls"}),
+        ("ganeti-compat/ghc96:p1-old", "i4", {L: "1", f"{L}.toolchain": "ghc96", f"{L}.plan": "p1"}),
+        ("ganeti-compat/ghc96:d038977caacbe8c4", "i5", {L: "1", f"{L}.toolchain": "ghc96"}),  # before plans
+        ("ganeti-compat/ghc94:p9-x", "i6", {L: "1", f"{L}.toolchain": "ghc94", f"{L}.plan": "p9"}),
+        ("ganeti-compat/base:trixie-20261125", "b1", {L: "1", f"{L}.suite": "trixie"}),
+        ("ganeti-compat/base:trixie-20261001", "b2", {L: "1", f"{L}.suite": "trixie"}),
+        ("ganeti-compat/base:buster-20261001", "b3", {L: "1", f"{L}.suite": "buster"}),
+    ]
+    assert unused_images(images, {"ghc96"}, {"trixie"}) == [
+        "ganeti-compat/ghc96-gnutls:old", "ganeti-compat/ghc96:p1-old", "ganeti-compat/ghc96:d038977caacbe8c4",
+        "ganeti-compat/ghc94:p9-x", "ganeti-compat/base:trixie-20261001", "ganeti-compat/base:buster-20261001"]

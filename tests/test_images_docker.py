@@ -6,12 +6,14 @@ goes from version 1 to 2 between two runs, as a new upload reaches sid overnight
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import http.server
 import ipaddress
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +24,7 @@ import pytest
 from compat.engine import Engine
 from compat.images import Image, ImageBuilder
 from compat.matrix import Recipe, Toolchain
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.docker
 CANARY = "ganeti-compat-canary"
@@ -165,3 +168,35 @@ def test_a_last_line_without_a_newline_is_never_lost(base: str) -> None:
     outputs = {engine.output(base, ["dpkg-query", "-W", "-f=${Version}", "dpkg"], network=False, timeout=60)
                for _ in range(8)}
     assert len(outputs) == 1 and next(iter(outputs))[1].startswith("1.")
+
+
+def test_clean_removes_what_a_killed_run_left_and_nothing_running(base: str, tmp_path: Path) -> None:
+    client = docker.from_env()
+    labels = {"org.ganeti-compat": "1", "org.ganeti-compat.run": "killed"}
+    volume = client.volumes.create("ganeti-compat-killed-test", labels=labels)
+    stopped = client.containers.create(base, command=["true"], labels=labels)
+    running = client.containers.run(base, command=["sleep", "120"], labels=labels, detach=True)
+    partial = tmp_path / "cache" / "downloads" / "ghc.part"
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(b"half a bindist")
+    try:
+        done = subprocess.run([sys.executable, "-m", "compat", "--reports", str(tmp_path), "clean", "--min-age", "0"], cwd=ROOT,
+                              capture_output=True, text=True, check=False, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert f"removed container {stopped.name}" in done.stdout.splitlines()
+        assert "removed volume ganeti-compat-killed-test" in done.stdout.splitlines()
+        assert not partial.exists()
+        running.reload()
+        assert running.status == "running"  # another run's step
+    finally:
+        running.remove(force=True)
+        for leftover in (stopped, volume):
+            with contextlib.suppress(docker.errors.NotFound):
+                leftover.remove(force=True)
+    young = client.containers.create(base, command=["true"], labels=labels)
+    try:
+        done = subprocess.run([sys.executable, "-m", "compat", "--reports", str(tmp_path), "clean"], cwd=ROOT,
+                              capture_output=True, text=True, check=False, timeout=120)
+        assert f"removed container {young.name}" not in done.stdout  # a live run's, by default
+    finally:
+        young.remove(force=True)
