@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MATRIX = ROOT / "matrix.yaml"
 DEFAULT_REPORTS = ROOT / "reports"
 LATEST_TITLE = "the latest result of every cell"
+HISTORY = 60  # complete runs the reports read for states, charts and the feed
 
 
 def exit_code(results: list[CellResult], known: tuple[Expectation, ...] = ()) -> int:
@@ -205,13 +206,13 @@ def write_matrix_reports(reports: Path, m: Matrix, run: str | None = None) -> tu
     if run:
         results, title = load_run(reports / "runs" / run), f"run {run}"
     else:
-        results, title = latest_cells(reports, defined_by(m)), LATEST_TITLE
-    faults = latest_cells(reports, defined_by(m), ("fault-injection",))
+        results, title = latest_cells(reports, defined_by(m), wanted=set(expected.matrix_cells(m))), LATEST_TITLE
+    faults = latest_cells(reports, defined_by(m), ("fault-injection",), set(expected.matrix_cells(m)))
     if not results and not faults:
         raise CompatError(f"{reports}/runs: no cell results{f' in run {run}' if run else ' of an ordinary run'}; "
                           "run `python -m compat run` first")
     focus = set().union(*(focus_packages(recipe.packages) for recipe in m.recipes.values()))
-    runs = history.complete_runs(reports)
+    runs = history.complete_runs(reports, HISTORY)
     changes = history.diff(runs[-2], runs[-1], history.junit_states, m.expected) if len(runs) >= 2 and not run else None
     paths = write_reports(reports, in_matrix_order(m, results), title, m.abi_baseline, focus, in_matrix_order(m, faults),
                           changes, m.expected, history.states(runs, m.flaky_flips, m.flaky_window), runs,
@@ -229,7 +230,7 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     code = cmd_run(args)
     if code in (EXIT_INTERRUPTED, EXIT_BAD_INPUT):
         return code
-    code = nightly_exit(history.complete_runs(args.reports), m)
+    code = nightly_exit(history.complete_runs(args.reports, 2), m)
     removed = prune(args.reports, m.retention)
     for run_dir in removed:
         print(f"ganeti-compat: pruned {run_dir} (retention: {m.retention} runs)", file=sys.stderr)

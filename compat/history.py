@@ -15,7 +15,7 @@ from pathlib import Path
 from compat import expected
 from compat.analysis.junit import case_states
 from compat.matrix import Expectation
-from compat.results import ORDINARY, CellResult, RunRecord, load_run, load_run_record
+from compat.results import ORDINARY, CellResult, RunRecord, load_run, load_run_record, run_records
 
 PROBLEMS = ("test-fail", "build-fail", "crash", "timeout")  # what a toolchain can be blamed for
 INFRASTRUCTURE = ("error",)  # the tool, the engine or the mirror: never a regression of a toolchain
@@ -136,14 +136,12 @@ def load_run_results(run_dir: Path) -> RunResults | None:
     return RunResults(record, {r.key: r for r in load_run(run_dir)}, run_dir)
 
 
-def complete_runs(reports: Path) -> list[RunResults]:
-    """Ordinary runs that finished, oldest first: an interrupted run is never "the previous run"."""
-    runs = []
-    for run_dir in sorted((reports / "runs").glob("*")) if (reports / "runs").is_dir() else []:
-        run = load_run_results(run_dir)
-        if run and run.record.kind in ORDINARY and run.record.finished and not run.record.interrupted:
-            runs.append(run)
-    return sorted(runs, key=lambda run: run.record.started)
+def complete_runs(reports: Path, last: int | None = None) -> list[RunResults]:
+    """The last complete ordinary runs, oldest first: an interrupted run is never "the previous run"."""
+    records = [(record, run_dir) for record, run_dir in run_records(reports)
+               if record.kind in ORDINARY and record.finished and not record.interrupted]
+    return [RunResults(record, {r.key: r for r in load_run(run_dir)}, run_dir)
+            for record, run_dir in (records[-last:] if last else records)]
 
 
 def junit_states(run: RunResults, cell: CellResult) -> dict[str, bool] | None:

@@ -119,19 +119,31 @@ def load_run(run_dir: Path) -> list[CellResult]:
     return results
 
 
-def latest_cells(reports: Path, defined: Callable[[CellResult], bool], kinds: tuple[str, ...] = ORDINARY
-                 ) -> list[CellResult]:
+def run_records(reports: Path) -> list[tuple[RunRecord, Path]]:
+    """Every run that has a record, oldest first (reading only the small run.json files)."""
+    found = []
+    for run_dir in (reports / "runs").glob("*") if (reports / "runs").is_dir() else []:
+        record = load_run_record(run_dir)
+        if record is not None:
+            found.append((record, run_dir))
+    return sorted(found, key=lambda item: (item[0].started, item[0].run_id))
+
+
+def latest_cells(reports: Path, defined: Callable[[CellResult], bool], kinds: tuple[str, ...] = ORDINARY,
+                 wanted: set[str] | None = None) -> list[CellResult]:
     """For every cell the current matrix defines, its most recent result among runs of these kinds: what
     `nox -s ghc96` then `nox -s ghc90` add up to. Fault-injection, benchmark and test runs, runs of unknown
-    kind and cells the matrix no longer defines never stand in for a cell's result."""
+    kind and cells the matrix no longer defines never stand in for a cell's result. Runs are read newest
+    first, and no further once every cell in `wanted` was found (a long history costs what it must)."""
     newest: dict[str, CellResult] = {}
-    for run_dir in sorted((reports / "runs").glob("*")) if (reports / "runs").is_dir() else []:
-        record = load_run_record(run_dir)
-        if record is None or record.kind not in kinds:
+    for record, run_dir in reversed(run_records(reports)):
+        if record.kind not in kinds:
             continue
         for result in load_run(run_dir):
-            if defined(result) and (result.key not in newest or result.started >= newest[result.key].started):
+            if defined(result) and (result.key not in newest or result.started > newest[result.key].started):
                 newest[result.key] = result
+        if wanted is not None and wanted <= newest.keys():
+            break
     return sorted(newest.values(), key=lambda r: r.key)
 
 
