@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import io
 import tarfile
@@ -146,7 +147,7 @@ class Engine:
         try:
             container.put_archive(dest, tar_bytes)
         finally:
-            container.remove(force=True)
+            _discard(container)
 
     def read_file(self, image: str, volume: str, mount: str, path: str) -> bytes | None:
         """The content of one file in a volume, or None when it does not exist."""
@@ -161,7 +162,7 @@ class Engine:
         except docker.errors.NotFound:
             return None
         finally:
-            container.remove(force=True)
+            _discard(container)
 
     # steps
     def run(self, image: str, argv: list[str], *, log: Path, volume: str | None, mount: str, workdir: str,
@@ -188,7 +189,7 @@ class Engine:
             exit_code = self._wait(container, timeout)
             pump.finish(self.client.api.logs(container.id, stream=False))
         finally:
-            container.remove(force=True)
+            _discard(container)
         return RunOutcome(exit_code)
 
     @classmethod
@@ -248,6 +249,12 @@ class Engine:
             except docker.errors.APIError:
                 pass  # in use by a running step
         return removed
+
+
+def _discard(container: Any) -> None:
+    """Remove a container the tool made; one already gone (removed by `clean`, say) was what was wanted."""
+    with contextlib.suppress(docker.errors.NotFound):
+        container.remove(force=True)
 
 
 def _age(timestamp: str | None, now: datetime.datetime) -> float:
