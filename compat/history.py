@@ -190,31 +190,33 @@ class CellState:
     """A cell over the runs that ran it, as debci names it: pass, always-failing, regressed, fixed, flaky, new."""
 
     state: str
-    since: str | None = None  # for regressed: the start of the last run that passed
+    since: str | None = None  # for regressed: the start of the last run that passed ...
+    since_run: str | None = None  # ... and its id
 
 
-def cell_state(statuses: list[tuple[str, str]], flips: int = 2, window: int = 10) -> CellState:
-    """statuses: (status, started) of the runs that ran the cell, oldest first. Infrastructure outcomes
-    (error, unavailable) say nothing about the toolchain and are left out."""
-    seen = [(status, started) for status, started in statuses if status not in INFRASTRUCTURE + ("unavailable",)]
+def cell_state(statuses: list[tuple[str, str, str]], flips: int = 2, window: int = 10) -> CellState:
+    """statuses: (status, started, run id) of the runs that ran the cell, oldest first. Infrastructure
+    outcomes (error, unavailable) say nothing about the toolchain and are left out."""
+    seen = [(status, started, run) for status, started, run in statuses
+            if status not in INFRASTRUCTURE + ("unavailable",)]
     if not seen:
         return CellState("unknown")
     if len(seen) == 1:
         return CellState("new")
-    recent = [status == "pass" for status, _ in seen[-window:]]
+    recent = [status == "pass" for status, _, _ in seen[-window:]]
     if sum(a != b for a, b in itertools.pairwise(recent)) > flips:
         return CellState("flaky")
     passed_now, passed_before = seen[-1][0] == "pass", seen[-2][0] == "pass"
     if passed_now:
         return CellState("pass" if passed_before else "fixed")
-    last_pass = next((started for status, started in reversed(seen) if status == "pass"), None)
-    return CellState("regressed", last_pass) if last_pass else CellState("always-failing")
+    last_pass = next(((started, run) for status, started, run in reversed(seen) if status == "pass"), None)
+    return CellState("regressed", *last_pass) if last_pass else CellState("always-failing")
 
 
 def states(runs: list[RunResults], flips: int = 2, window: int = 10) -> dict[str, CellState]:
     """The state of every cell the runs ran."""
-    history: dict[str, list[tuple[str, str]]] = {}
+    history: dict[str, list[tuple[str, str, str]]] = {}
     for run in runs:
         for key, result in run.cells.items():
-            history.setdefault(key, []).append((result.status, run.record.started))
+            history.setdefault(key, []).append((result.status, run.record.started, run.record.run_id))
     return {key: cell_state(statuses, flips, window) for key, statuses in history.items()}

@@ -94,7 +94,8 @@ def _grid(results: list[CellResult], states: dict[str, CellState], known: tuple[
 def _cell(r: CellResult, state: CellState | None, known: tuple[Expectation, ...]) -> str:
     tests = f" {r.tests['passed']}/{r.tests['total']}" if r.tests and r.tests.get("total") else ""
     cause = f" ({r.cause})" if r.cause else ""
-    said = state.state + (f" since {state.since[:10]}" if state.since else "") + " · " if state else ""
+    said = state.state + (f" since {state.since[:10]} (run {state.since_run})" if state.since else "") + " · " \
+        if state else ""
     expect = " expected" if expected.explained(known, r) else ""
     return (f"<a class='cell status-{_e(r.status)}' style='background:{COLOURS.get(r.status, '#000')}' "
             f"href='#{anchor(r.key)}' data-cell='{_e(r.key)}'>{_e(r.flavor)}: {_e(r.status)}{_e(cause)}{_e(tests)}"
@@ -132,6 +133,9 @@ def _details(results: list[CellResult], known: tuple[Expectation, ...]) -> list[
 
 
 def _ssl(results: list[CellResult]) -> list[str]:
+    from compat.report import ssl_choice  # the same words as the Markdown report
+
+    choice = "<ul>" + "".join(f"<li><b>{_e(t)}</b>: {_e(text)}</li>" for t, text in ssl_choice(results).items()) + "</ul>"
     rows = []
     for r in results:
         if r.ssl is None and not r.ssl_recommendation:
@@ -145,7 +149,8 @@ def _ssl(results: list[CellResult]) -> list[str]:
         return []
     headers = ["toolchain", "source", "flavor", "libcurl linked", "TLS stacks loaded", "probe",
                "GMP allocs / TLS request", "recommendation"]
-    return ["<h2>SSL</h2><table><tr>" + "".join(f"<th>{h}</th>" for h in headers) + "</tr>", *rows, "</table>"]
+    return ["<h2>SSL</h2>", choice, "<table><tr>" + "".join(f"<th>{h}</th>" for h in headers) + "</tr>", *rows,
+            "</table>"]
 
 
 def _faults(faults: list[CellResult]) -> list[str]:

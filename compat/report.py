@@ -50,12 +50,15 @@ def cell_text(result: CellResult) -> str:
 
 def render_markdown(results: list[CellResult], title: str, baseline: str | None = None,
                     focus: set[str] | None = None, faults: list[CellResult] | None = None,
-                    changes: RunDiff | None = None, known: tuple[Expectation, ...] = ()) -> str:
+                    changes: RunDiff | None = None, known: tuple[Expectation, ...] = (),
+                    states: dict[str, CellState] | None = None) -> str:
     toolchains = list(dict.fromkeys(r.toolchain for r in results))
     sources = list(dict.fromkeys(r.source for r in results))
     grid: dict[tuple[str, str], list[str]] = {}
     for r in results:
-        grid.setdefault((r.toolchain, r.source), []).append(cell_text(r))
+        state = (states or {}).get(r.key)
+        said = f" ({state.state}{f' since {state.since[:10]}' if state.since else ''})" if state else ""
+        grid.setdefault((r.toolchain, r.source), []).append(cell_text(r) + said)
     rows = []
     for toolchain in toolchains:
         ghc = next((r.ghc or {} for r in results if r.toolchain == toolchain and r.ghc), {})
@@ -115,7 +118,37 @@ def _unexpected_passes(results: list[CellResult], known: tuple[Expectation, ...]
         f"- `{key}`: {expected.describe(entry)}" for key, entry in found] + [""]
 
 
+def ssl_choice(results: list[CellResult]) -> dict[str, str]:
+    """Once per toolchain, the library choice and the evidence behind it: the recommendation, and per
+    flavor which TLS stacks the binaries load, through what, and whether GnuTLS is used for TLS."""
+    said: dict[str, str] = {}
+    for toolchain in dict.fromkeys(r.toolchain for r in results):
+        cells = [r for r in results if r.toolchain == toolchain and r.ssl and r.status != "error"]
+        if not cells:
+            continue
+        source = cells[0].source  # one source speaks for the toolchain: the binaries' libraries are the suite's
+        parts = [cells[0].ssl_recommendation or "unknown: no recommendation recorded"]
+        for r in (c for c in cells if c.source == source):
+            stacks = (r.ssl or {}).get("tls_stacks") or {}
+            loaded = "; ".join(f"{name} through {_brought_by(chain)}" for name, chain in stacks.items()) or "no TLS library"
+            fed = (r.probe or {}).get("gmp_allocations_per_request")
+            use = "" if fed is None else (f", GnuTLS used for TLS ({fed} GMP allocations per request)" if fed
+                                          else ", GnuTLS not used for TLS (0 GMP allocations per request)"
+                                          if "gnutls" in stacks else "")
+            parts.append(f"{r.flavor} flavor ({source}): loads {loaded}{use}")
+        said[toolchain] = ". ".join(parts)
+    return said
+
+
+def _brought_by(chain: list[str]) -> str:
+    """binary -> lib -> ... -> stack: what brings the stack; a bare soname means the tree was not known."""
+    if len(chain) < 2:
+        return "a library the inspection did not trace"
+    return " -> ".join(chain[1:-1]) or "the binary itself"
+
+
 def _ssl_section(results: list[CellResult]) -> list[str]:
+    choice = [f"- **{toolchain}**: {text}" for toolchain, text in ssl_choice(results).items()]
     rows = []
     for r in results:
         if r.ssl is None and not r.flags:
@@ -136,7 +169,7 @@ def _ssl_section(results: list[CellResult]) -> list[str]:
         return []
     headers = ["toolchain", "source", "flavor", "integer library", "GMP hook", "libcurl linked", "TLS stacks loaded",
                "probe", "GMP allocs / TLS request", "flags", "recommendation"]
-    return ["## SSL", "", _table(rows, headers=headers), ""]
+    return ["## SSL", "", *choice, "", _table(rows, headers=headers), ""]
 
 
 def _fault_section(faults: list[CellResult]) -> list[str]:
@@ -192,7 +225,7 @@ def write_reports(reports: Path, results: list[CellResult], title: str, baseline
                   feed: list[tuple[RunDiff, str]] | None = None) -> list[Path]:
     """reports/latest.{md,json,html}, matrix.junit.xml, feed.atom and badge.svg."""
     written = []
-    markdown = render_markdown(results, title, baseline, focus, faults, changes, known)
+    markdown = render_markdown(results, title, baseline, focus, faults, changes, known, states)
     page = render_html(results, title, changes=changes, faults=faults, known=known, states=states, runs=runs,
                        baseline=baseline, focus=focus)
     for name, text in (("latest.md", markdown), ("latest.json", render_json(results, title, faults, changes)),

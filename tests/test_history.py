@@ -162,15 +162,15 @@ def test_an_expected_entry_that_matches_no_cell_is_a_validation_warning(tmp_path
     (["pass"], "new", None),
     (["pass", "pass"], "pass", None),
     (["test-fail", "pass"], "fixed", None),
-    (["pass", "error", "test-fail"], "regressed", "d0"),
+    (["pass", "error", "test-fail"], "regressed", ("d0", "r0")),
     (["test-fail", "build-fail", "test-fail"], "always-failing", None),
     (["pass", "test-fail", "pass", "test-fail"], "flaky", None),
     (["pass", "error", "pass", "unavailable", "pass"], "pass", None),  # infrastructure never makes a cell flaky
     (["error"], "unknown", None),
 ])
-def test_a_cells_state_over_the_runs(statuses: list[str], state: str, since: str | None) -> None:
-    found = cell_state([(status, f"d{i}") for i, status in enumerate(statuses)])
-    assert (found.state, found.since) == (state, since)
+def test_a_cells_state_over_the_runs(statuses: list[str], state: str, since: tuple[str, str] | None) -> None:
+    found = cell_state([(status, f"d{i}", f"r{i}") for i, status in enumerate(statuses)])
+    assert (found.state, (found.since, found.since_run) if found.since else None) == (state, since)
 
 
 def test_the_nightly_fails_only_on_regressions_or_errors(tmp_path: Path) -> None:

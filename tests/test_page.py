@@ -18,11 +18,11 @@ def cell(toolchain: str, status: str, build: float, passed: int, run_id: str = "
 
 def test_everything_from_logs_and_names_is_escaped_and_nothing_is_external() -> None:
     page = render_html([cell("ghc96", "pass", 200, 456), cell(HOSTILE, "test-fail", 210, 446)], HOSTILE,
-                       states={"ghc96--ganeti-3.1--gnutls": CellState("regressed", "2026-11-20T02:00:00+00:00")})
+                       states={"ghc96--ganeti-3.1--gnutls": CellState("regressed", "2026-11-20T02:00:00+00:00", "r1")})
     assert "<script" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
     assert "http" not in page.replace("http://www.w3.org/2000/svg", "")  # no external asset
     assert page.count("class='cell status-") == 2
-    assert f"href='#{anchor('ghc96--ganeti-3.1--gnutls')}'" in page and "regressed since 2026-11-20" in page
+    assert f"href='#{anchor('ghc96--ganeti-3.1--gnutls')}'" in page and "regressed since 2026-11-20 (run r1)" in page
     assert all(c.isalnum() or c in "-_." for c in anchor(f"{HOSTILE}--g--f"))
 
 

@@ -6,7 +6,7 @@ from compat.analysis.abi import parse_pkg_dump
 from compat.analysis.crosscell import common_failures, drift_against, focus_packages
 from compat.analysis.linkage import from_ldd
 from compat.facts import ssl_summary, verdicts
-from compat.report import render_markdown
+from compat.report import render_markdown, ssl_choice
 from compat.results import CellResult
 
 
@@ -77,3 +77,17 @@ def test_two_flavors_of_one_toolchain_are_not_every_toolchain() -> None:
              CellResult("ghc96", "g", "openssl", status="test-fail", tests=tests)]
     assert common_failures(cells) == {}
     assert "common to every toolchain" not in render_markdown(cells, "t")
+
+
+def test_the_ssl_choice_is_said_once_per_toolchain_with_its_evidence(data: Path) -> None:
+    def cell(flavor: str, soname: str, fed: float) -> CellResult:
+        linkage = from_ldd(read(data, "ganeti", "3.1-trixie-ldd.txt").replace("libcurl-gnutls.so.4", soname))
+        return CellResult("ghc96", "ganeti-3.1", flavor, status="pass", ssl=ssl_summary(linkage),
+                          probe={"gmp_allocations_per_request": fed}, ssl_recommendation="GnuTLS safe with this GHC")
+    said = ssl_choice([cell("gnutls", "libcurl-gnutls.so.4", 35.0), cell("openssl", "libcurl.so.4", 0.0)])
+    untraced = "a library the inspection did not trace"  # plain ldd output has no tree
+    assert said == {"ghc96": (f"GnuTLS safe with this GHC. gnutls flavor (ganeti-3.1): loads gnutls through {untraced}; "
+                              f"openssl through {untraced}, GnuTLS used for TLS (35.0 GMP allocations per request). "
+                              f"openssl flavor (ganeti-3.1): loads gnutls through {untraced}; openssl through "
+                              f"{untraced}, GnuTLS not used for TLS (0 GMP allocations per request)")}
+    assert "- **ghc96**: GnuTLS safe with this GHC. gnutls flavor" in render_markdown([cell("gnutls", "x", 1.0)], "t")
