@@ -104,13 +104,19 @@ def _cell(r: CellResult, state: CellState | None, known: tuple[Expectation, ...]
 
 def _details(results: list[CellResult], known: tuple[Expectation, ...]) -> list[str]:
     out = ["<h2>Cells</h2>"]
+    first_with: dict[tuple[str, str | None, tuple[str, ...]], str] = {}  # one explanation per reason
     for r in results:
+        reason = (r.status, r.cause, tuple(r.evidence))
         out.append(f"<section class=cell-detail id='{anchor(r.key)}'><h3>{_e(r.key)}: {_e(r.status)}"
                    + (f" ({_e(r.cause)})" if r.cause else "") + "</h3>")
         out += [f"<p class=expected>{_e(expected.describe(entry))}</p>" for entry in expected.explained(known, r)]
         out.append(f"<p>run {_e(r.run_id)}, started {_e(r.started)}; image {_e(r.image or '-')}: "
                    f"{_e(r.image_freshness or '-')}</p>")
-        if r.evidence:
+        if r.evidence and reason in first_with:
+            first = first_with[reason]
+            out.append(f"<p>The same reason as <a href='#{anchor(first)}'>{_e(first)}</a>.</p>")
+        elif r.evidence:
+            first_with[reason] = r.key
             out.append("<pre>" + _e("\n".join(r.evidence)) + "</pre>")
         failed = (r.tests or {}).get("failed_names") or []
         if failed:

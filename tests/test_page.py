@@ -34,3 +34,11 @@ def test_build_time_and_tests_are_charted_over_the_runs() -> None:
     assert "Haskell build time (s), first flavor, last 3 runs (max 260)" in page
     assert page.count("<polyline") == 2 and "tests passed / total" in page
     assert "<polyline" not in render_html(list(runs[-1].cells.values()), "t", runs=runs[:1])
+
+
+def test_cells_failing_for_one_reason_share_one_explanation() -> None:
+    gone = [CellResult(t, "ganeti-3.1", f, status="unavailable", evidence=["download 'ghc' failed: no host"])
+            for t in ("ghc78", "ghc710") for f in ("openssl", "gnutls")]
+    page = render_html(gone, "t")
+    assert page.count("download &#x27;ghc&#x27; failed: no host") == 1
+    assert page.count(f"The same reason as <a href='#{anchor('ghc78--ganeti-3.1--openssl')}'>") == 3
