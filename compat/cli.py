@@ -22,6 +22,7 @@ from compat.errors import (
     EXIT_ERRORS,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_STORAGE,
     EXIT_UNAVAILABLE,
     CompatError,
     ConfigError,
@@ -39,10 +40,14 @@ LATEST_TITLE = "the latest result of every cell"
 HISTORY = 60  # complete runs the reports read for states, charts and the feed
 
 
-def exit_code(results: list[CellResult], known: tuple[Expectation, ...] = ()) -> int:
-    """1 if any cell failed unexpectedly, else 4 if any toolchain was unavailable, else 0."""
+def exit_code(results: list[CellResult], known: tuple[Expectation, ...] = (), unreadable: list[str] | None = None
+              ) -> int:
+    """1 if any cell failed unexpectedly, else 6 if a result could not be read, else 4 if any toolchain was
+    unavailable, else 0: never "every cell passed" when a result was not understood."""
     if any(r.status in FAILED and not expected.explained(known, r) for r in results):
         return EXIT_CELL_FAILED
+    if unreadable:
+        return EXIT_STORAGE
     if any(r.status == "unavailable" for r in results):
         return EXIT_UNAVAILABLE
     return EXIT_OK
@@ -200,15 +205,19 @@ def in_matrix_order(m: Matrix, results: list[CellResult]) -> list[CellResult]:
     return sorted(results, key=rank)
 
 
-def write_matrix_reports(reports: Path, m: Matrix, run: str | None = None) -> tuple[list[Path], list[CellResult]]:
+def write_matrix_reports(reports: Path, m: Matrix, run: str | None = None
+                         ) -> tuple[list[Path], list[CellResult], list[str]]:
     """The reports, in matrix order, with ABI drift against the matrix's baseline over the recipes' packages:
-    of one run, or of the latest ordinary result of every cell the matrix defines; and those results."""
+    of one run, or of the latest ordinary result of every cell the matrix defines; those results, and the
+    result files that could not be read (named in the reports too)."""
+    unreadable: list[str] = []
     if run:
-        results, title = load_run(reports / "runs" / run), f"run {run}"
+        results, title = load_run(reports / "runs" / run, unreadable), f"run {run}"
     else:
-        results, title = latest_cells(reports, defined_by(m), wanted=set(expected.matrix_cells(m))), LATEST_TITLE
-    faults = latest_cells(reports, defined_by(m), ("fault-injection",), set(expected.matrix_cells(m)))
-    if not results and not faults:
+        cells = set(expected.matrix_cells(m))
+        results, title = latest_cells(reports, defined_by(m), wanted=cells, unreadable=unreadable), LATEST_TITLE
+    faults = latest_cells(reports, defined_by(m), ("fault-injection",), set(expected.matrix_cells(m)), unreadable)
+    if not results and not faults and not unreadable:
         raise CompatError(f"{reports}/runs: no cell results{f' in run {run}' if run else ' of an ordinary run'}; "
                           "run `python -m compat run` first")
     focus = set().union(*(focus_packages(recipe.packages) for recipe in m.recipes.values()))
@@ -216,8 +225,10 @@ def write_matrix_reports(reports: Path, m: Matrix, run: str | None = None) -> tu
     changes = history.diff(runs[-2], runs[-1], history.junit_states, m.expected) if len(runs) >= 2 and not run else None
     paths = write_reports(reports, in_matrix_order(m, results), title, m.abi_baseline, focus, in_matrix_order(m, faults),
                           changes, m.expected, history.states(runs, m.flaky_flips, m.flaky_window), runs,
-                          feed(runs, m))
-    return paths, results
+                          feed(runs, m), unreadable)
+    for problem in unreadable:
+        print(f"ganeti-compat: unreadable result, skipped: {problem}", file=sys.stderr)
+    return paths, results, unreadable
 
 
 def cmd_nightly(args: argparse.Namespace) -> int:
@@ -282,10 +293,10 @@ def feed(runs: list[history.RunResults], m: Matrix, last: int = 30) -> list[tupl
 
 def cmd_report(args: argparse.Namespace) -> int:
     m = matrix_module.load(args.matrix)
-    paths, results = write_matrix_reports(args.reports, m, args.run)
+    paths, results, unreadable = write_matrix_reports(args.reports, m, args.run)
     for path in paths:
         print(f"wrote {path}")
-    return exit_code(results, m.expected)
+    return exit_code(results, m.expected, unreadable)
 
 
 def cmd_diff(args: argparse.Namespace) -> int:

@@ -35,9 +35,11 @@ def anchor(key: str) -> str:
 def render_html(results: list[CellResult], title: str, *, changes: RunDiff | None = None,
                 faults: list[CellResult] | None = None, known: tuple[Expectation, ...] = (),
                 states: dict[str, CellState] | None = None, runs: list[RunResults] | None = None,
-                baseline: str | None = None, focus: set[str] | None = None) -> str:
+                baseline: str | None = None, focus: set[str] | None = None, unreadable: list[str] | None = None) -> str:
     parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>Ganeti toolchain compatibility: {_e(title)}</title>",
              f"<style>{STYLE}</style></head><body>", f"<h1>Ganeti toolchain compatibility: {_e(title)}</h1>"]
+    if unreadable:
+        parts.append("<h2>Unreadable results (skipped)</h2><pre>" + _e("\n".join(unreadable)) + "</pre>")
     parts += _changes(changes) + _grid(results, states or {}, known) + _charts(runs or [])
     parts += _details(results, known) + _ssl(results) + _faults(faults or []) + _drift(results, baseline, focus)
     parts.append("</body></html>")

@@ -51,7 +51,7 @@ def cell_text(result: CellResult) -> str:
 def render_markdown(results: list[CellResult], title: str, baseline: str | None = None,
                     focus: set[str] | None = None, faults: list[CellResult] | None = None,
                     changes: RunDiff | None = None, known: tuple[Expectation, ...] = (),
-                    states: dict[str, CellState] | None = None) -> str:
+                    states: dict[str, CellState] | None = None, unreadable: list[str] | None = None) -> str:
     toolchains = list(dict.fromkeys(r.toolchain for r in results))
     sources = list(dict.fromkeys(r.source for r in results))
     grid: dict[tuple[str, str], list[str]] = {}
@@ -66,6 +66,8 @@ def render_markdown(results: list[CellResult], title: str, baseline: str | None 
             if ghc.get("version") else toolchain
         rows.append([label] + ["<br>".join(grid.get((toolchain, s), ["-"])) for s in sources])
     lines = [f"# Ganeti toolchain compatibility: {title}", ""] + (history.render(changes) if changes else [])
+    if unreadable:
+        lines += ["## Unreadable results (skipped)", "", *_fenced(unreadable)]
     lines += [_table(rows, headers=["toolchain"] + sources), ""]
     lines += _details(results, known) + _unexpected_passes(results, known)
     lines += _ssl_section(results) + _fault_section(faults or [])
@@ -210,11 +212,12 @@ def _abi_section(results: list[CellResult], baseline: str | None, focus: set[str
 
 
 def render_json(results: list[CellResult], title: str, faults: list[CellResult] | None = None,
-                changes: RunDiff | None = None) -> str:
+                changes: RunDiff | None = None, unreadable: list[str] | None = None) -> str:
     cells = [json.loads(r.to_json()) for r in results]
     fault_cells = [json.loads(r.to_json()) for r in faults or []]
     return json.dumps({"title": title, "runs": sorted({r.run_id for r in results}), "cells": cells,
-                       "fault_injection": fault_cells, "changes": asdict(changes) if changes else None},
+                       "fault_injection": fault_cells, "changes": asdict(changes) if changes else None,
+                       "unreadable": unreadable or []},
                       indent=2) + "\n"
 
 
@@ -222,13 +225,14 @@ def write_reports(reports: Path, results: list[CellResult], title: str, baseline
                   focus: set[str] | None = None, faults: list[CellResult] | None = None,
                   changes: RunDiff | None = None, known: tuple[Expectation, ...] = (),
                   states: dict[str, CellState] | None = None, runs: list[RunResults] | None = None,
-                  feed: list[tuple[RunDiff, str]] | None = None) -> list[Path]:
+                  feed: list[tuple[RunDiff, str]] | None = None, unreadable: list[str] | None = None) -> list[Path]:
     """reports/latest.{md,json,html}, matrix.junit.xml, feed.atom and badge.svg."""
     written = []
-    markdown = render_markdown(results, title, baseline, focus, faults, changes, known, states)
+    markdown = render_markdown(results, title, baseline, focus, faults, changes, known, states, unreadable)
     page = render_html(results, title, changes=changes, faults=faults, known=known, states=states, runs=runs,
-                       baseline=baseline, focus=focus)
-    for name, text in (("latest.md", markdown), ("latest.json", render_json(results, title, faults, changes)),
+                       baseline=baseline, focus=focus, unreadable=unreadable)
+    data = render_json(results, title, faults, changes, unreadable)
+    for name, text in (("latest.md", markdown), ("latest.json", data),
                        ("latest.html", page), ("matrix.junit.xml", render_junit(results, known)),
                        ("feed.atom", render_atom(feed or [])), ("badge.svg", render_badge(results))):
         write_atomic(reports / name, text)

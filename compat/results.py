@@ -55,9 +55,48 @@ class CellResult:
         return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CellResult:
+    def from_dict(cls, data: Any) -> CellResult:
+        """A result read back; ValueError naming the field when it is not one this version can trust."""
+        if not isinstance(data, dict):
+            raise ValueError(f"not a JSON object but {type(data).__name__}")  # noqa: TRY004 - bad file content, not a bad call
+        for name, kinds in FIELD_TYPES.items():
+            if name in data and not isinstance(data[name], kinds):
+                raise ValueError(f"field {name!r} is {type(data[name]).__name__}, not what schema {SCHEMA_VERSION} "
+                                 "writes")
+        for name in ("toolchain", "source", "flavor", "status"):
+            if name not in data:
+                raise ValueError(f"field {name!r} is missing")
+        if data["status"] not in STATUSES:
+            raise ValueError(f"unknown status {str(data['status'])[:40]!r}")
+        if data.get("schema", SCHEMA_VERSION) > SCHEMA_VERSION:
+            raise ValueError(f"schema {data['schema']} is newer than this version's {SCHEMA_VERSION}: upgrade ganeti-compat")
+        if not all(isinstance(line, str) for line in data.get("evidence", [])):
+            raise ValueError("field 'evidence' holds something other than lines")
+        tests = data.get("tests")
+        if tests is not None and not (all(isinstance(tests.get(k), int) for k in ("total", "passed", "failed"))
+                                      and all(isinstance(n, str) for n in tests.get("failed_names", []))):
+            raise ValueError("field 'tests' is not {total, passed, failed, failed_names}")
+        if not all(isinstance(f, dict) and isinstance(f.get("name"), str) and isinstance(f.get("evidence", []), list)
+                   for f in data.get("flags", [])):
+            raise ValueError("field 'flags' is not a list of {name, evidence}")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in data.get("timings", {}).values()):
+            raise ValueError("field 'timings' holds something other than seconds")
+        if not all(isinstance(v, str) for v in [*data.get("manifest", {}).values(), *data.get("logs", {}).values()]):
+            raise ValueError("field 'manifest' or 'logs' holds something other than text")
         known = set(cls.__dataclass_fields__)
         return cls(**{key: value for key, value in data.items() if key in known})
+
+
+OPTIONAL_TEXT = (str, type(None))
+OPTIONAL_MAP = (dict, type(None))
+FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "toolchain": str, "source": str, "flavor": str, "status": str, "cause": OPTIONAL_TEXT, "evidence": list,
+    "tests": OPTIONAL_MAP, "timings": dict, "ghc": OPTIONAL_MAP, "image": OPTIONAL_TEXT,
+    "image_reused": (bool, type(None)), "image_freshness": OPTIONAL_TEXT, "compiled_by": OPTIONAL_TEXT,
+    "source_version": OPTIONAL_TEXT, "source_digest": OPTIONAL_TEXT, "logs": dict, "flags": list, "ssl": OPTIONAL_MAP,
+    "probe": OPTIONAL_MAP, "packages": dict, "manifest": dict, "ssl_recommendation": str,
+    "fault_injection": OPTIONAL_MAP, "run_id": str, "started": str, "schema": int,
+}
 
 
 @dataclass
@@ -81,11 +120,15 @@ def write_run(run_dir: Path, record: RunRecord) -> None:
 def load_run_record(run_dir: Path) -> RunRecord | None:
     """The run's record; None for a run without one (made by an older version: its kind is unknown)."""
     try:
-        data = json.loads((run_dir / "run.json").read_text())
+        data = json.loads((run_dir / "run.json").read_bytes().decode("utf-8"))
         known = set(RunRecord.__dataclass_fields__)
-        return RunRecord(**{key: value for key, value in data.items() if key in known})
-    except (OSError, ValueError, TypeError):
+        record = RunRecord(**{key: value for key, value in data.items() if key in known})
+    except (OSError, ValueError, TypeError, AttributeError):
         return None
+    texts = (record.run_id, record.kind, record.started)
+    if not all(isinstance(text, str) for text in texts) or not isinstance(record.finished, (str, type(None))):
+        return None
+    return record
 
 
 def cell_key(toolchain: str, source: str, flavor: str) -> str:
@@ -97,6 +140,8 @@ def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        # mkstemp makes 0600; results are shared like any file the user writes.
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w") as out:
             out.write(text)
         os.replace(tmp, path)
@@ -105,17 +150,29 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def store(run_dir: Path, result: CellResult) -> Path:
     path = run_dir / "cells" / f"{result.key}.json"
     write_atomic(path, result.to_json())
     return path
 
 
-def load_run(run_dir: Path) -> list[CellResult]:
-    """Every cell result of a run, in a stable order."""
+def load_run(run_dir: Path, unreadable: list[str] | None = None) -> list[CellResult]:
+    """Every readable cell result of a run, in a stable order; each file that cannot be trusted (truncated,
+    empty, not UTF-8, wrongly typed, an unknown status, a newer schema) is skipped and named in
+    `unreadable` ("path: why")."""
     results = []
     for path in sorted((run_dir / "cells").glob("*.json")):
-        results.append(CellResult.from_dict(json.loads(path.read_text())))
+        try:
+            results.append(CellResult.from_dict(json.loads(path.read_bytes().decode("utf-8"))))
+        except (OSError, ValueError, TypeError) as exc:
+            if unreadable is not None:
+                unreadable.append(f"{path}: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}")
     return results
 
 
@@ -130,7 +187,7 @@ def run_records(reports: Path) -> list[tuple[RunRecord, Path]]:
 
 
 def latest_cells(reports: Path, defined: Callable[[CellResult], bool], kinds: tuple[str, ...] = ORDINARY,
-                 wanted: set[str] | None = None) -> list[CellResult]:
+                 wanted: set[str] | None = None, unreadable: list[str] | None = None) -> list[CellResult]:
     """For every cell the current matrix defines, its most recent result among runs of these kinds: what
     `nox -s ghc96` then `nox -s ghc90` add up to. Fault-injection, benchmark and test runs, runs of unknown
     kind and cells the matrix no longer defines never stand in for a cell's result. Runs are read newest
@@ -139,7 +196,7 @@ def latest_cells(reports: Path, defined: Callable[[CellResult], bool], kinds: tu
     for record, run_dir in reversed(run_records(reports)):
         if record.kind not in kinds:
             continue
-        for result in load_run(run_dir):
+        for result in load_run(run_dir, unreadable):
             if defined(result) and (result.key not in newest or result.started > newest[result.key].started):
                 newest[result.key] = result
         if wanted is not None and wanted <= newest.keys():

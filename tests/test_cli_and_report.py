@@ -197,3 +197,30 @@ def test_list_names_the_cells_with_the_tags_of_their_nox_sessions() -> None:
                               text=True, check=False).stdout
     assert "* ghc96 [toolchain,debian,trixie]" in sessions.replace("- ghc96", "* ghc96")
     assert compat("list").stdout.splitlines()[0].startswith("ghc78--ganeti-3.1--openssl\tGHC 7.8.4 upstream bindist")
+
+
+def test_unreadable_results_are_named_skipped_and_never_read_as_a_pass(tmp_path: Path) -> None:
+    good = CellResult("ghc96", "ganeti-3.1", "gnutls", status="pass", started="2026-11-25T03:00:00+00:00")
+    stored_run(tmp_path, "r1", "matrix", good)
+    cells = tmp_path / "runs" / "r1" / "cells"
+    whole = json.loads(good.to_json())
+    bad = {
+        "truncated": good.to_json()[:40].encode(), "empty": b"", "latin1": good.to_json().replace("ghc96", "gh\xe9").encode("latin-1"),
+        "a-list": b"[1, 2]", "wrong-type": json.dumps(whole | {"evidence": "one string"}).encode(),
+        "unknown-status": json.dumps(whole | {"status": "passed-ish"}).encode(),
+        "future": json.dumps(whole | {"schema": 99}).encode(), "tests-text": json.dumps(whole | {"tests": "456"}).encode(),
+        "tests-inner": json.dumps(whole | {"tests": {"total": "456", "passed": 1, "failed": 0}}).encode(),
+        "flags": json.dumps(whole | {"flags": ["ssl:x"]}).encode(),
+        "timings": json.dumps(whole | {"timings": {"build": "long"}}).encode(),
+    }
+    for name, data in bad.items():
+        (cells / f"ghc96--{name}--gnutls.json").write_bytes(data)
+    done = compat("--reports", str(tmp_path), "report")
+    assert done.returncode == 6, done.stderr
+    named = [line for line in done.stderr.splitlines() if line.startswith("ganeti-compat: unreadable result, skipped:")]
+    assert len(named) == len(bad) and "Traceback" not in done.stderr
+    assert any("unknown status 'passed-ish'" in line for line in named)
+    assert any("schema 99 is newer" in line for line in named)
+    report = json.loads((tmp_path / "latest.json").read_text())
+    assert [c["status"] for c in report["cells"]] == ["pass"] and len(report["unreadable"]) == len(bad)
+    assert "## Unreadable results (skipped)" in (tmp_path / "latest.md").read_text()
