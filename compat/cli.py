@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
+import errno
+import fcntl
 import hashlib
 import importlib.metadata
 import itertools
 import json
 import os
+import re
+import secrets
+import signal
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import IO, NoReturn
 
 from compat import expected, history
 from compat import matrix as matrix_module
@@ -62,6 +69,8 @@ def _names(given: list[str] | None, known: Mapping[str, object], default: list[s
     names = []
     for item in given or []:
         names += [name for name in item.split(",") if name]
+    if given is not None and not names:
+        raise ConfigError(f"--{what} {' '.join(map(repr, given))} names no {what}; give one of: {', '.join(known)}")
     if names == ["all"]:
         return list(known)
     for name in names:
@@ -134,9 +143,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     flavors = _names(args.flavor, m.flavors, list(m.flavors), "flavor", args.matrix)
     say = Progress()
     groups = select(m, toolchains, source_names, flavors, args.matrix, say)
-    engine = Engine()
-    run_id = args.run_id or datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_id = args.run_id or new_run_id()
     run_dir = args.reports / "runs" / run_id
+    if run_dir.exists():
+        raise ConfigError(f"{run_dir}: run {run_id!r} exists already; give another --run-id")
+    lock = lock_reports(args.reports)
+    engine = Engine()
     record = RunRecord(run_id, run_kind(args), matrix_digest(args.matrix), tool_version(), now(),
                        cells=[cell.key for group in groups for cell in group])
     write_run(run_dir, record)
@@ -151,14 +163,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         results.append(result)
 
     try:
-        for group in groups:
-            runner.run_group(group, done)
-    except KeyboardInterrupt:
-        say("interrupted: removing this run's containers and volumes")
+        with terminate_as_interrupt():
+            for group in groups:
+                runner.run_group(group, done)
+    except Interrupted as stop:
+        say(f"{stop.why}: removing this run's containers and volumes")
         engine.remove_labelled(f"{LABEL}.run", run_id)
         record.interrupted, record.finished = True, now()
         write_run(run_dir, record)
-        return EXIT_INTERRUPTED
+        lock.close()
+        return stop.exit_code
     record.finished = now()
     write_run(run_dir, record)
     for path in write_matrix_reports(args.reports, m)[0]:
@@ -168,6 +182,63 @@ def cmd_run(args: argparse.Namespace) -> int:
     if record.kind == "fault-injection":
         say("a fault-injection run: its cells are shown in the report's fault-injection section, never in the grid")
     return exit_code(results, m.expected)
+
+
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_-]{0,62}")
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+class Interrupted(BaseException):
+    """Like KeyboardInterrupt, not an Exception: a cell's `except Exception` must not swallow it."""
+
+    def __init__(self, why: str, exit_code: int) -> None:
+        super().__init__(why)
+        self.why, self.exit_code = why, exit_code
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Ctrl-C and SIGTERM (systemd stopping the nightly, a CI cancel) both end the run cleanly."""
+    def terminated(signum: int, frame: object) -> None:
+        raise Interrupted("terminated", EXIT_TERMINATED)
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted", EXIT_INTERRUPTED) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def new_run_id() -> str:
+    """UTC time to the second and a random suffix: two runs started in the same second never share an id
+    (nor the label by which an interrupted run removes its containers)."""
+    return f"{datetime.datetime.now(datetime.UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def lock_reports(reports: Path) -> IO[str]:
+    """One run at a time writes a reports directory (its cache, its reports); a second one is told so."""
+    if reports.exists() and not reports.is_dir():
+        raise ConfigError(f"{reports}: not a directory; give --reports a directory")
+    try:
+        reports.mkdir(parents=True, exist_ok=True)
+        handle = (reports / ".lock").open("a+")
+    except OSError as exc:
+        raise ConfigError(f"{reports}: cannot write there ({exc.strerror}); give --reports a writable directory") from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another run"
+        handle.close()
+        raise ConfigError(f"{reports}: {holder} is using it; wait for it to end, or give --reports another directory"
+                          ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"run pid {os.getpid()} (started {now()})")
+    handle.flush()
+    return handle
 
 
 def now() -> str:
@@ -321,8 +392,30 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return EXIT_CELL_FAILED if found.regressed else EXIT_OK
 
 
+STORAGE_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES)
+
+
+def run_id_argument(text: str) -> str:
+    if not RUN_ID.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text[:80]!r} is not a plain name ({RUN_ID.pattern})")
+    return text
+
+
+def probe_requests(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 1000:
+        raise argparse.ArgumentTypeError(f"{text[:20]!r} is not a number of requests from 1 to 1000")
+    return int(text)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Usage mistakes end as one line and exit 2, like every other expected failure."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"ganeti-compat: {self.prog}: {message}; see --help\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="python -m compat", description="GHC toolchain compatibility matrix for Ganeti")
+    top = OneLineParser(prog="python -m compat", description="GHC toolchain compatibility matrix for Ganeti")
     top.add_argument("--matrix", type=Path, default=DEFAULT_MATRIX, help="matrix file (default: %(default)s)")
     top.add_argument("--reports", type=Path, default=DEFAULT_REPORTS, help="output directory (default: %(default)s)")
     sub = top.add_subparsers(dest="command", required=True)
@@ -339,8 +432,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--source", action="append", help="source name(s) or 'all' (default: with --toolchain the first of the matrix's "
                      "default_sources, else all of them)")
     run.add_argument("--flavor", action="append", help="SSL flavor(s) (default: every flavor of each toolchain)")
-    run.add_argument("--run-id", help="name of the run directory (default: UTC time)")
-    run.add_argument("--probe-requests", type=int, default=20, help="HTTPS requests per probe run (default: %(default)s)")
+    run.add_argument("--run-id", type=run_id_argument, help="name of the run directory (default: UTC time and a random suffix)")
+    run.add_argument("--probe-requests", type=probe_requests, default=20,
+                     help="HTTPS requests per probe run, 1 to 1000 (default: %(default)s)")
     run.add_argument("--probe-fault", choices=["hostile-gmp"],
                      help="fault injection: also run the probe with a GMP allocator hook whose memory faults")
     run.add_argument("--keep", action="store_true", help="keep each cell's build volume for debugging")
@@ -355,7 +449,7 @@ def parser() -> argparse.ArgumentParser:
     clean.set_defaults(func=cmd_clean)
     nightly = sub.add_parser("nightly", help="the whole matrix, every report, old runs pruned; exit 1 on regressions, "
                              "5 on errors")
-    nightly.add_argument("--probe-requests", type=int, default=20, help="HTTPS requests per probe run")
+    nightly.add_argument("--probe-requests", type=probe_requests, default=20, help="HTTPS requests per probe run")
     nightly.set_defaults(func=cmd_nightly)
     diff = sub.add_parser("diff", help="what changed between two complete runs (default: the last two); exit 1 on "
                           "regressions")
@@ -384,3 +478,10 @@ def main(argv: list[str] | None = None) -> int:
         # The reader went away (`... | head`): nothing more to say, and nothing left to flush.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except OSError as exc:
+        if exc.errno not in STORAGE_ERRORS:
+            raise
+        # A full or read-only disk: earlier reports are intact (every file is written atomically).
+        print(f"ganeti-compat: cannot write {exc.filename or 'to reports'}: {exc.strerror}; free space or give "
+              "--reports another directory", file=sys.stderr)
+        return EXIT_STORAGE

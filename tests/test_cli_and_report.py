@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +11,17 @@ from pathlib import Path
 import pytest
 
 from compat import matrix
-from compat.cli import default_sources, defined_by, exit_code, run_kind, select, write_matrix_reports
+from compat.cli import (
+    RUN_ID,
+    default_sources,
+    defined_by,
+    exit_code,
+    lock_reports,
+    new_run_id,
+    run_kind,
+    select,
+    write_matrix_reports,
+)
 from compat.errors import ConfigError
 from compat.report import cell_text, render_json, render_markdown, write_reports
 from compat.results import CellResult, RunRecord, latest_cells, load_run, store, write_run
@@ -224,3 +236,50 @@ def test_unreadable_results_are_named_skipped_and_never_read_as_a_pass(tmp_path:
     report = json.loads((tmp_path / "latest.json").read_text())
     assert [c["status"] for c in report["cells"]] == ["pass"] and len(report["unreadable"]) == len(bad)
     assert "## Unreadable results (skipped)" in (tmp_path / "latest.md").read_text()
+
+
+@pytest.mark.parametrize("args, said", [
+    (["run", "--run-id", "../../x"], "argument --run-id: '../../x' is not a plain name"),
+    (["run", "--run-id", "a/b"], "argument --run-id: 'a/b' is not a plain name"),
+    (["run", "--probe-requests", "0"], "argument --probe-requests: '0' is not a number of requests from 1 to 1000"),
+    (["run", "--probe-requests", "1e9"], "argument --probe-requests: '1e9' is not a number of requests"),
+    (["run", "--toolchain", ""], "--toolchain '' names no toolchain"),
+    (["run", "--bogus"], "unrecognized arguments: --bogus"),
+    (["--reports", "/etc/passwd", "run", "--toolchain", "ghc96"], "/etc/passwd: not a directory"),
+])
+def test_command_line_mistakes_are_one_line_and_exit_2(args: list[str], said: str) -> None:
+    done = compat(*args)
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and said in done.stderr
+
+
+def test_run_ids_do_not_collide_and_one_run_at_a_time_writes_a_reports_directory(tmp_path: Path) -> None:
+    ids = {new_run_id() for _ in range(50)}
+    assert len(ids) == 50 and all(RUN_ID.fullmatch(i) for i in ids)
+    first = lock_reports(tmp_path)
+    with pytest.raises(ConfigError, match=rf"{tmp_path}: run pid {os.getpid()} \(started .*\) is using it; wait"):
+        lock_reports(tmp_path)
+    first.close()
+    lock_reports(tmp_path).close()
+
+
+def test_a_full_disk_is_one_line_and_earlier_reports_stay_whole(tmp_path: Path) -> None:
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(small)], capture_output=True,
+                      check=False).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        stored_run(small, "r1", "matrix", *results())
+        assert compat("--reports", str(small), "report").returncode == 1
+        before = (small / "latest.md").read_text()
+        with (small / "filler").open("wb") as filler, contextlib.suppress(OSError):  # leave the reports no room
+            filler.write(b"x" * (1 << 20))
+        done = compat("--reports", str(small), "report")
+        assert done.returncode == 6, done.stderr
+        assert done.stderr.strip().splitlines()[-1].startswith("ganeti-compat: cannot write ")
+        assert "No space left on device" in done.stderr and "Traceback" not in done.stderr
+        assert (small / "latest.md").read_text() == before
+        assert not list(small.glob(".latest*"))  # no half-written temporary file left
+    finally:
+        subprocess.run(["umount", str(small)], check=False)

@@ -159,10 +159,12 @@ def test_packages_apt_cannot_install_together_are_a_dependency_failure_not_unava
     assert any("Conflicts: libcurl4-openssl-dev" in line for line in cell["evidence"])
 
 
-def test_ctrl_c_leaves_no_container_or_volume_behind(workspace: Path) -> None:
+@pytest.mark.parametrize("stop, code, said", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_ctrl_c_or_sigterm_leaves_no_container_or_volume_behind(workspace: Path, stop: int, code: int, said: str) -> None:
+    run_id = f"stopped-{said}"
     command = [sys.executable, "-m", "compat", "--matrix", str(workspace / "matrix.yaml"), "--reports",
                str(workspace / "reports"), "run", "--toolchain", "ghc96", "--source", "curlint-hangs",
-               "--run-id", "interrupted"]
+               "--run-id", run_id]
     # A background job's children start with SIGINT ignored; a person's Ctrl-C reaches a foreground one.
     restore = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
     with subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True,
@@ -172,18 +174,20 @@ def test_ctrl_c_leaves_no_container_or_volume_behind(workspace: Path) -> None:
             if "curlint-hangs--gnutls: test ..." in line:
                 break
         client = docker.from_env()
-        selector = {"label": "org.ganeti-compat.run=interrupted"}
+        selector = {"label": f"org.ganeti-compat.run={run_id}"}
         try:
             deadline = time.monotonic() + 60
             while not client.containers.list(filters=selector) and time.monotonic() < deadline:
                 time.sleep(0.5)
             assert client.containers.list(filters=selector), "the test step's container should be running"
-            process.send_signal(signal.SIGINT)
+            process.send_signal(stop)
             rest = process.stderr.read()
-            assert process.wait(timeout=120) == 130, rest
+            assert process.wait(timeout=120) == code, rest
         finally:
             process.kill()
-    assert "interrupted: removing this run's containers and volumes" in rest
+    assert f"{said}: removing this run's containers and volumes" in rest
+    record = json.loads((workspace / "reports" / "runs" / run_id / "run.json").read_text())
+    assert record["interrupted"] is True
     assert client.containers.list(all=True, filters=selector) == []
     assert client.volumes.list(filters=selector) == []
 
