@@ -281,5 +281,9 @@ def test_a_full_disk_is_one_line_and_earlier_reports_stay_whole(tmp_path: Path) 
         assert "No space left on device" in done.stderr and "Traceback" not in done.stderr
         assert (small / "latest.md").read_text() == before
         assert not list(small.glob(".latest*"))  # no half-written temporary file left
+        subprocess.run(["mount", "-o", "remount,ro", str(small)], check=True)
+        readonly = compat("--reports", str(small), "run", "--toolchain", "ghc96")
+        assert readonly.returncode == 2 and readonly.stderr.strip().splitlines() == [
+            f"ganeti-compat: {small}: cannot write there (Read-only file system); give --reports a writable directory"]
     finally:
         subprocess.run(["umount", str(small)], check=False)
