@@ -277,3 +277,42 @@ def test_the_page_of_a_real_run_reads_in_chromium_and_shows_hostile_text_as_text
     subprocess.run([chromium, *CHROMIUM_FLAGS, *profile, "--window-size=1280,1600", f"--screenshot={shot}",
                     page.as_uri()], capture_output=True, timeout=120, check=True)
     assert shot.stat().st_size > 10_000
+
+
+def test_faults_of_a_cell_are_outcomes_and_the_other_cells_run_on(workspace: Path, tmp_path: Path) -> None:
+    data = yaml.safe_load((workspace / "matrix.yaml").read_text())
+    data["timeouts"] = dict(data["timeouts"], test=10)
+    curlint = data["recipes"]["curlint"]
+    steps = lambda **changed: dict(curlint, steps=dict(curlint["steps"], **changed))
+    data["recipes"] = {
+        "curlint": curlint,
+        "hangs": steps(test=[["sleep", "600"]]),
+        # The test process dies of SIGSEGV (as a child: PID 1 of a container ignores the signal).
+        "segfaults": steps(test=[["sh", "-c", "sh -c 'kill -SEGV $$'"]]),
+        # Steps after the fetch have no network: proven by a build step that tries to reach the mirror.
+        "reaches-out": steps(build=[["curl", "-sS", "--max-time", "10", "http://deb.debian.org/debian/"]]),
+    }
+    here = str(FIXTURES / "curlint")
+    data["sources"] = {
+        "curlint": {"kind": "path", "path": here, "recipe": "curlint"},
+        "hangs": {"kind": "path", "path": here, "recipe": "hangs"},
+        "segfaults": {"kind": "path", "path": here, "recipe": "segfaults"},
+        "reaches-out": {"kind": "path", "path": here, "recipe": "reaches-out"},
+        "unreachable": {"kind": "tarball", "url": "http://127.0.0.1:9/curlint-0.1.tar.gz", "sha256": "0" * 64,
+                        "recipe": "curlint"},
+    }
+    faults = tmp_path / "faults"
+    faults.mkdir()
+    (faults / "matrix.yaml").write_text(yaml.safe_dump(data))
+    code, _, cells = run(faults, "faults", "ghc96", "hangs,segfaults,reaches-out,unreachable,curlint", "--flavor", "gnutls")
+    assert code == 1
+    verdict = {name.split("/")[0]: (cell["status"], cell["cause"], cell["evidence"]) for name, cell in cells.items()}
+    assert verdict["hangs"][:2] == ("timeout", None)
+    assert verdict["hangs"][2][0] == "step test ran past its timeout of 10 s"
+    assert verdict["segfaults"][:2] == ("crash", None)
+    assert "exit code 139: killed by SIGSEGV" in verdict["segfaults"][2]
+    assert verdict["reaches-out"][:2] == ("build-fail", "unknown")
+    assert any("Could not resolve host" in line for line in verdict["reaches-out"][2]), verdict["reaches-out"]
+    assert verdict["unreachable"][:2] == ("error", "fetch")
+    assert "compat-fetch: cannot download http://127.0.0.1:9/curlint-0.1.tar.gz" in verdict["unreachable"][2]
+    assert verdict["curlint"][0] == "pass"  # the others ran on
