@@ -1,10 +1,15 @@
-"""matrix.yaml: load, validate with the path of each error, and hand out frozen dataclasses."""
+"""matrix.yaml: load, validate with the path of each error, and hand out frozen dataclasses.
+
+The file is distrusted input: a mistake, or a trick played on the YAML reader, ends as one ConfigError line
+that names the file, where, and what to do; never a traceback, a hang or gigabytes of memory."""
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Mapping
+import reprlib
+import string
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +23,37 @@ TOOLCHAIN_KINDS = ("debian", "bindist")
 SOURCE_KINDS = ("debian", "git", "tarball", "path")
 DEFAULT_TIMEOUTS = {"fetch": 900, "prepare": 1800, "configure": 1800, "build": 5400, "test": 1800, "probe": 600}
 PLACEHOLDERS = ("jobs", "out", "version", "flavor")
+
+# Toolchain, source, recipe and flavor names become cell keys (toolchain--source--flavor, hence no "--"), Docker
+# tags, volume names, nox session names and file names.
+NAME = r"[a-z0-9][a-z0-9.+_-]{0,62}"
+NAME_RULE = "a name is 1 to 63 of a-z 0-9 . + _ -, starts with a letter or digit and has no '--'"
+# --run-id: a directory name under reports/runs/; never split at "--", so it may use capitals.
+RUN_ID = r"[A-Za-z0-9][A-Za-z0-9.+_-]{0,62}"
+# A download becomes a file name in an image's build context (Hackage sdists keep theirs: HUnit-1.2.5.2.tar.gz).
+DOWNLOAD_NAME = r"[A-Za-z0-9][A-Za-z0-9.+_-]{0,127}"
+# The tool's own nox sessions: a toolchain of that name would replace one.
+RESERVED_TOOLCHAINS = ("matrix", "report", "nightly", "tests")
+# A Debian package name (Policy 5.6.1): packages.txt reaches apt-get through xargs, so never an option or two words.
+PACKAGE = r"[a-z0-9][a-z0-9.+-]+"
+PACKAGE_WHAT = "a Debian package name (a-z 0-9 . + -, starting with a letter or digit)"
+# apt.conf and mmdebstrap --aptopt get `Key "value";`: nothing may close the quotes or start another statement.
+APT_OPTION = r"[A-Za-z0-9:_-]+=[A-Za-z0-9.:/_+-]*"
+# One sources.list line, "deb [opt=value ...] URI SUITE [COMPONENT ...]": no quotes, ';', '#' or line breaks.
+APT_SOURCE = (r"deb(-src)? (\[[A-Za-z0-9.:/_+=,-]+( [A-Za-z0-9.:/_+=,-]+)*\] )?"
+              r"[a-z][a-z0-9+]*://[A-Za-z0-9.:/_+~%@-]+ [A-Za-z0-9.:/_+~-]+( [A-Za-z0-9._+/-]+)*")
+_CELL_PART = r"[A-Za-z0-9.+_*?\[\]~-]{1,127}"
+
+# Limits far above any real matrix (the shipped one: 20 KB, 7 levels, 1,400 values with its aliases expanded)
+# that bound what a hostile file costs (under a second each, measured): the bytes read and scanned, the
+# nesting (PyYAML's composer recurses once per level), the values counted as if every alias were expanded
+# (the reader walks each use; a "billion laughs" file is a few hundred bytes) and the length of one string.
+MAX_BYTES = 256 * 1024
+MAX_DEPTH = 64
+MAX_ITEMS = 20_000
+MAX_TEXT = 4096
+MAX_TIMEOUT = 86_400  # seconds for one step of one cell: a day
+MAX_COUNT = 100_000  # runs kept, status flips, runs looked at
 
 T = TypeVar("T")
 
@@ -113,84 +149,138 @@ class _Reader:
         self.file = file
 
     def fail(self, path: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.file}: {path}: {message}")
+        return _error(self.file, path, message)
+
+    def key(self, key: Any, path: str) -> str:
+        # YAML reads `96:` as a number and `on:` as true: such a key would clash with, or miss, its quoted twin.
+        if not isinstance(key, str):
+            raise self.fail(path, f"key {_show(key)} is read as {type(key).__name__}, not text: quote it")
+        return key
 
     def mapping(self, value: Any, path: str, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise self.fail(path, f"expected a mapping, got {_kind(value)}")
         for key in value:
-            if key not in allowed:
-                raise self.fail(f"{path}.{key}", f"unknown key{_did_you_mean(str(key), allowed)}; expected one of: {', '.join(allowed)}")
+            if self.key(key, path) not in allowed:
+                raise self.fail(_at(path, key), f"unknown key{_did_you_mean(key, allowed)}; expected one of: {', '.join(allowed)}")
         for key in required:
             if key not in value:
                 raise self.fail(path, f"missing required key '{key}'")
         return value
 
     def string(self, value: Any, path: str, pattern: str | None = None, what: str = "") -> str:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = str(value)
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**64:
+            value = str(value)  # `version: 3`, `flavors: [96]`: the digits are the text meant
+        if isinstance(value, float):  # `ghc: 9.10` would silently be 9.1
+            raise self.fail(path, f"{_show(value)} is read as a number: quote it")
         if not isinstance(value, str) or not value:
             raise self.fail(path, f"expected a non-empty string, got {_kind(value)}")
+        if len(value) > MAX_TEXT:
+            raise self.fail(path, f"{_show(value)} is longer than {MAX_TEXT} characters: shorten it")
         if pattern and not re.fullmatch(pattern, value):
-            raise self.fail(path, f"'{value}' is not {what or 'valid'}")
+            raise self.fail(path, f"{_show(value)} is not {what or 'valid'}")
         return value
 
-    def strings(self, value: Any, path: str) -> tuple[str, ...]:
+    def spliced(self, items: Any, path: str, depth: int = 0) -> list[tuple[Any, str]]:
+        """Items with their paths; a list inside the list is spliced in (so YAML anchors can share pins)."""
+        if not isinstance(items, list):
+            return [(items, path)]
+        if depth == MAX_DEPTH:
+            raise self.fail(path, f"lists nested more than {MAX_DEPTH} deep: splice fewer lists into each other")
+        out: list[tuple[Any, str]] = []
+        for i, item in enumerate(items):
+            out += self.spliced(item, f"{path}[{i}]", depth + 1) if isinstance(item, list) else [(item, f"{path}[{i}]")]
+            if len(out) > MAX_ITEMS:  # parse() may be handed Python lists that share sublists
+                raise self.fail(path, f"more than {MAX_ITEMS} items once nested lists are spliced in: list fewer")
+        return out
+
+    def strings(self, value: Any, path: str, pattern: str | None = None, what: str = "") -> tuple[str, ...]:
         """A list of strings; a list inside it (a YAML alias) is spliced in."""
         if value is None:
             return ()
         if not isinstance(value, list):
             raise self.fail(path, f"expected a list of strings, got {_kind(value)}")
-        return tuple(self.string(item, item_path) for item, item_path in _spliced(value, path))
+        return tuple(self.string(item, item_path, pattern, what) for item, item_path in self.spliced(value, path))
 
     def name(self, value: Any, path: str, known: dict[str, Any] | tuple[str, ...], what: str) -> str:
         text = self.string(value, path)
         if text not in known:
-            raise self.fail(path, f"unknown {what} '{text}'{_did_you_mean(text, tuple(known))}")
+            raise self.fail(path, f"unknown {what} {_show(text)}{_did_you_mean(text, tuple(known))}")
         return text
 
     def choice(self, value: Any, path: str, choices: tuple[str, ...]) -> str:
         text = self.string(value, path)
         if text not in choices:
-            raise self.fail(path, f"'{text}' is not one of: {', '.join(choices)}{_did_you_mean(text, choices)}")
+            raise self.fail(path, f"{_show(text)} is not one of: {', '.join(choices)}{_did_you_mean(text, choices)}")
         return text
 
-    def positive_int(self, value: Any, path: str, unit: str = "seconds") -> int:
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise self.fail(path, f"expected a positive number of {unit}, got {value!r}")
+    def positive_int(self, value: Any, path: str, unit: str = "seconds", maximum: int = MAX_COUNT) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= maximum:
+            raise self.fail(path, f"expected a whole number of {unit} from 1 to {maximum}, got {_show(value)}")
         return value
 
     def boolean(self, value: Any, path: str) -> bool:
         if not isinstance(value, bool):
-            raise self.fail(path, f"expected true or false, got {value!r}")
+            raise self.fail(path, f"expected true or false, got {_show(value)}")
         return value
 
-    def each(self, value: Any, path: str, parse: Callable[[str, Any, str], T]) -> dict[str, T]:
+    def each(self, value: Any, path: str, parse: Callable[[str, Any, str], T], reserved: tuple[str, ...] = ()
+             ) -> dict[str, T]:
+        """A mapping of names (toolchains, sources, recipes, flavors) to what each names."""
         if not isinstance(value, dict) or not value:
             raise self.fail(path, f"expected a non-empty mapping of names, got {_kind(value)}")
-        return {str(key): parse(str(key), item, f"{path}.{key}") for key, item in value.items()}
+        for key in value:
+            if not valid_name(self.key(key, path)):
+                raise self.fail(_at(path, key), f"not a valid name: {NAME_RULE}")
+            if key in reserved:
+                raise self.fail(_at(path, key), f"'{key}' is one of the tool's own nox sessions "
+                                                f"({', '.join(reserved)}): choose another name")
+        return {key: parse(key, item, f"{path}.{key}") for key, item in value.items()}
+
+
+def valid_name(text: object) -> bool:
+    """True when text may name a toolchain, source, recipe or flavor: NAME, and no '--'."""
+    return isinstance(text, str) and re.fullmatch(NAME, text) is not None and "--" not in text
+
+
+def _error(*parts: object) -> ConfigError:
+    """`file: where: what`, as the one line a user reads; values in it are already _show()n, so only a line
+    break in the file name itself could split it, and it is joined back."""
+    return ConfigError(" ".join(": ".join(map(str, parts)).splitlines()))
+
+
+_SHOWN = reprlib.Repr()  # bounds nesting and the items shown of a list or mapping
+_SHOWN.maxstring = _SHOWN.maxother = 80
+
+
+def _show(value: Any) -> str:
+    """A value as a short quoted line: repr escapes line breaks and quotes, and long values are cut."""
+    try:
+        text = _SHOWN.repr(value)
+    except ValueError:  # an int too long for str()
+        text = f"<a {type(value).__name__} too long to show>"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _at(path: str, key: str) -> str:
+    """The path of a key: path.key for a plain key, path['key'] quoted and cut for anything else."""
+    return f"{path}.{key}" if re.fullmatch(r"[A-Za-z0-9_.+-]{1,64}", key) else f"{path}[{_show(key)}]"
 
 
 def _kind(value: Any) -> str:
+    if isinstance(value, str) and not value:
+        return "an empty string"
     return {dict: "a mapping", list: "a list", str: "a string", type(None): "nothing"}.get(type(value), type(value).__name__)
 
 
 def _did_you_mean(word: str, options: tuple[str, ...]) -> str:
+    if len(word) > 100:  # difflib's cost grows with the word; nothing that long is a typo of a short name
+        return ""
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 HEX = {"sha256": 64, "sha1": 40}
-
-
-def _spliced(items: Any, path: str) -> list[tuple[Any, str]]:
-    """Items with their paths; a list inside the list is spliced in (so YAML anchors can share pins)."""
-    if not isinstance(items, list):
-        return [(items, path)]
-    out: list[tuple[Any, str]] = []
-    for i, item in enumerate(items):
-        out += _spliced(item, f"{path}[{i}]") if isinstance(item, list) else [(item, f"{path}[{i}]")]
-    return out
 
 
 def _download(r: _Reader, value: Any, path: str) -> Download:
@@ -199,7 +289,9 @@ def _download(r: _Reader, value: Any, path: str) -> Download:
     if not sums:
         raise r.fail(path, "a download must be pinned: give sha256 (or sha1)")
     url = r.string(d["url"], f"{path}.url", r"(https?|file)://\S+", "an http(s) or file URL")
-    return Download(r.string(d["name"], f"{path}.name"), url, sums.get("sha256"), sums.get("sha1"))
+    name = r.string(d["name"], f"{path}.name", DOWNLOAD_NAME,
+                    "a file name: 1 to 128 of A-Z a-z 0-9 . + _ -, starting with a letter or digit")
+    return Download(name, url, sums.get("sha256"), sums.get("sha1"))
 
 
 def _toolchain(r: _Reader, flavors: dict[str, Flavor], name: str, value: Any, path: str) -> Toolchain:
@@ -207,31 +299,43 @@ def _toolchain(r: _Reader, flavors: dict[str, Flavor], name: str, value: Any, pa
             "packages", "downloads")
     t = r.mapping(value, path, keys, ("kind", "suite", "ghc", "flavors"))
     kind = r.choice(t["kind"], f"{path}.kind", TOOLCHAIN_KINDS)
+    suite = r.string(t["suite"], f"{path}.suite", r"[a-z][a-z0-9.-]{0,62}", "a Debian suite name")
+    ghc = r.string(t["ghc"], f"{path}.ghc", r"\d+(\.\d+)+", "a GHC version like 9.6.6")
     names = r.strings(t["flavors"], f"{path}.flavors")
     if not names:
         raise r.fail(f"{path}.flavors", "list at least one SSL flavor")
     for i, flavor in enumerate(names):
         r.name(flavor, f"{path}.flavors[{i}]", flavors, "flavor")
     default = r.name(t.get("default_flavor", names[0]), f"{path}.default_flavor", names, "flavor of this toolchain")
-    downloads = tuple(_download(r, d, p) for d, p in _spliced(t.get("downloads") or [], f"{path}.downloads"))
-    if kind == "bindist" and not any(d.name == "ghc" for d in downloads):
+    downloads: dict[str, Download] = {}
+    for item, item_path in r.spliced(t.get("downloads") or [], f"{path}.downloads"):
+        download = _download(r, item, item_path)
+        if download.name in downloads:  # each is one file of the build context: the second would replace the first
+            raise r.fail(f"{item_path}.name", f"a second download named '{download.name}': give each its own name")
+        downloads[download.name] = download
+    if kind == "bindist" and "ghc" not in downloads:
         raise r.fail(f"{path}.downloads", "a bindist toolchain needs a download named 'ghc'")
     return Toolchain(
         name=name,
-        description=r.string(t.get("description", f"GHC {t['ghc']} ({kind}, {t['suite']})"), f"{path}.description"),
+        description=r.string(t.get("description", f"GHC {ghc} ({kind}, {suite})"), f"{path}.description"),
         kind=kind,
-        suite=r.string(t["suite"], f"{path}.suite", r"[a-z][a-z0-9.-]*", "a Debian suite name"),
-        ghc=r.string(t["ghc"], f"{path}.ghc", r"\d+(\.\d+)+", "a GHC version like 9.6.6"),
+        suite=suite,
+        ghc=ghc,
         flavors=names,
         default_flavor=default,
         mirror=r.string(t["mirror"], f"{path}.mirror", r"https?://\S+", "an http(s) URL") if "mirror" in t else None,
-        apt_options=r.strings(t.get("apt_options"), f"{path}.apt_options"),
-        apt_sources=tuple(r.string(line, p, r"deb(-src)? (\[[^]\n]*\] )?\S+://\S+ \S+( [^\n]*)?",
-                                   "a one-line apt source like 'deb http://deb.debian.org/debian experimental main'")
-                          for line, p in _spliced(t.get("apt_sources") or [], f"{path}.apt_sources")),
-        packages=r.strings(t.get("packages"), f"{path}.packages"),
-        downloads=downloads,
+        apt_options=r.strings(t.get("apt_options"), f"{path}.apt_options", APT_OPTION,
+                              "an apt option Key::Sub=value (key: A-Z a-z 0-9 : _ -; value: A-Z a-z 0-9 . : / _ + -)"),
+        apt_sources=r.strings(t.get("apt_sources"), f"{path}.apt_sources", APT_SOURCE,
+                              "a one-line apt source like 'deb http://deb.debian.org/debian experimental main' "
+                              "(no quotes, ';' or '#')"),
+        packages=_packages(r, t.get("packages"), f"{path}.packages"),
+        downloads=tuple(downloads.values()),
     )
+
+
+def _packages(r: _Reader, value: Any, path: str) -> tuple[str, ...]:
+    return r.strings(value, path, PACKAGE, PACKAGE_WHAT)
 
 
 SOURCE_FIELDS = {
@@ -249,8 +353,9 @@ def _source(r: _Reader, recipes: dict[str, Recipe], name: str, value: Any, path:
     for needed in SOURCE_FIELDS[kind]:
         if needed not in s:
             raise r.fail(path, f"a '{kind}' source needs '{needed}'")
-    text: dict[str, str] = {k: r.string(s[k], f"{path}.{k}") for k in ("package", "suite", "version", "url", "ref", "path")
-                            if k in s}
+    text: dict[str, str] = {k: r.string(s[k], f"{path}.{k}") for k in ("suite", "version", "url", "ref", "path") if k in s}
+    if "package" in s:  # an argument of apt-get source
+        text["package"] = r.string(s["package"], f"{path}.package", PACKAGE, PACKAGE_WHAT)
     if "sha256" in s:
         text["sha256"] = r.string(s["sha256"], f"{path}.sha256", "[0-9a-f]{64}", "a 64-digit lowercase hex sha256")
     return Source(
@@ -268,10 +373,30 @@ def _command(r: _Reader, value: Any, path: str) -> tuple[str, ...]:
     if not argv:
         raise r.fail(path, "a command is a non-empty list of arguments")
     for i, arg in enumerate(argv):
-        for placeholder in re.findall(r"\{(\w+)\}", arg):
-            if placeholder not in PLACEHOLDERS:
-                raise r.fail(f"{path}[{i}]", f"unknown placeholder '{{{placeholder}}}'{_did_you_mean(placeholder, PLACEHOLDERS)}; known: {', '.join(PLACEHOLDERS)}")
+        problem = _template_problem(arg)
+        if problem:
+            raise r.fail(f"{path}[{i}]", problem)
     return argv
+
+
+def _template_problem(arg: str) -> str | None:
+    """What is wrong with an argument as runner.expand fills it (str.format_map), or None. Only a bare
+    placeholder may appear, and {{ }} for literal braces: str.format would also follow an attribute
+    ({jobs.__class__}) or an index ({jobs[0]}), and a format spec ({out:>2147483647}) builds a 2 GB argument."""
+    known = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+    try:
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(arg)
+                  if name is not None]
+    except ValueError as exc:  # a lone { or }
+        return f"{_show(arg)}: {exc}; write {{{{ and }}}} for a literal brace"
+    for name, spec, conversion in fields:
+        base = re.split(r"[.\[]", name, maxsplit=1)[0]
+        if base not in PLACEHOLDERS:
+            return (f"unknown placeholder {_show('{' + name + '}')}{_did_you_mean(base, PLACEHOLDERS)}; known: {known} "
+                    "(write {{ and }} for a literal brace)")
+        if spec or conversion or name != base:
+            return f"{_show(arg)}: write the placeholder {{{base}}} alone, without attribute, index, conversion or format spec"
+    return None
 
 
 def _recipe(r: _Reader, name: str, value: Any, path: str) -> Recipe:
@@ -288,7 +413,7 @@ def _recipe(r: _Reader, name: str, value: Any, path: str) -> Recipe:
         raise r.fail(f"{path}.relink", f"expected a list of commands, got {_kind(relink)}")
     return Recipe(
         name=name,
-        packages=r.strings(d.get("packages"), f"{path}.packages"),
+        packages=_packages(r, d.get("packages"), f"{path}.packages"),
         steps=steps,
         relink=tuple(_command(r, c, f"{path}.relink[{i}]") for i, c in enumerate(relink)),
         junit=r.string(d["junit"], f"{path}.junit") if "junit" in d else None,
@@ -299,7 +424,7 @@ def _recipe(r: _Reader, name: str, value: Any, path: str) -> Recipe:
 def _expectation(r: _Reader, value: Any, path: str) -> Expectation:
     e = r.mapping(value, path, ("cell", "test", "reason", "bug"), ("cell", "reason"))
     return Expectation(
-        cell=r.string(e["cell"], f"{path}.cell", r"[A-Za-z0-9.+_*?\[\]~-]+--[A-Za-z0-9.+_*?\[\]~-]+--[A-Za-z0-9.+_*?\[\]~-]+",
+        cell=r.string(e["cell"], f"{path}.cell", f"{_CELL_PART}--{_CELL_PART}--{_CELL_PART}",
                       "a cell pattern TOOLCHAIN--SOURCE--FLAVOR (each part may use * and ?)"),
         reason=r.string(e["reason"], f"{path}.reason"),
         test=r.string(e["test"], f"{path}.test") if "test" in e else None,
@@ -319,11 +444,12 @@ def parse(data: Any, file: Path) -> Matrix:
                     ("toolchains", "flavors", "sources", "recipes"))
     flavors = r.each(top["flavors"], "flavors", lambda n, v, p: _flavor(r, n, v, p))
     recipes = r.each(top["recipes"], "recipes", lambda n, v, p: _recipe(r, n, v, p))
-    toolchains = r.each(top["toolchains"], "toolchains", lambda n, v, p: _toolchain(r, flavors, n, v, p))
+    toolchains = r.each(top["toolchains"], "toolchains", lambda n, v, p: _toolchain(r, flavors, n, v, p),
+                        RESERVED_TOOLCHAINS)
     sources = r.each(top["sources"], "sources", lambda n, v, p: _source(r, recipes, n, v, p))
     timeouts = dict(DEFAULT_TIMEOUTS)
     raw_timeouts = r.mapping(top.get("timeouts") or {}, "timeouts", tuple(DEFAULT_TIMEOUTS))
-    timeouts.update({k: r.positive_int(v, f"timeouts.{k}") for k, v in raw_timeouts.items()})
+    timeouts.update({k: r.positive_int(v, f"timeouts.{k}", "seconds", MAX_TIMEOUT) for k, v in raw_timeouts.items()})
     defaults = r.strings(top.get("default_sources"), "default_sources") or tuple(sources)
     for i, name in enumerate(defaults):
         r.name(name, f"default_sources[{i}]", sources, "source")
@@ -340,23 +466,111 @@ def parse(data: Any, file: Path) -> Matrix:
                   retention)
 
 
+class _Refused(yaml.MarkedYAMLError):
+    """YAML this tool refuses although PyYAML would read it: said as it is, at its line."""
+
+    def __init__(self, problem: str, mark: Any) -> None:
+        super().__init__(problem=problem, problem_mark=mark)
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with what distrusted input needs: a duplicate key is refused (PyYAML keeps the
+    last one silently), nesting is bounded (the composer recurses once per level), items are counted as if
+    every alias were expanded (aliases share nodes, but the reader walks each use), and a value PyYAML
+    cannot construct (2001-02-30 as a date) is one refusal at its line."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+        self.items = 0
+        self.sizes: dict[str, int] = {}  # anchor -> items of its value, aliases in it expanded
+
+    def count(self, items: int, mark: Any) -> None:
+        self.items += items
+        if self.items > MAX_ITEMS:
+            raise _Refused(f"more than {MAX_ITEMS} values, counting each use of an alias (the shipped matrix has "
+                           "1,400): shrink the file or its aliases", mark)
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event: Any = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent):
+            node = super().compose_node(parent, index)  # an undefined alias is PyYAML's error
+            if event.anchor not in self.sizes:  # its anchor is still open: the value would contain itself
+                raise _Refused(f"alias *{event.anchor} is used inside its own anchor: remove it", event.start_mark)
+            self.count(self.sizes[event.anchor], event.start_mark)
+            return node
+        if self.depth == MAX_DEPTH:
+            raise _Refused(f"nested more than {MAX_DEPTH} levels deep (a matrix needs 7): flatten it", event.start_mark)
+        before = self.items
+        self.count(1, event.start_mark)
+        self.depth += 1
+        node = super().compose_node(parent, index)
+        self.depth -= 1
+        if isinstance(node, yaml.ScalarNode) and len(node.value) > MAX_TEXT:  # before an int is made of 1:2:3:...
+            raise _Refused(f"a value longer than {MAX_TEXT} characters: shorten it", event.start_mark)
+        if event.anchor is not None:
+            self.sizes[event.anchor] = self.items - before
+        return node
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
+        first: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` brings keys that may be overridden
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                line = first.get(key)
+            except TypeError:  # an unhashable key: PyYAML's own check says so
+                continue
+            if line is not None:
+                raise _Refused(f"duplicate key {_show(key)} (first on line {line}): keep one", key_node.start_mark)
+            first[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+            # PyYAML's constructors fail so on a date that does not exist, an int beyond str()'s 4300 digits
+            # or a scalar with an explicit tag that does not fit (!!bool maybe).
+            what = _show(node.value) if isinstance(node, yaml.ScalarNode) else "this value"
+            raise _Refused(f"{what} cannot be read as {node.tag.rpartition(':')[2]}: quote it if it is text",
+                           node.start_mark) from None
+
+
 def load(file: Path) -> Matrix:
     """Read and validate a matrix file."""
     try:
-        text = file.read_text()
+        with file.open("rb") as stream:
+            raw = stream.read(MAX_BYTES + 1)  # never more: /dev/zero, or a log passed by mistake
     except OSError as exc:
-        raise ConfigError(f"{file}: cannot read: {exc.strerror}; pass an existing matrix file") from None
+        raise _error(file, "cannot read", f"{exc.strerror or exc}; pass an existing matrix file") from None
+    if len(raw) > MAX_BYTES:
+        raise _error(file, f"larger than {MAX_BYTES // 1024} KiB (a matrix is a few dozen)", "pass the matrix file")
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        text = raw.decode("utf-8")  # strictly: never the locale's encoding, never a replacement character
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise _error(file, f"line {line}, byte {exc.start}",
+                     f"not UTF-8 ({_show(raw[exc.start:exc.end])}): save the file as UTF-8") from None
+    try:
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.reader.ReaderError as exc:  # a control character: YAML allows none but tab and line breaks
+        line = text.count("\n", 0, exc.position) + 1
+        raise _error(file, f"line {line}", f"character {_show(chr(exc.character))} is not allowed in YAML: remove it"
+                     ) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
-        raise ConfigError(f"{file}: {where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        problem = "; ".join(p for p in (exc.context, exc.problem) if p)
+        raise _error(file, where, problem if isinstance(exc, _Refused) else f"not valid YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise _error(file, "somewhere", f"not valid YAML: {exc}") from None
     return parse(data, file)
 
 
 def pick(known: Mapping[str, T], name: str, what: str, file: Path) -> T:
     """Look a toolchain or source up by the name a user typed."""
     if name not in known:
-        raise ConfigError(f"{file}: no {what} named '{name}'{_did_you_mean(name, tuple(known))}; known: {', '.join(known)}")
+        raise _error(file, f"no {what} named {_show(name)}{_did_you_mean(name, tuple(known))}; known: {', '.join(known)}")
     return known[name]
