@@ -1,10 +1,22 @@
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from compat.analysis.failures import CAUSES, classify_build, crash_evidence, own_module, signal_of
+from compat.analysis.failures import (
+    CAUSES,
+    HEAD_LINES,
+    MAX_SCAN,
+    TAIL_LINES,
+    classify_build,
+    crash_evidence,
+    log_lines,
+    own_module,
+    signal_of,
+)
 
 
 def read(data: Path, name: str) -> str:
@@ -375,3 +387,75 @@ def test_a_shared_namespace_alone_does_not_make_a_module_the_projects() -> None:
     assert own_module("Test.AutoConf", ganeti) is True
     log = "test/hs/htest.hs:5:1: error:\n    Could not find module ‘Test.Framework’\n"
     assert classify_build(log, ganeti).cause == "deps"
+
+
+# Rule 9: logs come from containers the tool does not control; reading one is bounded whatever it holds.
+
+def test_rewritten_patterns_still_read_their_messages() -> None:
+    assert classify_build("[__1] rejecting: pandoc-3.1.8, pandoc-3.1.7, " + "pandoc-3.1.6, " * 100
+                          + "pandoc-2.0 (conflict: ganeti => pandoc<2)\n").cause == "deps"
+    assert classify_build("configure: error: Required Haskell modules not found: Network.Curl\n").cause == "deps"
+    assert classify_build("/usr/bin/ld: Foo.o: relocation R_X86_64_32 against symbol `bar' which may bind externally "
+                          "can not be used when making a shared object; recompile with -fPIC\n").cause == "link"
+    assert classify_build("/usr/bin/ld: relocation R_X86_64_32 against `.rodata' can not be used\n").cause == "link"
+
+
+def timed(function: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+# Each took seconds to minutes before: A.*B reads to the line's end from every A (.*'s quadratic or cubic time).
+HOSTILE = ["relocation against ", "rejecting: ", "configure: error: ", "undefined reference to `az", "E: Package '",
+           "a.hs:1", "x: line 1: ", "dependency \""]
+
+
+@pytest.mark.parametrize("fragment", HOSTILE)
+def test_a_line_repeating_a_pattern_is_read_in_linear_time(fragment: str) -> None:
+    line = fragment * (19_000 // len(fragment))  # 19 KB on one line
+    # A bound to catch quadratic or exponential behaviour, not a benchmark: each takes milliseconds.
+    assert timed(lambda: classify_build(line)) < 5
+    assert timed(lambda: crash_evidence(line, 139)) < 5
+
+
+GHC_LINE = "[ 12 of 186] Compiling Ganeti.Query.Server ( src/Ganeti/Query/Server.hs, dist/Server.o )\n"
+
+
+@pytest.mark.parametrize("log", [
+    pytest.param(lambda: GHC_LINE * 570_000, id="50 MB of a build"),
+    pytest.param(lambda: "".join(GHC_LINE * 9 + fragment * (2_000 // len(fragment)) + "\n" for fragment in HOSTILE) * 2_600,
+                 id="50 MB with hostile lines"),
+    pytest.param(lambda: "x" * 50_000_000, id="one 50 MB line"),
+    pytest.param(lambda: "\n" * 50_000_000, id="50 million empty lines"),
+])
+def test_a_huge_log_is_read_within_a_bound(log: Callable[[], str]) -> None:
+    text = log()
+    assert len(text) >= 50_000_000
+    assert timed(lambda: classify_build(text)) < 5
+    assert timed(lambda: crash_evidence(text, 139)) < 5
+
+
+def test_the_cause_is_read_in_the_first_and_the_last_lines_of_a_huge_log() -> None:
+    deps = "Setup: Encountered missing dependencies:\naeson >=1.0\n"
+    link = "/usr/bin/ld: cannot find -lcurl: No such file or directory\n"
+    assert classify_build(deps + GHC_LINE * (HEAD_LINES + TAIL_LINES)).cause == "deps"
+    assert classify_build(GHC_LINE * (HEAD_LINES + TAIL_LINES) + link).cause == "link"
+    # Between the two windows a line is not read: that is the bound.
+    assert classify_build(GHC_LINE * HEAD_LINES + link + GHC_LINE * TAIL_LINES).cause is None
+    assert classify_build(GHC_LINE * (HEAD_LINES - 1) + link + GHC_LINE * TAIL_LINES).cause == "link"
+    assert classify_build(GHC_LINE * HEAD_LINES + link + GHC_LINE * (TAIL_LINES - 1)).cause == "link"
+    assert crash_evidence("Segmentation fault\n" + GHC_LINE * 50_000, 1) == ("Segmentation fault",)
+
+
+def test_log_lines_is_the_window_of_splitlines() -> None:
+    for log in ["", "a", "a\n", "a\r\nb\rc\n\n", "x\n" * (HEAD_LINES + TAIL_LINES), "x\n" * (HEAD_LINES + TAIL_LINES + 1),
+                "\r" * (HEAD_LINES + TAIL_LINES + 5), "".join(f"{n}\n" for n in range(30_000))]:
+        lines = log.splitlines()
+        window = lines if len(lines) <= HEAD_LINES + TAIL_LINES else lines[:HEAD_LINES] + [""] + lines[-TAIL_LINES:]
+        assert log_lines(log) == window
+
+
+def test_a_pattern_looks_at_the_first_characters_of_a_line() -> None:
+    assert classify_build("x" * (MAX_SCAN - 30) + "cannot find -lcurl\n").cause == "link"
+    assert classify_build("x" * MAX_SCAN + "cannot find -lcurl\n").cause is None

@@ -44,13 +44,20 @@ class ProbeOutcome:
                 "built": self.built(), "timed_out": self.timed_out}
 
 
+# Bounded numbers: the output is the probe's, whatever it prints; int() refuses more than 4300 digits, and a
+# longer number is no count or exit code of ours, so its line is no such line.
+ALLOCATIONS = re.compile(r"gmp-shim: allocations (\d{1,18}) \((\w+)\)")
+EXIT = re.compile(r"probe-exit (\w+) (-?\d{1,9})(?!\d)")
+
+
 def parse_probe(text: str, requests: int, timed_out: bool = False) -> ProbeOutcome:
-    """Read images/scripts/run-probe's output: exit lines, and shim counts named by their run."""
+    """Read images/scripts/run-probe's output: exit lines, and shim counts named by their run. Any text is
+    read without an error: a line that is none of these is only kept as evidence when it looks like one."""
     outcome = ProbeOutcome(requests, timed_out=timed_out)
     for line in text.splitlines():
-        if match := re.match(r"gmp-shim: allocations (\d+) \((\w+)\)", line):
+        if match := ALLOCATIONS.match(line):
             outcome.allocations[match.group(2)] = int(match.group(1))
-        elif match := re.match(r"probe-exit (\w+) (-?\d+)", line):
+        elif match := EXIT.match(line):
             outcome.exits[match.group(1)] = int(match.group(2))
         if line.startswith(("probe", "gmp-shim", "Segmentation", "Aborted")) or "internal error" in line:
             outcome.lines.append(line.rstrip())
