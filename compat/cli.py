@@ -33,11 +33,23 @@ from compat.errors import (
     EXIT_UNAVAILABLE,
     CompatError,
     ConfigError,
+    EngineUnavailable,
 )
 from compat.matrix import Expectation, Matrix, Toolchain
 from compat.progress import Progress
 from compat.report import cell_text, write_reports
-from compat.results import FAILED, RUN_KINDS, CellResult, RunRecord, latest_cells, load_run, prune, store, write_run
+from compat.results import (
+    FAILED,
+    RUN_KINDS,
+    CellResult,
+    RunRecord,
+    latest_cells,
+    load_run,
+    load_run_record,
+    prune,
+    store,
+    write_run,
+)
 from compat.runner import Cell, plan
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,7 +147,7 @@ def run_kind(args: argparse.Namespace) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     from compat.engine import LABEL, Engine  # only the commands that need Docker import it
     from compat.images import ImageBuilder
-    from compat.runner import CellRunner, ProbeSettings
+    from compat.runner import CellRunner, EngineLost, ProbeSettings
 
     m: Matrix = matrix_module.load(args.matrix)
     toolchains = _names(args.toolchain, m.toolchains, list(m.toolchains), "toolchain", args.matrix)
@@ -143,20 +155,35 @@ def cmd_run(args: argparse.Namespace) -> int:
     flavors = _names(args.flavor, m.flavors, list(m.flavors), "flavor", args.matrix)
     say = Progress()
     groups = select(m, toolchains, source_names, flavors, args.matrix, say)
-    run_id = args.run_id or new_run_id()
-    run_dir = args.reports / "runs" / run_id
-    if run_dir.exists():
-        raise ConfigError(f"{run_dir}: run {run_id!r} exists already; give another --run-id")
     lock = lock_reports(args.reports)
+    results: list[CellResult] = []
+    if args.resume:
+        run_id, run_dir = args.resume, args.reports / "runs" / args.resume
+        record = load_run_record(run_dir)
+        if record is None:
+            raise ConfigError(f"{run_dir}: no run to resume there; give the id of a run under "
+                              f"{args.reports}/runs/")
+        # What finished stays; a cell the tool or the engine failed is run again.
+        results = [r for r in load_run(run_dir) if r.status != "error"]
+        kept = {r.key for r in results}
+        groups = [left for group in groups if (left := [cell for cell in group if cell.key not in kept])]
+        record.finished, record.interrupted, record.reason = None, False, None
+        say(f"resuming run {run_id}: {len(kept)} cell(s) kept, {sum(len(g) for g in groups)} to run")
+    else:
+        run_id = args.run_id or new_run_id()
+        run_dir = args.reports / "runs" / run_id
+        if run_dir.exists():
+            raise ConfigError(f"{run_dir}: run {run_id!r} exists already; give another --run-id, or --resume it")
+        record = RunRecord(run_id, run_kind(args), matrix_digest(args.matrix), tool_version(), now(),
+                           cells=[cell.key for group in groups for cell in group])
     engine = Engine()
-    record = RunRecord(run_id, run_kind(args), matrix_digest(args.matrix), tool_version(), now(),
-                       cells=[cell.key for group in groups for cell in group])
+    if args.resume:
+        engine.remove_labelled(f"{LABEL}.run", run_id)  # the containers and volumes of the attempt that stopped
     write_run(run_dir, record)
     say(f"run {run_id} ({record.kind}): {len(record.cells)} cell(s), results in {run_dir}")
     images = ImageBuilder(engine, args.reports / "cache", say)
     runner = CellRunner(engine, m, run_dir, say, images, keep=args.keep,
                         probe=ProbeSettings(args.probe_requests, args.probe_fault))
-    results: list[CellResult] = []
 
     def done(result: CellResult) -> None:
         store(run_dir, result)
@@ -169,10 +196,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     except Interrupted as stop:
         say(f"{stop.why}: removing this run's containers and volumes")
         engine.remove_labelled(f"{LABEL}.run", run_id)
-        record.interrupted, record.finished = True, now()
+        record.interrupted, record.finished, record.reason = True, now(), stop.why
         write_run(run_dir, record)
         lock.close()
         return stop.exit_code
+    except EngineLost as lost:
+        # Every finished cell is on disk; this run is incomplete and never "the previous run".
+        record.interrupted, record.finished, record.reason = True, now(), str(lost)
+        write_run(run_dir, record)
+        lock.close()
+        raise EngineUnavailable(f"{lost}; run {run_id} is incomplete: `python -m compat run --resume {run_id}` "
+                                "once an engine answers") from None
     record.finished = now()
     write_run(run_dir, record)
     for path in write_matrix_reports(args.reports, m)[0]:
@@ -432,6 +466,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--source", action="append", help="source name(s) or 'all' (default: with --toolchain the first of the matrix's "
                      "default_sources, else all of them)")
     run.add_argument("--flavor", action="append", help="SSL flavor(s) (default: every flavor of each toolchain)")
+    run.add_argument("--resume", type=run_id_argument, metavar="RUN_ID",
+                     help="go on with an incomplete run: its finished cells are kept, the rest (and its errors) run")
     run.add_argument("--run-id", type=run_id_argument, help="name of the run directory (default: UTC time and a random suffix)")
     run.add_argument("--probe-requests", type=probe_requests, default=20,
                      help="HTTPS requests per probe run, 1 to 1000 (default: %(default)s)")

@@ -25,6 +25,10 @@ HOW_TO_START = "start one (apt-get install docker.io; dockerd &) or point DOCKER
 NOT_EXECUTABLE = {127: "not found", 126: "not executable"}  # Engine.run writes "<this>: COMMAND" to the log
 
 
+class EngineRefused(Exception):
+    """The engine answered, but would not make or start the container (one line: its reason)."""
+
+
 @dataclass(frozen=True)
 class RunOutcome:
     exit_code: int | None  # None when the step timed out
@@ -47,6 +51,17 @@ class Engine:
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             reason = str(exc).splitlines()[0][:160]
             raise EngineUnavailable(f"no Docker engine answers ({reason}): {HOW_TO_START}") from None
+
+    def close(self) -> None:
+        self.client.close()
+        self.stream_client.close()
+
+    def alive(self) -> bool:
+        """Whether the engine still answers (after a failure: the engine's, or the cell's?)."""
+        try:
+            return bool(self.client.ping())
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
+            return False
 
     def cpus(self) -> int:
         """How many CPUs the engine's machine has (the {jobs} of a recipe)."""
@@ -218,8 +233,11 @@ class Engine:
         """Run one command as root in a throwaway container of an image, without a volume: (exit code, output)."""
         with tempfile.TemporaryDirectory(prefix="ganeti-compat-output-") as tmp:
             log = Path(tmp) / "output.log"
-            ran = self.run(image, argv, log=log, volume=None, mount="", workdir="/", root=True, network=network,
-                           timeout=timeout, env={}, labels={})
+            try:
+                ran = self.run(image, argv, log=log, volume=None, mount="", workdir="/", root=True, network=network,
+                               timeout=timeout, env={}, labels={})
+            except docker.errors.APIError as exc:
+                raise EngineRefused(str(exc.explanation or exc).splitlines()[0][:200]) from None
             return ran.exit_code, log.read_text(errors="replace") if log.exists() else ""
 
     def remove_labelled(self, key: str, value: str) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from compat.engine import LABEL, Engine
+from compat.engine import LABEL, Engine, EngineRefused
 from compat.errors import ToolchainUnavailable
 from compat.matrix import Download, Recipe, Toolchain
 
@@ -206,8 +206,12 @@ class ImageBuilder:
         script = (IMAGES_DIR / "scripts" / "check-freshness").read_text()
         with log.open("a") as out:
             print(f"$ check-freshness in {tag}", file=out)
-        exit_code, text = self.engine.output(tag, ["sh", "-c", script, "check-freshness"], network=True,
-                                             timeout=FRESHNESS_TIMEOUT)
+        try:
+            exit_code, text = self.engine.output(tag, ["sh", "-c", script, "check-freshness"], network=True,
+                                                 timeout=FRESHNESS_TIMEOUT)
+        except EngineRefused as exc:
+            # The engine could not give the check a network (e.g. no bridge on this engine): say so, go on.
+            return Freshness((), (), f"the check could not run: {exc}")
         with log.open("a") as out:
             out.write(text)
         return parse_freshness(text, exit_code)

@@ -110,6 +110,7 @@ class RunRecord:
     started: str
     finished: str | None = None  # None while running, or when the run was interrupted
     interrupted: bool = False
+    reason: str | None = None  # why it did not complete (interrupted, terminated, the engine lost)
     cells: list[str] = field(default_factory=list)  # the cells the run planned
 
 

@@ -34,10 +34,15 @@ PROBE_SCRIPT = "/build/.compat/run-probe"
 BUILD_ENV = {"HOME": "/home/builder", "LANG": "C.UTF-8"}
 
 
+class EngineLost(Exception):
+    """The Docker engine stopped answering: the cells in flight are errors, the run cannot go on."""
+
+
 class CellEngine(Protocol):
     """What the runner asks of an engine (compat.engine.Engine; an in-memory one in the unit tests)."""
 
     def cpus(self) -> int: ...
+    def alive(self) -> bool: ...
     def create_volume(self, name: str, labels: dict[str, str]) -> None: ...
     def remove_volume(self, name: str) -> None: ...
     def put_tree(self, image: str, volume: str, mount: str, tar_bytes: bytes, dest: str) -> None: ...
@@ -74,6 +79,7 @@ class Collected:
 
     unavailable: str | None = None
     runner_error: str | None = None
+    engine_lost: str | None = None
     steps: list[Step] = field(default_factory=list)
     junit: str | None = None
     texts: dict[str, str] = field(default_factory=dict)  # inspected facts by file name
@@ -145,6 +151,8 @@ class CellRunner:
                             built_by = cell.key
                 except Exception as exc:  # noqa: BLE001 - the runner failed, not the cell: say so and go on
                     seen.runner_error = self._runner_error(cell, result, exc)
+                    if not self.engine.alive():
+                        seen.engine_lost = f"the Docker engine stopped answering: {seen.runner_error}"
                 try:
                     self._judge(cell, result, seen)
                 except Exception as exc:  # noqa: BLE001 - a fact the judge could not read: still a cell
@@ -153,8 +161,10 @@ class CellRunner:
                 reason = f": {result.evidence[0]}" if result.status in ("unavailable", "error") and result.evidence else ""
                 self.say(f"{cell.key}: {result.status}{' (' + result.cause + ')' if result.cause else ''}{reason}")
                 done(result)
+                if seen.engine_lost:
+                    raise EngineLost(seen.engine_lost)
         finally:
-            if not self.keep:
+            if not self.keep and self.engine.alive():
                 self.engine.remove_volume(volume)
 
     def _judge(self, cell: Cell, result: CellResult, seen: Collected) -> None:
@@ -162,7 +172,7 @@ class CellRunner:
         soname = self.matrix.flavors[cell.flavor].soname
         found = facts.verdicts(seen.texts, soname) if seen.texts else None
         outcome = CellOutcome(
-            unavailable=seen.unavailable, runner_error=seen.runner_error,
+            unavailable=seen.unavailable, runner_error=seen.runner_error, engine_lost=seen.engine_lost,
             steps=tuple(seen.steps), expects_tests=bool(recipe.steps["test"]), junit_name=recipe.junit,
             junit=seen.junit, facts=found, incomplete=tuple(seen.incomplete),
             own_sources=facts.own_sources(seen.texts["haskell-sources.txt"]) if "haskell-sources.txt" in seen.texts

@@ -8,9 +8,9 @@ verdict; the cell gets the worst one, in this order (worst first):
 
 - `unavailable` stands alone: the toolchain image could not be had at all (a bindist download
   unreachable, a suite no mirror serves), so nothing else happened.
-- `error`: the tool failed (cause `runner`), the source could not be fetched (`fetch`), the image build
-  failed for another reason than a dependency (`image`: e.g. the mirror was lost), or the facts that a pass
-  needs could not be read (`facts`).
+- `error`: the Docker engine stopped answering (cause `engine`), the tool failed (`runner`), the source
+  could not be fetched (`fetch`), the image build failed for another reason than a dependency (`image`:
+  e.g. the mirror was lost), or the facts that a pass needs could not be read (`facts`).
 - `timeout`: a step, or the plain probe run, ran past its limit.
 - `crash`: a signal or an RTS internal error in a step or in the plain probe run; a GHC panic
   (cause `ghc-panic`).
@@ -24,6 +24,15 @@ verdict; the cell gets the worst one, in this order (worst first):
 Facts can only lower a verdict, never raise it. Among candidates of the same rank the earliest outcome
 (in step order) wins. The fault-injection run of the probe installs the hazard itself: it never proposes a
 verdict, a flag or a recommendation; it is reported as its own outcome.
+
+Evidence comes from logs and files written by code the tool does not control, and it ends up in the cell's
+JSON and in every report. Whatever path it took, a Verdict holds at most MAX_LINES (20) lines of evidence,
+and each flag at most MAX_LINES lines (the last one then says how many more there were); every line, and
+the recommendation, is at most MAX_LINE (500) characters: a longer one is cut and ends in "… [cut: N more
+characters]", N characters of the line as written; and terminal escape sequences (colours, cursor moves,
+OSC titles and links) and control characters other than tab are removed. The logs themselves are read
+within the bounds of compat.analysis.failures (log_lines: the first and the last lines of a log; MAX_SCAN:
+the characters of a line that a pattern looks at).
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from compat.analysis.failures import classify_build, crash_evidence
+from compat.analysis.failures import MAX_SCAN, classify_build, crash_evidence, log_lines
 from compat.analysis.junit import TestCounts, parse_junit
 from compat.analysis.probe import ProbeOutcome
 from compat.facts import Verdicts
@@ -40,12 +49,17 @@ from compat.facts import Verdicts
 ORDER = ("error", "timeout", "crash", "build-fail", "test-fail", "pass")
 BUILD_STEPS = ("prepare", "configure", "build")
 NOT_FOUND = re.compile(r"^not (?:found|executable): (\S+)")  # Engine.run's line for a command it cannot exec
-APT_DEPENDENCY = re.compile(
-    r"E: Unable to locate package|E: Package '.*' has no installation candidate|unmet dependencies|"
+APT_DEPENDENCY = re.compile(  # '[^']*', not '.*': linear on a line that repeats the message (see failures.py)
+    r"E: Unable to locate package|E: Package '[^']*' has no installation candidate|unmet dependencies|"
     r"E: Unable to correct problems|held broken packages|but it is not (going to be )?installable|"
-    r"E: Version '.*' for '.*' was not found")
+    r"E: Version '[^']*' for '[^']*' was not found")
 MAX_FAILED_NAMES = 7
 MAX_EVIDENCE = 8
+MAX_LINE = 500  # characters of an evidence line (see the module's docstring)
+MAX_LINES = 20  # lines of evidence of a verdict, and of each flag
+CUT = "… [cut: {} more characters]"
+# CSI (ESC [ ... final byte), OSC (ESC ] ... BEL or ESC backslash), other ESC sequences, then C0/C1 controls but tab.
+CONTROL = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[ -/]*[0-~])?|[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -64,6 +78,7 @@ class CellOutcome:
 
     unavailable: str | None = None  # why the toolchain cannot be had
     runner_error: str | None = None  # the tool's own failure, one line
+    engine_lost: str | None = None  # the Docker engine stopped answering during the cell
     steps: tuple[Step, ...] = ()  # in the order they ran; only the last may have failed
     expects_tests: bool = True  # the recipe has a test step
     junit_name: str | None = None  # the recipe's JUnit file, None when it writes none
@@ -86,6 +101,29 @@ class Verdict:
     recommendation: str = ""
     fault_injection: dict[str, Any] | None = None
 
+    def __post_init__(self) -> None:
+        # Here rather than where each piece of evidence is taken, so that no path can skip it.
+        object.__setattr__(self, "evidence", evidence_lines(self.evidence))
+        object.__setattr__(self, "flags", tuple((name, evidence_lines(lines)) for name, lines in self.flags))
+        object.__setattr__(self, "recommendation", printable(self.recommendation))
+
+
+def printable(line: str) -> str:
+    """The line without escape sequences and control characters (a tab stays), at most MAX_LINE characters:
+    a longer one is cut, and the marker counts the characters of the line as written that were left out."""
+    if len(line) <= MAX_LINE:
+        return CONTROL.sub("", line)
+    # Cut before cleaning, so that a line of 100 MB costs what its first characters cost.
+    keep = MAX_LINE - len(CUT.format(len(line)))  # the marker's count is at most the line's length
+    return CONTROL.sub("", line[:keep]) + CUT.format(len(line) - keep)
+
+
+def evidence_lines(lines: tuple[str, ...]) -> tuple[str, ...]:
+    """At most MAX_LINES printable lines, the last saying how many more there were."""
+    if len(lines) > MAX_LINES:
+        lines = lines[:MAX_LINES - 1] + (f"… [cut: {len(lines) - MAX_LINES + 1} more lines]",)
+    return tuple(printable(line) for line in lines)
+
 
 @dataclass(frozen=True)
 class _Candidate:
@@ -99,7 +137,9 @@ def judge(outcome: CellOutcome) -> Verdict:
     if outcome.unavailable is not None:
         return Verdict("unavailable", None, (outcome.unavailable,))
     candidates: list[_Candidate] = []
-    if outcome.runner_error is not None:
+    if outcome.engine_lost is not None:
+        candidates.append(_Candidate("error", "engine", (outcome.engine_lost,)))
+    elif outcome.runner_error is not None:
         candidates.append(_Candidate("error", "runner", (outcome.runner_error,)))
     for step in outcome.steps:
         candidates += _step(step, outcome)
@@ -122,7 +162,7 @@ def judge(outcome: CellOutcome) -> Verdict:
 def _step(step: Step, outcome: CellOutcome) -> list[_Candidate]:
     if step.exit_code == 0:
         return []
-    lines = step.log.splitlines()
+    lines = log_lines(step.log)
     if step.exit_code is None:
         limit = f" of {step.limit:.0f} s" if step.limit else ""
         return [_Candidate("timeout", None, (f"step {step.name} ran past its timeout{limit}",) + tuple(lines[-3:]))]
@@ -161,9 +201,10 @@ def _tests(outcome: CellOutcome) -> tuple[TestCounts | None, list[_Candidate]]:
     test = next((s for s in outcome.steps if s.name == "test"), None)
     if test is None or test.exit_code is None or crash_evidence(test.log, test.exit_code):
         return None, []
-    if test.exit_code in (126, 127) and any(NOT_FOUND.match(line) for line in test.log.splitlines()):
+    lines = log_lines(test.log)
+    if test.exit_code in (126, 127) and any(NOT_FOUND.match(line) for line in lines):
         return None, []
-    tail = tuple(test.log.splitlines()[-4:])
+    tail = tuple(lines[-4:])
     if outcome.junit_name is None:
         if test.exit_code:
             return None, [_Candidate("test-fail", None, (f"the tests exited with {test.exit_code}",) + tail)]
@@ -272,10 +313,10 @@ def _apt_evidence(lines: list[str]) -> tuple[str, ...]:
     """apt's refusal: each matching line with the indented lines that explain it (which package, why)."""
     evidence: list[str] = []
     for index, line in enumerate(lines):
-        if APT_DEPENDENCY.search(line):
+        if APT_DEPENDENCY.search(line, 0, MAX_SCAN):
             evidence.append(line.rstrip())
             for detail in lines[index + 1:index + 5]:
-                if not detail.startswith(" ") or APT_DEPENDENCY.search(detail):
+                if not detail.startswith(" ") or APT_DEPENDENCY.search(detail, 0, MAX_SCAN):
                     break
                 evidence.append(detail.rstrip())
     return tuple(dict.fromkeys(evidence))[:MAX_EVIDENCE]

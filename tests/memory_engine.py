@@ -34,10 +34,14 @@ class MemoryEngine:
     volumes: dict[str, dict[str, bytes]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     events: list[str] = field(default_factory=list)  # volume lifecycle, in order
+    lost: bool = False  # the engine stopped answering
 
     def on(self, prefix: tuple[str, ...], handler: Handler) -> None:
         """Answer commands starting with prefix (the most recently added handler first)."""
         self.handlers.insert(0, (prefix, handler))
+
+    def alive(self) -> bool:
+        return not self.lost
 
     def cpus(self) -> int:
         return 2

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -14,6 +18,7 @@ import docker
 import pytest
 import yaml
 
+from compat.engine import Engine
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.docker
@@ -316,3 +321,100 @@ def test_faults_of_a_cell_are_outcomes_and_the_other_cells_run_on(workspace: Pat
     assert verdict["unreachable"][:2] == ("error", "fetch")
     assert "compat-fetch: cannot download http://127.0.0.1:9/curlint-0.1.tar.gz" in verdict["unreachable"][2]
     assert verdict["curlint"][0] == "pass"  # the others ran on
+
+
+class SecondEngine:
+    """A second dockerd on its own socket and data directory: one a test may stop and start again."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.host = f"unix://{root}/docker.sock"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        # No bridge: it must not touch the first engine's network; cells need none after the fetch.
+        self.process = subprocess.Popen(
+            ["dockerd", "--host", self.host, "--data-root", str(self.root / "data"), "--exec-root",
+             str(self.root / "exec"), "--pidfile", str(self.root / "docker.pid"), "--bridge", "none",
+             "--iptables=false", "--ip-masq=false"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while True:  # a plain socket: docker-py leaks one for each refused connection
+            with socket.socket(socket.AF_UNIX) as probe:
+                try:
+                    probe.connect(str(self.root / "docker.sock"))
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+            time.sleep(0.5)
+        with contextlib.closing(docker.DockerClient(base_url=self.host)) as client:
+            client.ping()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=60)
+            self.process = None
+
+
+def test_an_engine_lost_mid_run_leaves_an_incomplete_run_that_resumes(workspace: Path, tmp_path: Path) -> None:
+    code, _, cells = run(workspace, "for-second-engine", "ghc96", "curlint", "--flavor", "gnutls")
+    assert code == 0
+    image = cells["curlint/gnutls"]["image"]
+    with contextlib.closing(Engine()) as engine:
+        plan = engine.labels(image)["org.ganeti-compat.plan"]
+        toolchain = next(tag for tag, _, labels in engine.images_labelled(f"org.ganeti-compat.plan={plan}")
+                         if "org.ganeti-compat.flavor" not in labels and not tag.endswith("-new"))
+        base = next(tag for tag, _ in engine.images_named("ganeti-compat/base")
+                    if tag.startswith("ganeti-compat/base:trixie-"))
+    second = SecondEngine(Path(tempfile.mkdtemp(prefix="gc-d2-", dir="/tmp")))  # a short socket path
+    second.start()
+    try:
+        # The toolchain image, its flavor layer and base, as the second engine's own (no registry here).
+        with subprocess.Popen(["docker", "save", image, toolchain, base], stdout=subprocess.PIPE) as save:
+            subprocess.run(["docker", "-H", second.host, "load", "-q"], stdin=save.stdout, check=True,
+                           capture_output=True)
+        assert save.returncode == 0
+        data = yaml.safe_load((workspace / "matrix.yaml").read_text())
+        recipe = data["recipes"]["curlint"]
+        data["recipes"]["slow"] = dict(recipe, steps=dict(recipe["steps"], test=[["sleep", "25"]]))
+        data["sources"] = {"curlint": {"kind": "path", "path": str(FIXTURES / "curlint"), "recipe": "curlint"},
+                           "slow": {"kind": "path", "path": str(FIXTURES / "curlint"), "recipe": "slow"}}
+        lost = tmp_path / "lost"
+        lost.mkdir()
+        (lost / "matrix.yaml").write_text(yaml.safe_dump(data))
+        command = [sys.executable, "-m", "compat", "--matrix", str(lost / "matrix.yaml"), "--reports",
+                   str(lost / "reports"), "run", "--toolchain", "ghc96", "--source", "curlint,slow", "--flavor",
+                   "gnutls", "--run-id", "lost"]
+        environment = dict(os.environ, DOCKER_HOST=second.host)
+        with subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True, env=environment) as process:
+            assert process.stderr is not None
+            for line in process.stderr:
+                if "ghc96--slow--gnutls: test ..." in line:
+                    break
+            time.sleep(2)
+            second.stop()
+            rest = process.stderr.read()
+            assert process.wait(timeout=120) == 3, rest
+        assert rest.strip().splitlines()[-1].startswith("ganeti-compat: the Docker engine stopped answering: ")
+        assert rest.strip().endswith("run lost is incomplete: `python -m compat run --resume lost` once an engine "
+                                     "answers")
+        run_dir = lost / "reports" / "runs" / "lost"
+        record = json.loads((run_dir / "run.json").read_text())
+        assert record["interrupted"] is True and "stopped answering" in record["reason"]
+        finished = json.loads((run_dir / "cells" / "ghc96--curlint--gnutls.json").read_text())
+        in_flight = json.loads((run_dir / "cells" / "ghc96--slow--gnutls.json").read_text())
+        assert finished["status"] == "pass" and (in_flight["status"], in_flight["cause"]) == ("error", "engine")
+
+        second.start()
+        done = subprocess.run([*command[:-2], "--resume", "lost"], cwd=ROOT, capture_output=True, text=True,
+                              env=environment, timeout=600, check=False)
+        assert "resuming run lost: 1 cell(s) kept, 1 to run" in done.stderr, done.stderr
+        again = json.loads((run_dir / "cells" / "ghc96--curlint--gnutls.json").read_text())
+        assert again["started"] == finished["started"]  # not redone
+        resumed = json.loads((run_dir / "cells" / "ghc96--slow--gnutls.json").read_text())
+        assert resumed["status"] != "error", resumed["evidence"]
+        assert json.loads((run_dir / "run.json").read_text())["interrupted"] is False
+    finally:
+        second.stop()
+        shutil.rmtree(second.root, ignore_errors=True)

@@ -9,7 +9,7 @@ import pytest
 
 from compat import matrix, sources
 from compat.results import CellResult
-from compat.runner import CellRunner, plan
+from compat.runner import CellRunner, EngineLost, plan
 from tests.conftest import DATA, ROOT
 from tests.memory_engine import MemoryEngine, MemoryImages
 
@@ -169,3 +169,20 @@ def test_an_inspection_that_times_out_is_visible_and_blocks_a_pass(engine: Memor
     incomplete = next(flag for flag in gnutls.flags if flag["name"] == "facts:incomplete")
     assert incomplete["evidence"][0] == "linkage.txt: `sh /build/.compat/inspect-build` timed out after 120 s"
     assert gnutls.ssl_recommendation == "unknown: the binaries' linkage could not be inspected"
+
+
+def test_an_engine_that_stops_answering_ends_the_run_with_the_cell_in_flight_an_error(
+        engine: MemoryEngine, tmp_path: Path) -> None:
+    def engine_gone(files: dict[str, bytes], argv: list[str], image: str) -> tuple[int, str]:
+        engine.lost = True
+        raise ConnectionError("('Connection aborted.', FileNotFoundError(2, 'No such file or directory'))")
+
+    engine.on(("runhaskell", "Setup.hs", "build"), engine_gone)
+    m = matrix.load(ROOT / "tests" / "fixtures" / "matrix.yaml")
+    runner = CellRunner(engine, m, tmp_path / "runs" / "r1", lambda line: None, MemoryImages())
+    results: list[CellResult] = []
+    with pytest.raises(EngineLost, match="the Docker engine stopped answering: ConnectionError"):
+        for group in plan(m, ["ghc96"], ["curlint"]):
+            runner.run_group(group, results.append)
+    assert [(r.flavor, r.status, r.cause) for r in results] == [("gnutls", "error", "engine")]  # openssl never started
+    assert "remove ganeti-compat-r1-ghc96-curlint" not in engine.events[2:]  # nothing asked of a dead engine

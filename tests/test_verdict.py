@@ -3,6 +3,7 @@ Ganeti 3.1 cell on trixie (or of a real failing one) and says what the cell's ve
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,12 +11,19 @@ import pytest
 
 from compat.analysis.probe import parse_probe
 from compat.facts import manifest, own_sources, verdicts
-from compat.verdict import ORDER, CellOutcome, Step, judge
+from compat.verdict import MAX_LINE, MAX_LINES, ORDER, CellOutcome, Step, judge
 from tests.conftest import DATA
 
 GNUTLS, OPENSSL = "libcurl-gnutls.so.4", "libcurl.so.4"
 TOOLCHAIN_FILES = ("ghc-info.txt", "ghc-pkg-list.txt", "ghc-pkg-check.txt", "ghc-pkg-dump.txt", "dpkg-libghc.tsv")
 ERRORS = Path(__file__).parent / "data" / "errors"
+LAUGHS = ('<?xml version="1.0"?>\n<!DOCTYPE lolz [\n <!ENTITY lol0 "lol">\n'
+          + "".join(f' <!ENTITY lol{n} "{f"&lol{n - 1};" * 10}">\n' for n in range(1, 10))
+          + ']>\n<testsuites><testsuite><testcase classname="lol" name="&lol9;"/></testsuite></testsuites>\n')
+ONE_ENTITY = ('<!DOCTYPE t [<!ENTITY name "prop_ok">]>'
+              '<testsuites><testsuite><testcase classname="t" name="&name;"/></testsuite></testsuites>')
+PASSWD = ('<?xml version="1.0"?><!DOCTYPE t [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+          '<testsuites><testsuite><testcase classname="t" name="&x;"/></testsuite></testsuites>')
 
 
 def read(*parts: str) -> str:
@@ -73,6 +81,23 @@ CASES = {
     "a JUnit file cut off": (
         lambda: ganeti(junit=read("ganeti", "3.1-trixie-htest.jxml.xml")[:5000]),
         ("test-fail", "no-junit", "the JUnit file htest.xml is unreadable: ")),
+    # The JUnit file is written by the code under test: anything but plain XML is a test outcome, never expanded.
+    "a JUnit file of binary garbage": (
+        lambda: ganeti(junit=bytes(range(256)).decode(errors="replace")),
+        ("test-fail", "no-junit", "the JUnit file htest.xml is unreadable: ")),
+    "a JUnit file that is not UTF-8": (
+        lambda: ganeti(junit=read("ganeti", "3.1-trixie-htest.jxml.xml").encode("utf-16").decode(errors="replace")),
+        ("test-fail", "no-junit", "the JUnit file htest.xml is unreadable: ")),
+    "a JUnit file declaring an entity": (
+        lambda: ganeti(junit=ONE_ENTITY), ("test-fail", "no-junit", "the JUnit file htest.xml is unreadable: it declares a DOCTYPE")),
+    "a JUnit file of billion laughs": (
+        lambda: ganeti(junit=LAUGHS), ("test-fail", "no-junit", "the JUnit file htest.xml is unreadable: it declares a DOCTYPE")),
+    "a JUnit file with an external entity": (
+        lambda: ganeti(junit=PASSWD), ("test-fail", "no-junit", "the JUnit file htest.xml is unreadable: it declares a DOCTYPE")),
+    "the tests killed by a signal, their JUnit file cut off": (
+        lambda: ganeti(steps=ganeti().steps[:-1] + (Step("test", 139, "Test.Ganeti.Objects:\n"),),
+                       junit=read("ganeti", "3.1-trixie-htest.jxml.xml")[:5000]),
+        ("crash", None, "step test:")),
     "ten failing tests (generated Python missing)": (
         lambda: ganeti(steps=ganeti().steps[:-1] + (Step("test", 1, ""),),
                        junit=read("ganeti", "3.1-trixie-htest-without-generated-python.jxml.xml")),
@@ -243,3 +268,56 @@ def test_the_manifest_names_every_installed_package_under_the_suites_names() -> 
                     "libssl3t64", "libgmp10", "libghc-curl-dev", "libghc-lens-dev"):
         assert package in installed, package
     assert all(version for version in installed.values())
+
+
+# Evidence comes from what containers wrote: bounded and printable on every path (see compat.verdict).
+
+def test_an_evidence_line_is_cut_to_max_line_characters() -> None:
+    verdict = judge(failed_step("build", 1, f"Linking exe/htools ...\n{'x' * 100_000_000}\nmake: *** Error 1\n"))
+    assert (verdict.status, verdict.cause) == ("build-fail", "unknown")
+    assert verdict.evidence == ("Linking exe/htools ...", "x" * 466 + "… [cut: 99999534 more characters]",
+                                "make: *** Error 1")
+    compile_error = judge(failed_step("build", 1, "src/Ganeti/BasicTypes.hs:3:1: error:\n    " + "y" * 1_000_000 + "\n"))
+    assert compile_error.cause == "compile"
+    assert [len(line) for line in compile_error.evidence] == [len("src/Ganeti/BasicTypes.hs:3:1: error:"), 499]
+
+
+def test_evidence_and_each_flag_hold_at_most_max_lines_lines() -> None:
+    missing = "".join(f"== missing exe/bin{n}\n" for n in range(100))
+    verdict = judge(ganeti(facts=verdicts(texts(linkage=missing + read("ganeti", "3.1-trixie-linkage.txt")), GNUTLS)))
+    assert verdict.cause == "link"
+    assert len(verdict.evidence) == MAX_LINES
+    assert verdict.evidence[-2:] == ("missing after the build: exe/bin18", "… [cut: 81 more lines]")
+    gaps = tuple(f"linkage.txt: line {n}: " + "z" * 10_000 for n in range(30))
+    verdict = judge(ganeti(incomplete=gaps))
+    assert verdict.cause == "facts"
+    flag = dict(verdict.flags)["facts:incomplete"]
+    assert len(flag) == MAX_LINES and flag[-1] == "… [cut: 11 more lines]"
+    for lines in (verdict.evidence, flag):
+        assert all(len(line) <= MAX_LINE for line in lines)
+
+
+def test_escape_sequences_and_control_characters_are_removed_from_evidence() -> None:
+    coloured = judge(failed_step("build", 1, "\x1b[1m\x1b[31msrc/Ganeti/Query.hs:3:1: error:\x1b[0m\n"))
+    assert (coloured.cause, coloured.evidence) == ("compile", ("src/Ganeti/Query.hs:3:1: error:",))
+    log = ("\x1b]0;make: building\x07[ 3 of 186] Compiling Ganeti.Query\n"
+           "\x1b[2K\x1b[1Aprogress 50%\r100%\x08\x00\tdone\x9b\n"
+           "\x1b]8;;file:///build/log\x1b\\make: *** [Makefile:5342: all] Error 1\x1b]8;;\x1b\\\n")
+    verdict = judge(failed_step("build", 1, log))
+    assert verdict.evidence[-4:] == ("[ 3 of 186] Compiling Ganeti.Query", "progress 50%", "100%\tdone",
+                                     "make: *** [Makefile:5342: all] Error 1")
+    probe = judge(ganeti(probe=parse_probe("probe: request 1: \x1b[31mCurlSSLConnectError\x1b[0m\nprobe-exit plain 2\n", 20)))
+    assert probe.evidence[1:] == ("probe: request 1: CurlSSLConnectError", "probe-exit plain 2")
+    assert judge(CellOutcome(unavailable="download 'ghc'\x1b[31m failed\r\n")).evidence == ("download 'ghc' failed",)
+    assert judge(ganeti(runner_error="engine\x07 went away\x1bM")).evidence == ("engine went away",)
+    assert judge(ganeti(incomplete=("linkage.txt: \x1b[1mtimed out\x1b[0m",))).flags[-1] == (
+        "facts:incomplete", ("linkage.txt: timed out",))
+
+
+def test_a_huge_failing_build_log_is_judged_within_a_bound() -> None:
+    log = "".join(f"{fragment * (2_000 // len(fragment))}\n" for fragment in (
+        "relocation against ", "rejecting: ", "\x1b]", "E: Version '", "src/A.hs:1")) * 5_000 + "\n" * 10_000_000
+    start = time.perf_counter()
+    verdict = judge(failed_step("build", 1, log))
+    assert time.perf_counter() - start < 5  # a bound against quadratic behaviour, not a benchmark
+    assert verdict.status == "build-fail"
