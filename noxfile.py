@@ -10,36 +10,42 @@ import sys
 from pathlib import Path
 
 import nox
-import yaml
+
+ROOT = Path(__file__).parent
+sys.path.insert(0, str(ROOT))  # nox imports this file by path; the name rules are the tool's own
+from compat.errors import ConfigError
+from compat.matrix import Toolchain, load
 
 nox.options.sessions = ["matrix"]
-ROOT = Path(__file__).parent
 PYTHON = sys.executable
 
 
-def _toolchains() -> dict[str, dict[str, str]]:
-    """Toolchains from matrix.yaml (description, kind, suite); `python -m compat validate` checks the rest."""
-    data = yaml.safe_load((ROOT / "matrix.yaml").read_text()) or {}
-    toolchains = data.get("toolchains") if isinstance(data, dict) else None
-    if not isinstance(toolchains, dict):
+def _toolchains() -> dict[str, Toolchain]:
+    """The toolchains of matrix.yaml, read by the tool's own loader.
+
+    A matrix that does not validate registers no toolchain session, so a bad name can never replace
+    `tests` or `matrix`: the error is said once here and again, with exit 2, by `nox -s matrix`.
+    """
+    try:
+        return load(ROOT / "matrix.yaml").toolchains
+    except ConfigError as exc:
+        print(f"noxfile.py: no toolchain sessions: {exc}", file=sys.stderr)
         return {}
-    return {str(name): {key: str(spec.get(key, "")) for key in ("description", "kind", "suite")}
-            for name, spec in toolchains.items() if isinstance(spec, dict)}
 
 
-def _register(name: str, spec: dict[str, str]) -> None:
+def _register(name: str, toolchain: Toolchain) -> None:
     def session(session: nox.Session) -> None:
         session.run(PYTHON, "-m", "compat", "run", "--toolchain", name, *session.posargs, external=True)
 
-    description = spec["description"] or f"toolchain {name}"
+    description = toolchain.description or f"toolchain {name}"
     session.__doc__ = f"{description} (posargs go to `compat run`, e.g. -- --source ganeti-3.0.2)"
     # The same tags as `python -m compat list --json`: `nox -t trixie`, `nox -t bindist`.
-    tags = ["toolchain"] + [spec[key] for key in ("kind", "suite") if spec[key]]
+    tags = ["toolchain"] + [tag for tag in (toolchain.kind, toolchain.suite) if tag]
     nox.session(name=name, python=False, tags=tags)(session)
 
 
-for _name, _spec in _toolchains().items():
-    _register(_name, _spec)
+for _name, _toolchain in _toolchains().items():
+    _register(_name, _toolchain)
 
 
 @nox.session(python=False)

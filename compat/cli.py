@@ -83,7 +83,7 @@ def _names(given: list[str] | None, known: Mapping[str, object], default: list[s
         names += [name for name in item.split(",") if name]
     if given is not None and not names:
         raise ConfigError(f"--{what} {' '.join(map(repr, given))} names no {what}; give one of: {', '.join(known)}")
-    if names == ["all"]:
+    if names == [matrix_module.SELECT_ALL]:
         return list(known)
     for name in names:
         matrix_module.pick(known, name, what, file)
@@ -218,7 +218,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     return exit_code(results, m.expected)
 
 
-RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_-]{0,62}")
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
@@ -430,8 +429,8 @@ STORAGE_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES)
 
 
 def run_id_argument(text: str) -> str:
-    if not RUN_ID.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"{text[:80]!r} is not a plain name ({RUN_ID.pattern})")
+    if not re.fullmatch(matrix_module.RUN_ID, text):
+        raise argparse.ArgumentTypeError(f"{text[:80]!r} is not a plain name ({matrix_module.RUN_ID})")
     return text
 
 

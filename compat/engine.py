@@ -18,6 +18,7 @@ import docker.errors
 import requests.exceptions
 
 from compat.errors import EngineUnavailable
+from compat.matrix import Limits
 
 LABEL = "org.ganeti-compat"
 BUILD_USER = "builder"
@@ -32,6 +33,7 @@ class EngineRefused(Exception):
 @dataclass(frozen=True)
 class RunOutcome:
     exit_code: int | None  # None when the step timed out
+    out_of_memory: bool = False  # the kernel killed a process of it at its memory limit
 
     @property
     def timed_out(self) -> bool:
@@ -181,12 +183,22 @@ class Engine:
 
     # steps
     def run(self, image: str, argv: list[str], *, log: Path, volume: str | None, mount: str, workdir: str,
-            root: bool, network: bool, timeout: float, env: dict[str, str], labels: dict[str, str]) -> RunOutcome:
-        """Run one command to completion, appending its output to log; kill it past the timeout."""
+            root: bool, network: bool, timeout: float, env: dict[str, str], labels: dict[str, str],
+            limits: Limits | None = None) -> RunOutcome:
+        """Run one command to completion, appending its output to log; kill it past the timeout.
+
+        No container gets privileges, capabilities beyond Docker's default set, the Docker socket or a way to
+        gain privileges (no-new-privileges: setuid binaries do not raise them); only fetch and prepare get a
+        network. With limits, memory (swap included) and the number of processes are capped."""
+        capped: dict[str, Any] = {}
+        if limits:
+            memory = f"{limits.memory_mib}m"
+            capped = {"mem_limit": memory, "memswap_limit": memory, "pids_limit": limits.pids}
         container = self.client.containers.create(
             image, command=argv, working_dir=workdir, user="root" if root else BUILD_USER,
             environment=env, volumes={volume: {"bind": mount, "mode": "rw"}} if volume else {},
-            network_mode="bridge" if network else "none", labels={LABEL: "1", **labels}, detach=True)
+            network_mode="bridge" if network else "none", labels={LABEL: "1", **labels}, detach=True,
+            privileged=False, security_opt=["no-new-privileges"], **capped)
         try:
             try:
                 container.start()
@@ -203,9 +215,11 @@ class Engine:
             pump = _Pump(self.stream_client.api.logs(container.id, stream=True, follow=True), log)
             exit_code = self._wait(container, timeout)
             pump.finish(self.client.api.logs(container.id, stream=False))
+            container.reload()
+            out_of_memory = bool(container.attrs["State"].get("OOMKilled"))
         finally:
             _discard(container)
-        return RunOutcome(exit_code)
+        return RunOutcome(exit_code, out_of_memory)
 
     @classmethod
     def _wait(cls, container: Any, timeout: float) -> int | None:

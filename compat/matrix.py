@@ -21,6 +21,9 @@ from compat.errors import ConfigError
 STEPS = ("prepare", "configure", "build", "test")
 TOOLCHAIN_KINDS = ("debian", "bindist")
 SOURCE_KINDS = ("debian", "git", "tarball", "path")
+# What one step's container may use: a Ganeti build needs about 2 GiB; the rest is room for -j and the tests.
+DEFAULT_LIMITS = {"memory_mib": 8192, "pids": 4096}
+MAX_LIMITS = {"memory_mib": 1024 * 1024, "pids": 4 * 1024 * 1024}
 DEFAULT_TIMEOUTS = {"fetch": 900, "prepare": 1800, "configure": 1800, "build": 5400, "test": 1800, "probe": 600}
 PLACEHOLDERS = ("jobs", "out", "version", "flavor")
 
@@ -34,6 +37,7 @@ RUN_ID = r"[A-Za-z0-9][A-Za-z0-9.+_-]{0,62}"
 DOWNLOAD_NAME = r"[A-Za-z0-9][A-Za-z0-9.+_-]{0,127}"
 # The tool's own nox sessions: a toolchain of that name would replace one.
 RESERVED_TOOLCHAINS = ("matrix", "report", "nightly", "tests")
+SELECT_ALL = "all"  # --toolchain all, --source all, --flavor all: never a name of its own
 # A Debian package name (Policy 5.6.1): packages.txt reaches apt-get through xargs, so never an option or two words.
 PACKAGE = r"[a-z0-9][a-z0-9.+-]+"
 PACKAGE_WHAT = "a Debian package name (a-z 0-9 . + -, starting with a letter or digit)"
@@ -127,6 +131,14 @@ class Expectation:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What each step's container may use: memory in MiB (no swap beyond it) and processes."""
+
+    memory_mib: int
+    pids: int
+
+
+@dataclass(frozen=True)
 class Matrix:
     path: Path
     toolchains: dict[str, Toolchain]
@@ -140,6 +152,7 @@ class Matrix:
     flaky_flips: int = 2  # a cell is flaky when its status flipped more than this ...
     flaky_window: int = 10  # ... in its last this many runs
     retention: int = 30  # runs the nightly keeps
+    limits: Limits = field(default_factory=lambda: Limits(**DEFAULT_LIMITS))
 
 
 class _Reader:
@@ -232,6 +245,9 @@ class _Reader:
         for key in value:
             if not valid_name(self.key(key, path)):
                 raise self.fail(_at(path, key), f"not a valid name: {NAME_RULE}")
+            if key == SELECT_ALL:
+                raise self.fail(_at(path, key), f"'{SELECT_ALL}' selects every name on the command line "
+                                                f"(--toolchain all): choose another name")
             if key in reserved:
                 raise self.fail(_at(path, key), f"'{key}' is one of the tool's own nox sessions "
                                                 f"({', '.join(reserved)}): choose another name")
@@ -440,7 +456,7 @@ def parse(data: Any, file: Path) -> Matrix:
     """Validate parsed YAML into a Matrix; raise ConfigError naming the bad field."""
     r = _Reader(file)
     top = r.mapping(data, "matrix", ("toolchains", "flavors", "sources", "recipes", "timeouts", "default_sources",
-                                     "abi_baseline", "expected", "flaky", "retention"),
+                                     "abi_baseline", "expected", "flaky", "retention", "limits"),
                     ("toolchains", "flavors", "sources", "recipes"))
     flavors = r.each(top["flavors"], "flavors", lambda n, v, p: _flavor(r, n, v, p))
     recipes = r.each(top["recipes"], "recipes", lambda n, v, p: _recipe(r, n, v, p))
@@ -462,8 +478,12 @@ def parse(data: Any, file: Path) -> Matrix:
     flips = r.positive_int(flaky["flips"], "flaky.flips", "status flips") if "flips" in flaky else 2
     window = r.positive_int(flaky["window"], "flaky.window", "runs") if "window" in flaky else 10
     retention = r.positive_int(top["retention"], "retention", "runs") if "retention" in top else 30
+    raw_limits = r.mapping(top.get("limits") or {}, "limits", tuple(DEFAULT_LIMITS))
+    limits = Limits(**{key: r.positive_int(raw_limits[key], f"limits.{key}", unit, MAX_LIMITS[key])
+                       if key in raw_limits else DEFAULT_LIMITS[key]
+                       for key, unit in (("memory_mib", "MiB"), ("pids", "processes"))})
     return Matrix(file, toolchains, flavors, sources, recipes, timeouts, defaults, baseline, expected, flips, window,
-                  retention)
+                  retention, limits)
 
 
 class _Refused(yaml.MarkedYAMLError):

@@ -19,7 +19,7 @@ from compat.analysis.probe import ProbeOutcome, parse_probe
 from compat.engine import LABEL, RunOutcome
 from compat.errors import ToolchainUnavailable
 from compat.images import IMAGES_DIR, Image, ImageBuildFailed, tar_directory, tar_files
-from compat.matrix import Matrix, Recipe, Source, Toolchain
+from compat.matrix import Limits, Matrix, Recipe, Source, Toolchain
 from compat.results import CellResult, cell_key
 from compat.verdict import CellOutcome, Step, judge
 
@@ -48,7 +48,8 @@ class CellEngine(Protocol):
     def put_tree(self, image: str, volume: str, mount: str, tar_bytes: bytes, dest: str) -> None: ...
     def read_file(self, image: str, volume: str, mount: str, path: str) -> bytes | None: ...
     def run(self, image: str, argv: list[str], *, log: Path, volume: str, mount: str, workdir: str, root: bool,
-            network: bool, timeout: float, env: dict[str, str], labels: dict[str, str]) -> RunOutcome: ...
+            network: bool, timeout: float, env: dict[str, str], labels: dict[str, str],
+            limits: Limits | None = None) -> RunOutcome: ...
 
 
 class Images(Protocol):
@@ -88,10 +89,10 @@ class Collected:
     missing_packages: tuple[str, ...] = ()
 
     def failed(self) -> bool:
-        return self.runner_error is not None or any(step.exit_code != 0 for step in self.steps)
+        return self.runner_error is not None or any(step.exit_code != 0 or step.out_of_memory for step in self.steps)
 
     def built(self) -> bool:
-        return any(step.name == "build" and step.exit_code == 0 for step in self.steps)
+        return any(step.name == "build" and step.exit_code == 0 and not step.out_of_memory for step in self.steps)
 
 
 def plan(matrix: Matrix, toolchains: list[str], source_names: list[str], flavors: list[str] | None = None
@@ -110,7 +111,7 @@ def plan(matrix: Matrix, toolchains: list[str], source_names: list[str], flavors
 
 def expand(argv: tuple[str, ...], values: dict[str, str]) -> list[str]:
     """Fill {placeholders} in each argument on its own: no argument is ever parsed by a shell."""
-    return [arg.format_map(values) if "{" in arg else arg for arg in argv]
+    return [arg.format_map(values) if "{" in arg or "}" in arg else arg for arg in argv]
 
 
 class CellRunner:
@@ -302,6 +303,7 @@ class CellRunner:
         budget = float(self.matrix.timeouts[step])
         start = time.monotonic()
         exit_code: int | None = 0
+        out_of_memory = False
         try:
             for argv in commands:
                 with log.open("a") as out:
@@ -310,15 +312,18 @@ class CellRunner:
                 ran = self.engine.run(image.tag, argv, log=log, volume=volume, mount=MOUNT,
                                       workdir=MOUNT if step == "fetch" else SRC, root=step == "prepare",
                                       network=step in ("fetch", "prepare"), timeout=remaining, env=BUILD_ENV,
-                                      labels={f"{LABEL}.run": self.run_id, f"{LABEL}.step": step})
-                exit_code = ran.exit_code
-                if exit_code != 0:
+                                      labels={f"{LABEL}.run": self.run_id, f"{LABEL}.step": step},
+                                      limits=self.matrix.limits)
+                exit_code, out_of_memory = ran.exit_code, ran.out_of_memory
+                if exit_code != 0 or out_of_memory:
                     break
         finally:
             result.timings[step] = round(time.monotonic() - start, 1)
-        seen.steps.append(Step(step, exit_code, log.read_text(errors="replace") if log.exists() else "", budget))
-        self.say(f"{cell.key}: {step} {'done' if exit_code == 0 else 'failed'} in {result.timings[step]:.0f} s")
-        return exit_code == 0
+        memory = self.matrix.limits.memory_mib if out_of_memory else None
+        seen.steps.append(Step(step, exit_code, log.read_text(errors="replace") if log.exists() else "", budget, memory))
+        completed = exit_code == 0 and not out_of_memory
+        self.say(f"{cell.key}: {step} {'done' if completed else 'failed'} in {result.timings[step]:.0f} s")
+        return completed
 
     def _inspect(self, recipe: Recipe, cell: Cell, image: Image, volume: str, logs: Path, result: CellResult,
                  seen: Collected, fetched: bool) -> None:
@@ -335,7 +340,8 @@ class CellRunner:
             log.unlink(missing_ok=True)
             ran = self.engine.run(image.tag, question.argv, log=log, volume=volume, mount=MOUNT,
                                   workdir=SRC if fetched else MOUNT, root=False, network=False,
-                                  timeout=INSPECT_TIMEOUT, env={}, labels={f"{LABEL}.run": self.run_id})
+                                  timeout=INSPECT_TIMEOUT, env={}, labels={f"{LABEL}.run": self.run_id},
+                                  limits=self.matrix.limits)
             seen.texts[name] = log.read_text(errors="replace") if log.exists() else ""
             result.logs[name.rsplit(".", 1)[0]] = self._relative(log)
             if ran.timed_out:
@@ -357,7 +363,8 @@ class CellRunner:
         start = time.monotonic()
         ran = self.engine.run(image.tag, argv, log=log, volume=volume, mount=MOUNT, workdir=MOUNT, root=False,
                               network=False, timeout=limit, env={"HOME": "/home/builder"},
-                              labels={f"{LABEL}.run": self.run_id, f"{LABEL}.step": "probe"})
+                              labels={f"{LABEL}.run": self.run_id, f"{LABEL}.step": "probe"},
+                              limits=self.matrix.limits)
         result.timings["probe"] = round(time.monotonic() - start, 1)
         seen.probe = parse_probe(log.read_text(errors="replace") if log.exists() else "", self.probe.requests,
                                  ran.timed_out)

@@ -13,7 +13,8 @@ verdict; the cell gets the worst one, in this order (worst first):
   e.g. the mirror was lost), or the facts that a pass needs could not be read (`facts`).
 - `timeout`: a step, or the plain probe run, ran past its limit.
 - `crash`: a signal or an RTS internal error in a step or in the plain probe run; a GHC panic
-  (cause `ghc-panic`).
+  (cause `ghc-panic`); the kernel killing a process of a step at the container's memory limit (cause
+  `memory`, even when the step then exited 0).
 - `build-fail`: the image could not install the suite's packages (`deps`), a configure/build step failed
   (`deps`, `abi`, `link`, `compile`, `unknown`), a binary the recipe lists is missing after the build, or a
   binary links another libcurl than the cell's flavor (`link`).
@@ -30,7 +31,9 @@ JSON and in every report. Whatever path it took, a Verdict holds at most MAX_LIN
 and each flag at most MAX_LINES lines (the last one then says how many more there were); every line, and
 the recommendation, is at most MAX_LINE (500) characters: a longer one is cut and ends in "… [cut: N more
 characters]", N characters of the line as written; and terminal escape sequences (colours, cursor moves,
-OSC titles and links) and control characters other than tab are removed. The logs themselves are read
+OSC titles and links) and control characters other than tab are removed. The names of failing tests, which
+come from the JUnit file, are cleaned the same way, and at most MAX_TEST_NAMES of them are kept (the counts
+stay whole, so a cut list is never read as every failure). The logs themselves are read
 within the bounds of compat.analysis.failures (log_lines: the first and the last lines of a log; MAX_SCAN:
 the characters of a line that a pattern looks at).
 """
@@ -38,7 +41,7 @@ the characters of a line that a pattern looks at).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from compat.analysis.failures import MAX_SCAN, classify_build, crash_evidence, log_lines
@@ -57,6 +60,7 @@ MAX_FAILED_NAMES = 7
 MAX_EVIDENCE = 8
 MAX_LINE = 500  # characters of an evidence line (see the module's docstring)
 MAX_LINES = 20  # lines of evidence of a verdict, and of each flag
+MAX_TEST_NAMES = 2000  # failing tests named in a cell's result; Ganeti's suite has about 460 tests
 CUT = "… [cut: {} more characters]"
 # CSI (ESC [ ... final byte), OSC (ESC ] ... BEL or ESC backslash), other ESC sequences, then C0/C1 controls but tab.
 CONTROL = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[ -/]*[0-~])?|[\x00-\x08\x0a-\x1f\x7f-\x9f]")
@@ -70,6 +74,7 @@ class Step:
     exit_code: int | None
     log: str = ""
     limit: float | None = None
+    out_of_memory: int | None = None  # the memory limit (MiB) at which the kernel killed a process of it
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,9 @@ class Verdict:
         object.__setattr__(self, "evidence", evidence_lines(self.evidence))
         object.__setattr__(self, "flags", tuple((name, evidence_lines(lines)) for name, lines in self.flags))
         object.__setattr__(self, "recommendation", printable(self.recommendation))
+        if self.tests is not None:
+            names = tuple(printable(name) for name in self.tests.failed_names[:MAX_TEST_NAMES])
+            object.__setattr__(self, "tests", replace(self.tests, failed_names=names))
 
 
 def printable(line: str) -> str:
@@ -160,6 +168,11 @@ def judge(outcome: CellOutcome) -> Verdict:
 
 
 def _step(step: Step, outcome: CellOutcome) -> list[_Candidate]:
+    if step.out_of_memory and step.exit_code is not None:
+        # Even when the step exited 0: a process it ran was killed, so what it did is not what it would do.
+        killed = (f"step {step.name}: the kernel killed a process at the memory limit of {step.out_of_memory} MiB "
+                  "(limits.memory_mib in matrix.yaml)")
+        return [_Candidate("crash", "memory", (killed,) + crash_evidence(step.log, step.exit_code))]
     if step.exit_code == 0:
         return []
     lines = log_lines(step.log)
@@ -199,7 +212,7 @@ def _step(step: Step, outcome: CellOutcome) -> list[_Candidate]:
 def _tests(outcome: CellOutcome) -> tuple[TestCounts | None, list[_Candidate]]:
     """This cell's own test run: its exit and the JUnit file it wrote (removed before it started)."""
     test = next((s for s in outcome.steps if s.name == "test"), None)
-    if test is None or test.exit_code is None or crash_evidence(test.log, test.exit_code):
+    if test is None or test.exit_code is None or test.out_of_memory or crash_evidence(test.log, test.exit_code):
         return None, []
     lines = log_lines(test.log)
     if test.exit_code in (126, 127) and any(NOT_FOUND.match(line) for line in lines):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from compat.engine import RunOutcome
 from compat.images import Image
-from compat.matrix import Recipe, Toolchain
+from compat.matrix import Limits, Recipe, Toolchain
 
 # A handler gets the volume's files, the command and the image; it may change the files; it returns
 # (exit code, None for a timeout; output).
@@ -26,6 +26,7 @@ class Call:
     workdir: str
     root: bool
     network: bool
+    limits: Limits | None = None
 
 
 @dataclass
@@ -35,6 +36,7 @@ class MemoryEngine:
     calls: list[Call] = field(default_factory=list)
     events: list[str] = field(default_factory=list)  # volume lifecycle, in order
     lost: bool = False  # the engine stopped answering
+    out_of_memory: set[str] = field(default_factory=set)  # commands the kernel kills at the memory limit
 
     def on(self, prefix: tuple[str, ...], handler: Handler) -> None:
         """Answer commands starting with prefix (the most recently added handler first)."""
@@ -65,8 +67,9 @@ class MemoryEngine:
         return self.volumes.get(volume, {}).get(path)
 
     def run(self, image: str, argv: list[str], *, log: Path, volume: str | None, mount: str, workdir: str,
-            root: bool, network: bool, timeout: float, env: dict[str, str], labels: dict[str, str]) -> RunOutcome:
-        self.calls.append(Call(image, list(argv), volume, workdir, root, network))
+            root: bool, network: bool, timeout: float, env: dict[str, str], labels: dict[str, str],
+            limits: Limits | None = None) -> RunOutcome:
+        self.calls.append(Call(image, list(argv), volume, workdir, root, network, limits))
         files = self.volumes.setdefault(volume, {}) if volume else {}
         for prefix, handler in self.handlers:
             if tuple(argv[:len(prefix)]) == prefix:
@@ -76,7 +79,7 @@ class MemoryEngine:
             code, output = 0, ""
         with log.open("a") as out:
             out.write(output)
-        return RunOutcome(code)
+        return RunOutcome(code, argv[0] in self.out_of_memory)
 
     def commands(self) -> list[list[str]]:
         return [call.argv for call in self.calls]

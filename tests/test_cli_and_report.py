@@ -4,6 +4,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,6 @@ import pytest
 
 from compat import matrix
 from compat.cli import (
-    RUN_ID,
     default_sources,
     defined_by,
     exit_code,
@@ -211,6 +211,19 @@ def test_list_names_the_cells_with_the_tags_of_their_nox_sessions() -> None:
     assert compat("list").stdout.splitlines()[0].startswith("ghc78--ganeti-3.1--openssl\tGHC 7.8.4 upstream bindist")
 
 
+def test_a_matrix_that_does_not_validate_registers_no_toolchain_session_and_never_replaces_the_tests(
+        tmp_path: Path) -> None:
+    (tmp_path / "noxfile.py").write_text((ROOT / "noxfile.py").read_text())
+    hostile = (ROOT / "matrix.yaml").read_text().replace("\n  ghc96:", "\n  tests:", 1)
+    assert hostile != (ROOT / "matrix.yaml").read_text()
+    (tmp_path / "matrix.yaml").write_text(hostile)
+    listed = subprocess.run([sys.executable, "-m", "nox", "--list"], cwd=tmp_path, capture_output=True, text=True,
+                            check=False, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert listed.returncode == 0, listed.stderr
+    assert "toolchains.tests: 'tests' is one of the tool's own nox sessions" in listed.stderr
+    assert "- tests -> Unit tests on captured data" in listed.stdout and "ghc88" not in listed.stdout
+
+
 def test_unreadable_results_are_named_skipped_and_never_read_as_a_pass(tmp_path: Path) -> None:
     good = CellResult("ghc96", "ganeti-3.1", "gnutls", status="pass", started="2026-11-25T03:00:00+00:00")
     stored_run(tmp_path, "r1", "matrix", good)
@@ -255,7 +268,7 @@ def test_command_line_mistakes_are_one_line_and_exit_2(args: list[str], said: st
 
 def test_run_ids_do_not_collide_and_one_run_at_a_time_writes_a_reports_directory(tmp_path: Path) -> None:
     ids = {new_run_id() for _ in range(50)}
-    assert len(ids) == 50 and all(RUN_ID.fullmatch(i) for i in ids)
+    assert len(ids) == 50 and all(re.fullmatch(matrix.RUN_ID, i) for i in ids)
     first = lock_reports(tmp_path)
     with pytest.raises(ConfigError, match=rf"{tmp_path}: run pid {os.getpid()} \(started .*\) is using it; wait"):
         lock_reports(tmp_path)

@@ -21,9 +21,9 @@ from pathlib import Path
 import docker
 import pytest
 
-from compat.engine import Engine
+from compat.engine import Engine, RunOutcome
 from compat.images import Image, ImageBuilder
-from compat.matrix import Recipe, Toolchain
+from compat.matrix import Limits, Recipe, Toolchain
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.docker
@@ -200,3 +200,33 @@ def test_clean_removes_what_a_killed_run_left_and_nothing_running(base: str, tmp
         assert f"removed container {young.name}" not in done.stdout  # a live run's, by default
     finally:
         young.remove(force=True)
+
+
+def test_a_step_runs_without_privileges_or_the_docker_socket_and_within_the_matrix_limits(base: str,
+                                                                                          tmp_path: Path) -> None:
+    engine = Engine()
+    limits = Limits(memory_mib=256, pids=64)
+
+    def run(script: str) -> tuple[RunOutcome, str]:
+        log = tmp_path / "step.log"
+        log.unlink(missing_ok=True)
+        ran = engine.run(base, ["sh", "-c", script], log=log, volume=None, mount="", workdir="/", root=True,
+                         network=False, timeout=120, env={}, labels={}, limits=limits)
+        return ran, log.read_text()
+
+    ran, said = run("grep -E '^(NoNewPrivs|CapEff)' /proc/self/status; ls /var/run/docker.sock /run/docker.sock;"
+                    " cat /proc/net/dev")
+    status = dict(line.split(":\t") for line in said.splitlines() if line.startswith(("NoNewPrivs", "CapEff")))
+    assert status["NoNewPrivs"] == "1"  # setuid binaries cannot raise privileges
+    cap_sys_admin = 1 << 21
+    assert not int(status["CapEff"], 16) & cap_sys_admin  # root in a step is Docker's unprivileged root
+    assert "No such file or directory" in said and ran.exit_code == 2  # no Docker socket
+    assert [line.split(":")[0].strip() for line in said.splitlines() if ":" in line and "|" not in line
+            and not line.startswith(("NoNewPrivs", "CapEff", "ls"))] == ["lo"]  # no network but loopback
+    # tail keeps a line that never ends: 1 GB of it meets the 256 MiB limit (swap included), and the kernel kills it.
+    ran, said = run("head -c 1000000000 /dev/zero | tail -n 1 >/dev/null")
+    assert ran.out_of_memory and ran.exit_code == 137, said
+    ran, said = run("for i in $(seq 100); do sleep 30 & done; wait")
+    assert ran.exit_code == 2 and "Cannot fork" in said and not ran.out_of_memory
+    ran, _ = run("true")
+    assert (ran.exit_code, ran.out_of_memory) == (0, False)

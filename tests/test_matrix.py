@@ -142,6 +142,14 @@ def test_source_recipe_and_flavor_names_follow_the_same_rule(section: str, old: 
     assert error_for(data).startswith(f"matrix.yaml: {section}.a--b: not a valid name")
 
 
+@pytest.mark.parametrize("section, old", [("toolchains", "ghc88"), ("sources", "ganeti-3.1"), ("flavors", "gnutls")])
+def test_all_selects_every_name_and_is_never_a_name(section: str, old: str) -> None:
+    data = load_default()
+    data[section]["all"] = data[section].pop(old)
+    assert error_for(data) == (f"matrix.yaml: {section}.all: 'all' selects every name on the command line "
+                               "(--toolchain all): choose another name")
+
+
 @pytest.mark.parametrize("name", ["matrix", "report", "nightly", "tests"])
 def test_a_toolchain_may_not_take_the_name_of_one_of_the_tools_own_sessions(name: str) -> None:
     data = load_default()
@@ -280,6 +288,26 @@ def test_a_day_is_the_longest_timeout() -> None:
     assert matrix.parse(data, Path("matrix.yaml")).timeouts["build"] == 86_400
 
 
+def test_containers_get_memory_and_process_limits_by_default_or_from_the_matrix() -> None:
+    data = load_default()
+    data.pop("limits", None)
+    assert matrix.parse(data, Path("matrix.yaml")).limits == matrix.Limits(memory_mib=8192, pids=4096)
+    data["limits"] = {"memory_mib": 3072}
+    assert matrix.parse(data, Path("matrix.yaml")).limits == matrix.Limits(memory_mib=3072, pids=4096)
+
+
+@pytest.mark.parametrize("limits, said", [
+    ({"memory_mib": 0}, "limits.memory_mib: expected a whole number of MiB from 1 to 1048576, got 0"),
+    ({"memory_mib": "8g"}, "limits.memory_mib: expected a whole number of MiB from 1 to 1048576, got '8g'"),
+    ({"pids": -1}, "limits.pids: expected a whole number of processes from 1 to 4194304, got -1"),
+    ({"cpus": 2}, "limits.cpus: unknown key; expected one of: memory_mib, pids"),
+])
+def test_limits_are_whole_numbers_in_a_range(limits: dict[str, object], said: str) -> None:
+    data = load_default()
+    data["limits"] = limits
+    assert error_for(data).startswith(f"matrix.yaml: {said}")
+
+
 @pytest.mark.parametrize("option", [
     'Acquire::Check-Valid-Until=false"; DPkg::Pre-Invoke {"touch /tmp/pwned"',
     "Acquire::Check-Valid-Until=false;", "Acquire::Check-Valid-Until", "APT::Key=a b", "APT::Key=a\nb",
@@ -344,11 +372,11 @@ def test_a_command_template_holds_bare_placeholders_only(arg: str, said: str) ->
 
 def test_literal_braces_and_placeholders_expand_as_validated() -> None:
     data = load_default()
-    argv = ["awk", "{{print $1}}", "-j{jobs}", "--jxml={out}/{flavor}-{version}.xml"]
+    argv = ["awk", "{{print $1}}", "-j{jobs}", "--jxml={out}/{flavor}-{version}.xml", "a}}b"]
     data["recipes"]["ganeti-3.1"]["steps"]["build"][0] = argv
     command = matrix.parse(data, Path("matrix.yaml")).recipes["ganeti-3.1"].steps["build"][0]
     values = {"jobs": "4", "out": "/build/out", "flavor": "gnutls", "version": "3.1"}
-    assert expand(command, values) == ["awk", "{print $1}", "-j4", "--jxml=/build/out/gnutls-3.1.xml"]
+    assert expand(command, values) == ["awk", "{print $1}", "-j4", "--jxml=/build/out/gnutls-3.1.xml", "a}b"]
 
 
 @pytest.mark.parametrize("where, value", [

@@ -106,6 +106,18 @@ def test_the_first_flavor_compiles_and_a_further_flavor_relinks_its_tree(engine:
     assert gnutls.image_freshness == "up to date with test"
 
 
+@pytest.mark.parametrize("exit_code", [137, 0])
+def test_every_container_gets_the_matrix_limits_and_a_step_killed_at_its_memory_limit_is_a_crash(
+        engine: MemoryEngine, tmp_path: Path, exit_code: int) -> None:
+    engine.out_of_memory.add(BINARY)
+    engine.on((BINARY,), lambda files, argv, image: (exit_code, "Test Cases  Total\n" if exit_code else ""))
+    gnutls, = run(engine, tmp_path, ["gnutls"])
+    assert (gnutls.status, gnutls.cause) == ("crash", "memory")
+    assert gnutls.evidence[0] == ("step test: the kernel killed a process at the memory limit of 8192 MiB "
+                                  "(limits.memory_mib in matrix.yaml)")
+    assert {call.limits for call in engine.calls} == {matrix.Limits(memory_mib=8192, pids=4096)}
+
+
 @pytest.mark.parametrize("exit_code", [0, 1])
 def test_a_flavor_whose_tests_write_no_junit_never_gets_the_first_flavors_counts(
         engine: MemoryEngine, tmp_path: Path, exit_code: int) -> None:

@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 
 from compat.analysis.probe import parse_probe
+from compat.expected import explained
 from compat.facts import manifest, own_sources, verdicts
-from compat.verdict import MAX_LINE, MAX_LINES, ORDER, CellOutcome, Step, judge
+from compat.matrix import Expectation
+from compat.results import CellResult
+from compat.verdict import MAX_LINE, MAX_LINES, MAX_TEST_NAMES, ORDER, CellOutcome, Step, judge
 from tests.conftest import DATA
 
 GNUTLS, OPENSSL = "libcurl-gnutls.so.4", "libcurl.so.4"
@@ -312,6 +315,29 @@ def test_escape_sequences_and_control_characters_are_removed_from_evidence() -> 
     assert judge(ganeti(runner_error="engine\x07 went away\x1bM")).evidence == ("engine went away",)
     assert judge(ganeti(incomplete=("linkage.txt: \x1b[1mtimed out\x1b[0m",))).flags[-1] == (
         "facts:incomplete", ("linkage.txt: timed out",))
+
+
+@pytest.mark.parametrize("exit_code", [2, 0])
+def test_a_build_that_met_its_memory_limit_is_a_crash_even_when_make_exited_0(exit_code: int) -> None:
+    log = "[ 3 of 186] Compiling Ganeti.Query\ngcc: fatal error: Killed signal terminated program cc1\n"
+    step = Step("build", exit_code, log, 5400, out_of_memory=2048)
+    verdict = judge(ganeti(steps=ganeti().steps[:2] + (step,), junit=None, probe=None))
+    assert (verdict.status, verdict.cause) == ("crash", "memory")
+    assert verdict.evidence[0] == ("step build: the kernel killed a process at the memory limit of 2048 MiB "
+                                   "(limits.memory_mib in matrix.yaml)")
+
+
+def test_failing_test_names_are_cleaned_and_bounded_and_the_counts_stay_whole() -> None:
+    cases = "".join(f'<testcase classname="\x9b31mT{n}\x7f" name="{"n" * 1_000}"><failure/></testcase>'
+                    for n in range(MAX_TEST_NAMES + 500))
+    verdict = judge(ganeti(junit=f"<testsuites><testsuite>{cases}</testsuite></testsuites>"))
+    assert verdict.status == "test-fail" and verdict.tests is not None
+    assert (verdict.tests.total, verdict.tests.failed) == (MAX_TEST_NAMES + 500, MAX_TEST_NAMES + 500)
+    assert len(verdict.tests.failed_names) == MAX_TEST_NAMES
+    assert verdict.tests.failed_names[0].startswith("31mT0/nnn") and len(verdict.tests.failed_names[0]) <= MAX_LINE
+    assert not any("\x9b" in name or "\x7f" in name for name in verdict.tests.failed_names)
+    result = CellResult("ghc96", "ganeti-3.1", "gnutls", status="test-fail", tests=verdict.tests.as_dict())
+    assert explained((Expectation("ghc96--*", "all of them", test="*"),), result) == []  # the rest were not seen
 
 
 def test_a_huge_failing_build_log_is_judged_within_a_bound() -> None:
