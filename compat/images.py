@@ -30,6 +30,12 @@ FRESHNESS_TIMEOUT = 300
 PROVISIONAL = "-new"  # the tag of an image until its installed packages name it
 
 
+def repository_of(toolchain: str, flavor: str | None = None) -> str:
+    """The image repository of a toolchain, or of one of its flavors: a valid Docker name for every valid
+    toolchain and flavor name (compat.matrix.NAME), never the same for two of them (names hold no "--")."""
+    return f"ganeti-compat/{toolchain}" + (f"--{flavor}" if flavor else "")
+
+
 @dataclass(frozen=True)
 class ImagePlan:
     """Everything that goes into a toolchain image besides what the suite serves on the day it is built."""
@@ -219,7 +225,7 @@ class ImageBuilder:
     def _build(self, plan: ImagePlan, plan_digest: str, base: str, downloads: dict[str, Path], refresh: str,
                log: Path) -> str:
         """Build, then tag by the package versions the image ended up with."""
-        repository = f"ganeti-compat/{plan.toolchain.name}"
+        repository = repository_of(plan.toolchain.name)
         provisional = f"{repository}:{plan_digest[:16]}{PROVISIONAL}"
         self.say(f"building image {repository} on {base} ({refresh}; log: {log})")
         files = {"Dockerfile": plan.dockerfile.encode(), **plan.files}
@@ -248,7 +254,7 @@ class ImageBuilder:
         dockerfile = (IMAGES_DIR / "flavor.Dockerfile").read_text()
         base_id = self.engine.image_id(image.tag) or image.tag
         digest = hashlib.sha256(f"{dockerfile}\0{base_id}\0{soname}".encode()).hexdigest()[:16]
-        tag = f"ganeti-compat/{toolchain.name}-{flavor}:{digest}"
+        tag = f"{repository_of(toolchain.name, flavor)}:{digest}"
         if tag in self.known:
             return self.known[tag]
         reused = self.engine.image_id(tag) is not None

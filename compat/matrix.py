@@ -29,10 +29,14 @@ PLACEHOLDERS = ("jobs", "out", "version", "flavor")
 
 # Toolchain, source, recipe and flavor names become cell keys (toolchain--source--flavor, hence no "--"), Docker
 # tags, volume names, nox session names and file names.
-NAME = r"[a-z0-9][a-z0-9.+_-]{0,62}"
-NAME_RULE = "a name is 1 to 63 of a-z 0-9 . + _ -, starts with a letter or digit and has no '--'"
+# Docker's grammar for a repository path component (`ganeti-compat/<toolchain>-<flavor>`), made stricter:
+# one separator at a time, so a name never holds the "--" of a cell key. It is a valid tag, volume name part,
+# nox session name and file name too.
+NAME = r"[a-z0-9]+(?:[._-][a-z0-9]+)*"
+NAME_RULE = ("a name is 1 to 63 characters: a-z and 0-9, joined by single '.', '_' or '-' "
+             "(it starts and ends with a letter or digit)")
 # --run-id: a directory name under reports/runs/; never split at "--", so it may use capitals.
-RUN_ID = r"[A-Za-z0-9][A-Za-z0-9.+_-]{0,62}"
+RUN_ID = r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}"  # also part of a Docker volume name: no '+'
 # A download becomes a file name in an image's build context (Hackage sdists keep theirs: HUnit-1.2.5.2.tar.gz).
 DOWNLOAD_NAME = r"[A-Za-z0-9][A-Za-z0-9.+_-]{0,127}"
 # The tool's own nox sessions: a toolchain of that name would replace one.
@@ -255,8 +259,8 @@ class _Reader:
 
 
 def valid_name(text: object) -> bool:
-    """True when text may name a toolchain, source, recipe or flavor: NAME, and no '--'."""
-    return isinstance(text, str) and re.fullmatch(NAME, text) is not None and "--" not in text
+    """True when text may name a toolchain, source, recipe or flavor (NAME_RULE)."""
+    return isinstance(text, str) and len(text) <= 63 and re.fullmatch(NAME, text) is not None
 
 
 def _error(*parts: object) -> ConfigError:

@@ -109,6 +109,12 @@ def plan(matrix: Matrix, toolchains: list[str], source_names: list[str], flavors
     return groups
 
 
+def volume_name(run_id: str, toolchain: str, source: str) -> str:
+    """The volume of one group. Names hold no "--" and a run id no "+": it is a valid volume name, and read
+    from the right it is unambiguous, so no two groups of any runs share one."""
+    return f"ganeti-compat-{run_id}--{toolchain}--{source}"
+
+
 def expand(argv: tuple[str, ...], values: dict[str, str]) -> list[str]:
     """Fill {placeholders} in each argument on its own: no argument is ever parsed by a shell."""
     return [arg.format_map(values) if "{" in arg or "}" in arg else arg for arg in argv]
@@ -134,7 +140,7 @@ class CellRunner:
         recipe's relink commands and then its build commands, which link them against that flavor's
         libcurl.so.
         """
-        volume = f"ganeti-compat-{self.run_id.lower()}-{cells[0].toolchain.name}-{cells[0].source.name}".replace("~", "-")
+        volume = volume_name(self.run_id, cells[0].toolchain.name, cells[0].source.name)
         built_by: str | None = None
         try:
             for cell in cells:

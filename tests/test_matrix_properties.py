@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 import re
 import string
 import warnings
@@ -116,27 +117,29 @@ def test_the_real_matrix_with_one_field_or_key_replaced_parses_or_is_one_line(da
     parses_or_refuses(doc)
 
 
-NAME_CHARACTERS = set(string.ascii_lowercase + string.digits + ".+_-")
+NAME_CHARACTERS = set(string.ascii_lowercase + string.digits + "._-")
 RUN_ID_CHARACTERS = NAME_CHARACTERS | set(string.ascii_uppercase)
+SEPARATORS = "._-"
 NAME_LIKE = st.text(alphabet=string.ascii_letters + string.digits + ".+_-/ \n:é", max_size=70) | st.text(max_size=70)
 
 
 @PROPERTY
 @given(st.from_regex(matrix.NAME, fullmatch=True))
-def test_every_text_of_the_name_pattern_without_a_double_dash_is_a_name(text: str) -> None:
-    assert matrix.valid_name(text) == ("--" not in text)
+def test_every_text_of_the_name_pattern_up_to_63_characters_is_a_name(text: str) -> None:
+    assert matrix.valid_name(text) == (len(text) <= 63)
 
 
 @PROPERTY
 @given(NAME_LIKE)
 def test_a_name_is_1_to_63_lowercase_letters_digits_and_punctuation(text: str) -> None:
-    expected = (1 <= len(text) <= 63 and set(text) <= NAME_CHARACTERS and text[0] not in ".+_-"
-                and "--" not in text)
+    expected = (1 <= len(text) <= 63 and set(text) <= NAME_CHARACTERS and text[0] not in SEPARATORS
+                and text[-1] not in SEPARATORS and not any(a in SEPARATORS and b in SEPARATORS for a, b in
+                                                           itertools.pairwise(text)))
     assert matrix.valid_name(text) == expected
 
 
 @PROPERTY
 @given(NAME_LIKE)
 def test_a_run_id_is_a_name_that_may_use_capitals_and_double_dashes(text: str) -> None:
-    expected = 1 <= len(text) <= 63 and set(text) <= RUN_ID_CHARACTERS and text[0] not in ".+_-"
+    expected = 1 <= len(text) <= 63 and set(text) <= RUN_ID_CHARACTERS and text[0] not in SEPARATORS
     assert (re.fullmatch(matrix.RUN_ID, text) is not None) == expected

@@ -3,11 +3,17 @@ in-memory engine; what Docker does is tested against the real engine in test_doc
 
 from __future__ import annotations
 
+import re
+import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from compat import matrix, sources
+from compat.images import repository_of
 from compat.results import CellResult
 from compat.runner import CellRunner, EngineLost, plan
 from tests.conftest import DATA, ROOT
@@ -60,6 +66,11 @@ def remove(files: dict[str, bytes], argv: list[str], image: str) -> tuple[int, s
 
 @pytest.fixture
 def engine() -> MemoryEngine:
+    return answering_engine()
+
+
+def answering_engine() -> MemoryEngine:
+    """Answers the curlint fixture's commands, and inspections with trixie's real outputs."""
     engine = MemoryEngine()
     answers = {"ghc": "ghc-info.txt", "ghc-pkg": "ghc-pkg-dump.txt", "dpkg-query": "dpkg-libghc.tsv"}
     for command, name in answers.items():
@@ -100,7 +111,7 @@ def test_the_first_flavor_compiles_and_a_further_flavor_relinks_its_tree(engine:
     assert not any(argv[:2] == ["runhaskell", "Setup.hs"] and argv[2] == "configure"
                    for argv in (c.argv for c in engine.calls if c.image == "img/ghc96-openssl"))
     assert openssl.ssl is not None and openssl.ssl["curl_flavors"] == ["openssl"]
-    volume = "ganeti-compat-r1-ghc96-curlint"
+    volume = "ganeti-compat-r1--ghc96--curlint"
     assert engine.events == [f"remove {volume}", f"create {volume}", f"remove {volume}"]  # one tree, then gone
     assert openssl.manifest == gnutls.manifest == {"source": f"local-{sources.tree_digest(CURLINT)[:12]}"}
     assert gnutls.image_freshness == "up to date with test"
@@ -145,7 +156,7 @@ def test_a_flavor_that_failed_to_build_leaves_no_tree_to_relink(engine: MemoryEn
     assert openssl.status == "pass" and openssl.compiled_by is None
     assert ["runhaskell", "Setup.hs", "configure", "--user"] in [c.argv for c in engine.calls
                                                                    if c.image == "img/ghc96-openssl"]
-    volume = "ganeti-compat-r1-ghc96-curlint"
+    volume = "ganeti-compat-r1--ghc96--curlint"
     assert engine.events == [f"remove {volume}", f"create {volume}", f"remove {volume}", f"create {volume}",
                              f"remove {volume}"]
 
@@ -171,7 +182,7 @@ def test_a_failure_of_the_runner_is_a_cell_and_the_volume_still_goes(engine: Mem
     assert [(r.status, r.cause) for r in results] == [("error", "runner")]
     assert results[0].evidence[0] == "ConnectionError: Connection aborted: the engine went away"
     assert (tmp_path / "runs" / "r1" / results[0].logs["runner-error"]).read_text().startswith("Traceback")
-    assert engine.events[-1] == "remove ganeti-compat-r1-ghc96-curlint"
+    assert engine.events[-1] == "remove ganeti-compat-r1--ghc96--curlint"
 
 
 def test_an_inspection_that_times_out_is_visible_and_blocks_a_pass(engine: MemoryEngine, tmp_path: Path) -> None:
@@ -197,4 +208,37 @@ def test_an_engine_that_stops_answering_ends_the_run_with_the_cell_in_flight_an_
         for group in plan(m, ["ghc96"], ["curlint"]):
             runner.run_group(group, results.append)
     assert [(r.flavor, r.status, r.cause) for r in results] == [("gnutls", "error", "engine")]  # openssl never started
-    assert "remove ganeti-compat-r1-ghc96-curlint" not in engine.events[2:]  # nothing asked of a dead engine
+    assert "remove ganeti-compat-r1--ghc96--curlint" not in engine.events[2:]  # nothing asked of a dead engine
+
+
+# Docker's grammar for a repository path component and for a volume name (moby's names.go).
+DOCKER_REPOSITORY = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+DOCKER_VOLUME = r"[a-zA-Z0-9][a-zA-Z0-9_.-]+"
+NAMES = st.from_regex(matrix.NAME, fullmatch=True).filter(
+    lambda name: matrix.valid_name(name) and name not in (*matrix.RESERVED_TOOLCHAINS, matrix.SELECT_ALL))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(toolchain=NAMES, source=NAMES, recipe=NAMES, run_id=st.from_regex(matrix.RUN_ID, fullmatch=True))
+def test_whatever_names_the_matrix_accepts_a_run_writes_only_in_its_run_directory_and_docker_takes_every_name(
+        toolchain: str, source: str, recipe: str, run_id: str) -> None:
+    data = yaml.safe_load((ROOT / "tests" / "fixtures" / "matrix.yaml").read_text())
+    data["toolchains"] = {toolchain: data["toolchains"]["ghc96"]}
+    data["recipes"] = {recipe: data["recipes"]["curlint"]}
+    data["sources"] = {source: {"kind": "path", "path": str(CURLINT), "recipe": recipe}}
+    m = matrix.parse(data, ROOT / "tests" / "fixtures" / "matrix.yaml")
+    engine = answering_engine()
+    with tempfile.TemporaryDirectory() as tmp:
+        top = Path(tmp)
+        run_dir = top / "reports" / "runs" / run_id
+        runner = CellRunner(engine, m, run_dir, lambda line: None, MemoryImages())
+        results: list[CellResult] = []
+        for group in plan(m, [toolchain], [source]):
+            runner.run_group(group, results.append)
+        assert [r.status for r in results] == ["pass", "pass"], [r.evidence for r in results]
+        written = [path for path in top.rglob("*") if path.is_file()]
+        assert written and all(path.resolve().is_relative_to(run_dir.resolve()) for path in written)
+    volumes = {event.split(" ", 1)[1] for event in engine.events}
+    assert len(volumes) == 1 and all(re.fullmatch(DOCKER_VOLUME, volume) for volume in volumes)
+    for flavor in (None, *m.toolchains[toolchain].flavors):
+        assert re.fullmatch(DOCKER_REPOSITORY, repository_of(toolchain, flavor))
