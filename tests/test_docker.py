@@ -180,16 +180,31 @@ def test_ctrl_c_or_sigterm_leaves_no_container_or_volume_behind(workspace: Path,
                 break
         client = docker.from_env()
         selector = {"label": f"org.ganeti-compat.run={run_id}"}
+        # Another run's container and volume, running beside this one: they must outlive this run's end.
+        other = {"org.ganeti-compat": "1", "org.ganeti-compat.run": f"other-{said}"}
+        other_volume = client.volumes.create(f"ganeti-compat-other-{said}--t--s", labels=other)
+        other_container = None
         try:
             deadline = time.monotonic() + 60
             while not client.containers.list(filters=selector) and time.monotonic() < deadline:
                 time.sleep(0.5)
-            assert client.containers.list(filters=selector), "the test step's container should be running"
+            running = client.containers.list(filters=selector)
+            assert running, "the test step's container should be running"
+            other_container = client.containers.run(running[0].image.id, ["sleep", "300"], labels=other, detach=True,
+                                                    volumes={other_volume.name: {"bind": "/build", "mode": "rw"}},
+                                                    network_disabled=True)
             process.send_signal(stop)
             rest = process.stderr.read()
             assert process.wait(timeout=120) == code, rest
+            other_container.reload()
+            assert other_container.status == "running"
+            assert [v.name for v in client.volumes.list(filters={"label": f"org.ganeti-compat.run=other-{said}"})] == [
+                other_volume.name]
         finally:
             process.kill()
+            if other_container is not None:
+                other_container.remove(force=True)
+            other_volume.remove(force=True)
     assert f"{said}: removing this run's containers and volumes" in rest
     record = json.loads((workspace / "reports" / "runs" / run_id / "run.json").read_text())
     assert record["interrupted"] is True
@@ -331,11 +346,19 @@ class SecondEngine:
         self.host = f"unix://{root}/docker.sock"
         self.process: subprocess.Popen[bytes] | None = None
 
+    BRIDGE, ADDRESS = "gc-test-br0", "172.31.251.1/24"
+
     def start(self) -> None:
-        # No bridge: it must not touch the first engine's network; cells need none after the fetch.
+        # A bridge of its own: with `--bridge none` dockerd deletes docker0, the first engine's bridge, and
+        # every later container of the first engine fails to start.
+        if subprocess.run(["ip", "link", "show", self.BRIDGE], capture_output=True, check=False).returncode:
+            for command in (["ip", "link", "add", self.BRIDGE, "type", "bridge"],
+                            ["ip", "addr", "add", self.ADDRESS, "dev", self.BRIDGE],
+                            ["ip", "link", "set", self.BRIDGE, "up"]):
+                subprocess.run(command, check=True)
         self.process = subprocess.Popen(
             ["dockerd", "--host", self.host, "--data-root", str(self.root / "data"), "--exec-root",
-             str(self.root / "exec"), "--pidfile", str(self.root / "docker.pid"), "--bridge", "none",
+             str(self.root / "exec"), "--pidfile", str(self.root / "docker.pid"), "--bridge", self.BRIDGE,
              "--iptables=false", "--ip-masq=false"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while True:  # a plain socket: docker-py leaks one for each refused connection
@@ -355,6 +378,11 @@ class SecondEngine:
             self.process.terminate()
             self.process.wait(timeout=60)
             self.process = None
+
+    def remove(self) -> None:
+        self.stop()
+        subprocess.run(["ip", "link", "delete", self.BRIDGE], capture_output=True, check=False)
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def test_an_engine_lost_mid_run_leaves_an_incomplete_run_that_resumes(workspace: Path, tmp_path: Path) -> None:
@@ -416,5 +444,5 @@ def test_an_engine_lost_mid_run_leaves_an_incomplete_run_that_resumes(workspace:
         assert resumed["status"] != "error", resumed["evidence"]
         assert json.loads((run_dir / "run.json").read_text())["interrupted"] is False
     finally:
-        second.stop()
-        shutil.rmtree(second.root, ignore_errors=True)
+        second.remove()
+        assert subprocess.run(["ip", "link", "show", "docker0"], capture_output=True, check=False).returncode == 0

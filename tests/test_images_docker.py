@@ -220,7 +220,8 @@ def test_a_step_runs_without_privileges_or_the_docker_socket_and_within_the_matr
     assert status["NoNewPrivs"] == "1"  # setuid binaries cannot raise privileges
     cap_sys_admin = 1 << 21
     assert not int(status["CapEff"], 16) & cap_sys_admin  # root in a step is Docker's unprivileged root
-    assert "No such file or directory" in said and ran.exit_code == 2  # no Docker socket
+    assert all(f"cannot access '{socket}': No such file or directory" in said  # no Docker socket
+               for socket in ("/var/run/docker.sock", "/run/docker.sock"))
     assert [line.split(":")[0].strip() for line in said.splitlines() if ":" in line and "|" not in line
             and not line.startswith(("NoNewPrivs", "CapEff", "ls"))] == ["lo"]  # no network but loopback
     # tail keeps a line that never ends: 1 GB of it meets the 256 MiB limit (swap included), and the kernel kills it.
