@@ -40,6 +40,7 @@ from compat.progress import Progress
 from compat.report import cell_text, write_reports
 from compat.results import (
     FAILED,
+    ORDINARY,
     RUN_KINDS,
     CellResult,
     RunRecord,
@@ -183,7 +184,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     say(f"run {run_id} ({record.kind}): {len(record.cells)} cell(s), results in {run_dir}")
     images = ImageBuilder(engine, args.reports / "cache", say)
     runner = CellRunner(engine, m, run_dir, say, images, keep=args.keep,
-                        probe=ProbeSettings(args.probe_requests, args.probe_fault))
+                        probe=ProbeSettings(args.probe_requests, args.probe_fault),
+                        reuse=not args.fresh and record.kind in ORDINARY)
 
     def done(result: CellResult) -> None:
         store(run_dir, result)
@@ -209,6 +211,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                                 "once an engine answers") from None
     record.finished = now()
     write_run(run_dir, record)
+    reused = sum(1 for r in results if r.reused_from)
+    if reused:
+        said = "every cell was" if reused == len(results) else f"{reused} of {len(results)} cells were"
+        say(f"{said} unchanged since an earlier run and reused (`--fresh` runs them again)")
     for path in write_matrix_reports(args.reports, m)[0]:
         say(f"wrote {path}")
     for r in results:
@@ -340,7 +346,7 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     or cells the tool or its surroundings failed (5)."""
     m = matrix_module.load(args.matrix)
     for name, value in (("toolchain", None), ("source", None), ("flavor", None), ("kind", "matrix"),
-                        ("probe_fault", None), ("run_id", None), ("keep", False)):
+                        ("probe_fault", None), ("run_id", None), ("keep", False), ("resume", None)):
         setattr(args, name, value)
     code = cmd_run(args)
     if code in (EXIT_INTERRUPTED, EXIT_BAD_INPUT):
@@ -473,6 +479,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--probe-fault", choices=["hostile-gmp"],
                      help="fault injection: also run the probe with a GMP allocator hook whose memory faults")
     run.add_argument("--keep", action="store_true", help="keep each cell's build volume for debugging")
+    run.add_argument("--fresh", action="store_true",
+                     help="run every cell, even one whose inputs are those of an earlier complete run's result")
     run.add_argument("--kind", choices=[k for k in RUN_KINDS if k != "fault-injection"],
                      help="what the run is, recorded in run.json (default: session with --toolchain, else matrix; "
                      "--probe-fault makes it fault-injection); only matrix and session runs make the matrix report")
@@ -485,6 +493,7 @@ def parser() -> argparse.ArgumentParser:
     nightly = sub.add_parser("nightly", help="the whole matrix, every report, old runs pruned; exit 1 on regressions, "
                              "5 on errors")
     nightly.add_argument("--probe-requests", type=probe_requests, default=20, help="HTTPS requests per probe run")
+    nightly.add_argument("--fresh", action="store_true", help="run every cell, even an unchanged one")
     nightly.set_defaults(func=cmd_nightly)
     diff = sub.add_parser("diff", help="what changed between two complete runs (default: the last two); exit 1 on "
                           "regressions")

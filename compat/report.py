@@ -45,6 +45,8 @@ def cell_text(result: CellResult) -> str:
         text += f" [{result.flavor}]"
     if result.started:
         text += f" {result.started[:10]}"  # an old result never passes for a fresh one
+    if result.reused_from:
+        text += f" (unchanged since run {result.reused_from})"
     return text
 
 

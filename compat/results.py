@@ -15,7 +15,7 @@ STATUSES = ("pass", "test-fail", "build-fail", "crash", "timeout", "unavailable"
 RUN_KINDS = ("matrix", "session", "fault-injection", "bench", "test")
 ORDINARY = ("matrix", "session")  # the runs a matrix report is made of
 FAILED = ("test-fail", "build-fail", "crash", "timeout", "error")
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 4: fingerprint, reused_from
 
 
 @dataclass
@@ -45,6 +45,8 @@ class CellResult:
     fault_injection: dict[str, Any] | None = None  # the hostile GMP hook's outcome, never the cell's verdict
     run_id: str = ""
     started: str = ""
+    fingerprint: str | None = None  # the cell's inputs (compat.reuse): an equal one may take this result
+    reused_from: str | None = None  # the run that measured this result, when this run took it unchanged
     schema: int = SCHEMA_VERSION
 
     @property
@@ -95,7 +97,8 @@ FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "image_reused": (bool, type(None)), "image_freshness": OPTIONAL_TEXT, "compiled_by": OPTIONAL_TEXT,
     "source_version": OPTIONAL_TEXT, "source_digest": OPTIONAL_TEXT, "logs": dict, "flags": list, "ssl": OPTIONAL_MAP,
     "probe": OPTIONAL_MAP, "packages": dict, "manifest": dict, "ssl_recommendation": str,
-    "fault_injection": OPTIONAL_MAP, "run_id": str, "started": str, "schema": int,
+    "fault_injection": OPTIONAL_MAP, "run_id": str, "started": str, "fingerprint": OPTIONAL_TEXT,
+    "reused_from": OPTIONAL_TEXT, "schema": int,
 }
 
 

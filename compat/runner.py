@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from compat import facts, sources
+from compat import facts, reuse, sources
 from compat.analysis.probe import ProbeOutcome, parse_probe
 from compat.engine import LABEL, RunOutcome
 from compat.errors import ToolchainUnavailable
@@ -87,6 +87,7 @@ class Collected:
     incomplete: list[str] = field(default_factory=list)
     probe: ProbeOutcome | None = None
     missing_packages: tuple[str, ...] = ()
+    taken: CellResult | None = None  # an earlier run's result of the same inputs, taken instead of running
 
     def failed(self) -> bool:
         return self.runner_error is not None or any(step.exit_code != 0 or step.out_of_memory for step in self.steps)
@@ -125,8 +126,9 @@ class CellRunner:
     result, never an exception."""
 
     def __init__(self, engine: CellEngine, matrix: Matrix, run_dir: Path, say: Callable[[str], None],
-                 images: Images, keep: bool = False, probe: ProbeSettings | None = None) -> None:
+                 images: Images, keep: bool = False, probe: ProbeSettings | None = None, reuse: bool = False) -> None:
         self.engine, self.matrix, self.run_dir, self.say, self.keep = engine, matrix, run_dir, say, keep
+        self.reuse = reuse  # take the results of unchanged cells from earlier runs (compat.reuse)
         self.images = images
         self.probe = probe or ProbeSettings()
         self.run_id = run_dir.name
@@ -160,6 +162,11 @@ class CellRunner:
                     seen.runner_error = self._runner_error(cell, result, exc)
                     if not self.engine.alive():
                         seen.engine_lost = f"the Docker engine stopped answering: {seen.runner_error}"
+                if seen.taken is not None:
+                    result = seen.taken
+                    self.say(f"{cell.key}: {result.status}: unchanged since run {result.reused_from}, reused")
+                    done(result)
+                    continue
                 try:
                     self._judge(cell, result, seen)
                 except Exception as exc:  # noqa: BLE001 - a fact the judge could not read: still a cell
@@ -252,6 +259,8 @@ class CellRunner:
                 self.engine.put_tree(image.tag, volume, MOUNT, tar_directory(IMAGES_DIR / "scripts", ".compat"), MOUNT)
                 fetched = self._fetch(cell, image, volume, logs, result, seen)
                 plan_ = [("prepare", []), ("configure", []), ("build", [])]
+            if fetched and self._take_earlier(cell, image, result, seen):
+                return
             if fetched:
                 values["version"] = result.source_version or ""
                 for step, before in plan_ + [("test", self._test_setup(recipe))]:
@@ -266,9 +275,26 @@ class CellRunner:
                 if seen.failed() and not seen.built():
                     seen.missing_packages = tuple(self._read_text(image, volume, MISSING_PACKAGES).split())
         finally:
-            self._inspect(recipe, cell, image, volume, logs, result, seen, fetched)
+            if seen.taken is None:
+                self._inspect(recipe, cell, image, volume, logs, result, seen, fetched)
         if seen.built():
             self._probe(cell, image, volume, logs, result, seen)
+
+    def _take_earlier(self, cell: Cell, image: Image, result: CellResult, seen: Collected) -> bool:
+        """Fingerprint the cell now that its source is known; take an earlier result of the same inputs."""
+        if not result.source_digest:
+            return False  # what was fetched is unknown: nothing can be the same
+        result.fingerprint = reuse.fingerprint(
+            image=image.tag, source_digest=result.source_digest, recipe=self.matrix.recipes[cell.source.recipe],
+            flavor=self.matrix.flavors[cell.flavor], timeouts=self.matrix.timeouts, limits=self.matrix.limits,
+            probe={"requests": self.probe.requests, "fault": self.probe.fault})
+        if not self.reuse:
+            return False
+        found = reuse.earlier_result(self.run_dir.parent.parent, cell.key, result.fingerprint, self.run_id)
+        if found is None:
+            return False
+        seen.taken = reuse.take(*found, self.run_dir, result)
+        return True
 
     @staticmethod
     def _test_setup(recipe: Recipe) -> list[list[str]]:

@@ -64,11 +64,13 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base
 
 
-def run(workspace: Path, run_id: str, toolchain: str, sources: str, *extra: str) -> tuple[int, str, dict[str, dict]]:
-    """Run cells through the real command line; their results by "source/flavor"."""
+def run(workspace: Path, run_id: str, toolchain: str, sources: str, *extra: str, fresh: bool = True
+        ) -> tuple[int, str, dict[str, dict]]:
+    """Run cells through the real command line (each cell really run, unless fresh is False); their
+    results by "source/flavor"."""
     done = subprocess.run([sys.executable, "-m", "compat", "--matrix", str(workspace / "matrix.yaml"),
                            "--reports", str(workspace / "reports"), "run", "--toolchain", toolchain,
-                           "--source", sources, "--run-id", run_id, *extra],
+                           "--source", sources, "--run-id", run_id, *(["--fresh"] if fresh else []), *extra],
                           cwd=ROOT, capture_output=True, text=True, timeout=2400, check=False)
     assert "Traceback" not in done.stderr + done.stdout
     cells = {}
@@ -126,12 +128,19 @@ def test_bookworm_cells_pass_in_both_flavors_and_images_are_reused(workspace: Pa
         assert cells[f"curlint/{flavor}"]["status"] == "pass"
         assert cells[f"curlint/{flavor}"]["ghc"]["version"] == "9.0.2"
         assert_links(cells[f"curlint/{flavor}"], flavor)
-    code, progress, again = run(workspace, "bookworm-2", "ghc90", "curlint", "--flavor", "gnutls")
+    # Nothing changed: the image is checked against its suite and reused, the source fetched and found the
+    # same, and each cell takes its result from bookworm-1 instead of building, testing and probing again.
+    code, progress, again = run(workspace, "bookworm-2", "ghc90", "curlint", fresh=False)
     assert code == 0
-    assert list(again) == ["curlint/gnutls"]
-    assert again["curlint/gnutls"]["image_reused"] is True
-    assert again["curlint/gnutls"]["image"] == cells["curlint/gnutls"]["image"]
     assert "reused, not rebuilt" in progress
+    assert "every cell was unchanged since an earlier run and reused" in progress
+    for flavor in ("gnutls", "openssl"):
+        cell, earlier = again[f"curlint/{flavor}"], cells[f"curlint/{flavor}"]
+        assert cell["image_reused"] is True and cell["image"] == earlier["image"]
+        assert (cell["reused_from"], cell["run_id"], cell["fingerprint"]) == ("bookworm-1", "bookworm-2",
+                                                                             earlier["fingerprint"])
+        assert cell["tests"] == earlier["tests"] and "build" not in cell["timings"]
+        assert (workspace / "reports" / "runs" / "bookworm-2" / cell["logs"]["build"]).is_file()
 
 
 def test_fault_injection_is_reported_apart_and_never_changes_the_matrix(workspace: Path) -> None:

@@ -1,0 +1,118 @@
+"""Unchanged cells take an earlier complete result; any changed input runs the cell again (in-memory engine)."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import yaml
+
+from compat import matrix, reuse
+from compat.results import CellResult, RunRecord, store, write_run
+from compat.runner import CellRunner, ProbeSettings, plan
+from tests.conftest import ROOT
+from tests.memory_engine import MemoryImages
+from tests.test_runner import BINARY, CURLINT, answering_engine
+
+
+def workspace(tmp_path: Path) -> Path:
+    """The fixture matrix beside a copy of the curlint tree, which a test may change."""
+    shutil.copytree(CURLINT, tmp_path / "curlint")
+    data = yaml.safe_load((ROOT / "tests" / "fixtures" / "matrix.yaml").read_text())
+    (tmp_path / "matrix.yaml").write_text(yaml.safe_dump(data))
+    return tmp_path / "matrix.yaml"
+
+
+def run(file: Path, run_id: str, *, reuse_results: bool = True, complete: bool = True, kind: str = "session",
+        probe_requests: int = 20) -> tuple[list[CellResult], list[list[str]]]:
+    """One run of both flavors of ghc96 x curlint, recorded like the command line records it: its
+    results and the commands it ran."""
+    m = matrix.load(file)
+    reports = file.parent / "reports"
+    run_dir = reports / "runs" / run_id
+    groups = plan(m, ["ghc96"], ["curlint"])
+    record = RunRecord(run_id, kind, "digest", "0.1.0", f"2026-11-26T0{len(list(reports.glob('runs/*')))}:00:00",
+                       cells=[cell.key for group in groups for cell in group])
+    write_run(run_dir, record)
+    engine = answering_engine()
+    runner = CellRunner(engine, m, run_dir, lambda line: None, MemoryImages(), reuse=reuse_results,
+                        probe=ProbeSettings(probe_requests))
+    results: list[CellResult] = []
+    for group in groups:
+        runner.run_group(group, lambda result: (store(run_dir, result), results.append(result)))
+    if complete:
+        write_run(run_dir, replace(record, finished="2026-11-26T09:00:00"))
+    return results, engine.commands()
+
+
+def built(commands: list[list[str]]) -> bool:
+    return any(argv[:3] == ["runhaskell", "Setup.hs", "build"] for argv in commands)
+
+
+def test_an_unchanged_cell_takes_the_earlier_result_with_its_logs_and_says_from_which_run(tmp_path: Path) -> None:
+    file = workspace(tmp_path)
+    first, commands = run(file, "r1")
+    assert [r.status for r in first] == ["pass", "pass"] and built(commands)
+    assert all(r.fingerprint and r.reused_from is None for r in first)
+    second, commands = run(file, "r2")
+    assert not built(commands) and not any(argv[0] in (BINARY, "sh") and "run-probe" in " ".join(argv)
+                                           for argv in commands)  # no build, no test, no probe
+    assert [(r.status, r.reused_from, r.run_id) for r in second] == [("pass", "r1", "r2"), ("pass", "r1", "r2")]
+    assert [r.fingerprint for r in second] == [r.fingerprint for r in first]
+    assert second[0].tests == first[0].tests and second[1].compiled_by == first[1].compiled_by
+    for result, earlier in zip(second, first, strict=True):
+        assert result.logs["image"] == "images/ghc96--curlint.log"  # this run's own image check
+        for name, relative in result.logs.items():
+            assert name == "image" or (file.parent / "reports" / "runs" / "r2" / relative).is_file(), name
+        assert set(result.logs) == set(earlier.logs)
+    third, _ = run(file, "r3")
+    assert [r.reused_from for r in third] == ["r1", "r1"]  # the run that measured it, not the one that took it
+
+
+def test_a_changed_source_runs_again(tmp_path: Path) -> None:
+    file = workspace(tmp_path)
+    run(file, "r1")
+    (tmp_path / "curlint" / "README").write_text("one more file\n")
+    again, commands = run(file, "r2")
+    assert built(commands) and [r.reused_from for r in again] == [None, None]
+
+
+@pytest.mark.parametrize("how", ["fresh", "earlier run incomplete", "earlier run a fault injection",
+                                 "other probe settings", "matrix changes a timeout"])
+def test_no_result_is_taken_unless_the_earlier_run_completed_with_the_same_inputs(tmp_path: Path, how: str) -> None:
+    file = workspace(tmp_path)
+    run(file, "r1", complete=how != "earlier run incomplete",
+        kind="fault-injection" if how == "earlier run a fault injection" else "session")
+    if how == "matrix changes a timeout":
+        file.write_text(file.read_text().replace("build: 900", "build: 901"))
+    again, commands = run(file, "r2", reuse_results=how != "fresh",
+                          probe_requests=21 if how == "other probe settings" else 20)
+    assert built(commands) and [r.reused_from for r in again] == [None, None]
+
+
+@pytest.mark.parametrize("status, taken", [("test-fail", True), ("build-fail", True), ("crash", False),
+                                           ("timeout", False), ("error", False)])
+def test_only_results_about_the_toolchain_are_taken(tmp_path: Path, status: str, taken: bool) -> None:
+    file = workspace(tmp_path)
+    first, _ = run(file, "r1")
+    for result in first:
+        store(file.parent / "reports" / "runs" / "r1", replace(result, status=status))
+    again, commands = run(file, "r2")
+    assert [r.status for r in again] == ([status] * 2 if taken else ["pass", "pass"])
+    assert built(commands) != taken
+
+
+def test_the_fingerprint_changes_with_every_input() -> None:
+    m = matrix.load(ROOT / "tests" / "fixtures" / "matrix.yaml")
+    base = {"image": "ganeti-compat/ghc96--gnutls:0123", "source_digest": "a" * 64, "recipe": m.recipes["curlint"],
+            "flavor": m.flavors["gnutls"], "timeouts": m.timeouts, "limits": m.limits,
+            "probe": {"requests": 20, "fault": None}}
+    changed = [{"image": "ganeti-compat/ghc96--gnutls:4567"}, {"source_digest": "b" * 64},
+               {"recipe": replace(m.recipes["curlint"], junit="other.xml")}, {"flavor": m.flavors["openssl"]},
+               {"timeouts": {**m.timeouts, "test": 1}}, {"limits": matrix.Limits(memory_mib=1, pids=4096)},
+               {"probe": {"requests": 20, "fault": "hostile-gmp"}}]
+    prints = {reuse.fingerprint(**base)} | {reuse.fingerprint(**{**base, **change}) for change in changed}  # type: ignore[arg-type]
+    assert len(prints) == 1 + len(changed)
+    assert reuse.fingerprint(**base) == reuse.fingerprint(**base)  # type: ignore[arg-type]
