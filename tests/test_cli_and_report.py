@@ -49,11 +49,12 @@ def test_run_with_unknown_toolchain_fails_before_docker(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
-def test_no_engine_is_exit_3(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "compat", "--reports", str(tmp_path), "run", "--toolchain", "ghc96"],
+@pytest.mark.parametrize("command", [["run", "--toolchain", "ghc96"], ["run", "--fresh"], ["nightly"]])
+def test_no_engine_is_exit_3(tmp_path: Path, command: list[str]) -> None:
+    done = subprocess.run([sys.executable, "-m", "compat", "--reports", str(tmp_path), *command],
                           cwd=ROOT, capture_output=True, text=True, check=False,
                           env={"PYTHONPATH": str(ROOT), "DOCKER_HOST": f"unix://{tmp_path}/none.sock"})
-    assert done.returncode == 3
+    assert done.returncode == 3, done.stderr
     assert done.stderr.startswith("ganeti-compat: no Docker engine answers")
     assert "DOCKER_HOST" in done.stderr and "Traceback" not in done.stderr
 
