@@ -112,7 +112,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     toolchains = _names(args.toolchain, m.toolchains, list(m.toolchains), "toolchain", args.matrix)
     source_names = _names(args.source, m.sources, list(m.sources), "source", args.matrix)
     flavors = _names(args.flavor, m.flavors, list(m.flavors), "flavor", args.matrix)
-    cells = [cell for group in plan(m, toolchains, source_names, flavors) for cell in group]
+    cells = [cell for group in shard(plan(m, toolchains, source_names, flavors), args.shard) for cell in group]
     if args.json:
         print(json.dumps([{"toolchain": c.toolchain.name, "source": c.source.name, "flavor": c.flavor,
                            "tags": tags(c.toolchain) + (["default"] if c.source.name in m.default_sources else [])}
@@ -121,6 +121,23 @@ def cmd_list(args: argparse.Namespace) -> int:
         for c in cells:
             print(f"{c.key}\t{c.toolchain.description}")
     return EXIT_OK
+
+
+def shard_argument(text: str) -> tuple[int, int]:
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count) <= 1000):
+        raise argparse.ArgumentTypeError(f"{text[:20]!r} is not I/N with 1 <= I <= N <= 1000 (e.g. 2/4)")
+    return int(index), int(count)
+
+
+def shard(groups: list[list[Cell]], which: tuple[int, int] | None) -> list[list[Cell]]:
+    """Shard I of N: every Nth group from the Ith, in the order of the plan. A group (the flavors of one
+    toolchain and source) is never split, since its further flavors relink the first one's tree; every
+    machine given the same matrix and selection gets the same slice, and the N slices are the whole plan."""
+    if which is None:
+        return groups
+    index, count = which
+    return groups[index - 1::count]
 
 
 def select(m: Matrix, toolchains: list[str], source_names: list[str], flavors: list[str] | None, file: Path,
@@ -156,6 +173,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     flavors = _names(args.flavor, m.flavors, list(m.flavors), "flavor", args.matrix)
     say = Progress()
     groups = select(m, toolchains, source_names, flavors, args.matrix, say)
+    if args.shard:
+        groups = shard(groups, args.shard)
+        say(f"shard {args.shard[0]}/{args.shard[1]}: {len(groups)} group(s) of toolchain x source")
+        if not groups:
+            raise ConfigError(f"shard {args.shard[0]}/{args.shard[1]} holds no group: the selection has fewer groups "
+                              "than shards")
     lock = lock_reports(args.reports)
     results: list[CellResult] = []
     if args.resume:
@@ -346,7 +369,7 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     or cells the tool or its surroundings failed (5)."""
     m = matrix_module.load(args.matrix)
     for name, value in (("toolchain", None), ("source", None), ("flavor", None), ("kind", "matrix"),
-                        ("probe_fault", None), ("run_id", None), ("keep", False), ("resume", None)):
+                        ("probe_fault", None), ("run_id", None), ("keep", False), ("resume", None), ("shard", None)):
         setattr(args, name, value)
     code = cmd_run(args)
     if code in (EXIT_INTERRUPTED, EXIT_BAD_INPUT):
@@ -465,6 +488,7 @@ def parser() -> argparse.ArgumentParser:
     for name in ("toolchain", "source", "flavor"):
         listing.add_argument(f"--{name}", action="append", help=f"{name} name(s), repeatable or comma-separated")
     listing.add_argument("--json", action="store_true", help="a JSON array of {toolchain, source, flavor, tags}")
+    listing.add_argument("--shard", type=shard_argument, metavar="I/N", help="only shard I of N, as `run --shard`")
     listing.set_defaults(func=cmd_list)
     run = sub.add_parser("run", help="run cells and write their results and the report")
     run.add_argument("--toolchain", action="append", help="toolchain name(s), repeatable or comma-separated (default: all)")
@@ -479,6 +503,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--probe-fault", choices=["hostile-gmp"],
                      help="fault injection: also run the probe with a GMP allocator hook whose memory faults")
     run.add_argument("--keep", action="store_true", help="keep each cell's build volume for debugging")
+    run.add_argument("--shard", type=shard_argument, metavar="I/N",
+                     help="only every Nth group of toolchain x source from the Ith: one of N machines' share")
     run.add_argument("--fresh", action="store_true",
                      help="run every cell, even one whose inputs are those of an earlier complete run's result")
     run.add_argument("--kind", choices=[k for k in RUN_KINDS if k != "fault-injection"],

@@ -212,6 +212,18 @@ def test_list_names_the_cells_with_the_tags_of_their_nox_sessions() -> None:
     assert compat("list").stdout.splitlines()[0].startswith("ghc78--ganeti-3.1--openssl\tGHC 7.8.4 upstream bindist")
 
 
+def test_shards_split_the_groups_of_the_plan_and_together_are_the_whole_plan() -> None:
+    whole = json.loads(compat("list", "--json").stdout)
+    shards = [json.loads(compat("list", "--json", "--shard", f"{i}/3").stdout) for i in (1, 2, 3)]
+    assert sorted(map(str, whole)) == sorted(str(cell) for part in shards for cell in part)
+    groups = [{(c["toolchain"], c["source"]) for c in part} for part in shards]
+    assert all(groups) and not (groups[0] & groups[1] or groups[0] & groups[2] or groups[1] & groups[2])
+    assert shards[0] == json.loads(compat("list", "--json", "--shard", "1/3").stdout)  # the same on every machine
+    for bad in ("0/3", "4/3", "1/0", "x", "1/"):
+        done = compat("list", "--shard", bad)
+        assert done.returncode == 2 and "is not I/N" in done.stderr and len(done.stderr.splitlines()) == 1
+
+
 def test_a_matrix_that_does_not_validate_registers_no_toolchain_session_and_never_replaces_the_tests(
         tmp_path: Path) -> None:
     (tmp_path / "noxfile.py").write_text((ROOT / "noxfile.py").read_text())
