@@ -49,6 +49,7 @@ from compat.results import (
     load_run_record,
     prune,
     store,
+    write_atomic,
     write_run,
 )
 from compat.runner import Cell, plan
@@ -432,6 +433,41 @@ def cmd_report(args: argparse.Namespace) -> int:
     return exit_code(results, m.expected, unreadable)
 
 
+def cmd_merge(args: argparse.Namespace) -> int:
+    """Runs of separate processes or machines as one run of this reports directory, and its reports."""
+    from compat.merge import merge
+
+    m = matrix_module.load(args.matrix)
+    lock = lock_reports(args.reports)
+    run_id = args.run_id or new_run_id()
+    record, unreadable = merge(args.parts, args.reports, run_id)
+    print(f"merged {len(record.cells)} cell(s) of {len(args.parts)} part(s) into {args.reports / 'runs' / run_id}",
+          file=sys.stderr)
+    paths, _, _ = write_matrix_reports(args.reports, m)
+    lock.close()
+    for path in paths:
+        print(f"wrote {path}", file=sys.stderr)
+    code = exit_code(load_run(args.reports / "runs" / run_id), m.expected, unreadable)
+    if code == EXIT_OK and record.interrupted:
+        print(f"ganeti-compat: run {run_id} is incomplete: {record.reason}", file=sys.stderr)
+        return EXIT_ERRORS
+    return code
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """The matrix (what `run` runs without a selection) as a CI pipeline file."""
+    from compat.export import export
+
+    m = matrix_module.load(args.matrix)
+    groups = plan(m, list(m.toolchains), default_sources(m, False))
+    project = args.matrix.resolve().parent
+    output = args.output or project / (".gitlab-ci.yml" if args.ci == "gitlab" else ".github/workflows/ganeti-compat.yml")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(output, export(args.ci, m, groups))
+    print(f"wrote {output}: {len(groups)} job(s) of toolchain x source, then the merged report", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_diff(args: argparse.Namespace) -> int:
     runs = history.complete_runs(args.reports)
     by_id = {run.record.run_id: run for run in runs}
@@ -521,6 +557,18 @@ def parser() -> argparse.ArgumentParser:
     nightly.add_argument("--probe-requests", type=probe_requests, default=20, help="HTTPS requests per probe run")
     nightly.add_argument("--fresh", action="store_true", help="run every cell, even an unchanged one")
     nightly.set_defaults(func=cmd_nightly)
+    merging = sub.add_parser("merge", help="combine runs of separate processes or machines into one run of --reports, "
+                             "and write its reports")
+    merging.add_argument("parts", nargs="+", type=Path, metavar="DIR",
+                         help="a run directory (reports/runs/ID) or a reports directory (every run under it)")
+    merging.add_argument("--run-id", type=run_id_argument, help="the merged run's id (default: UTC time and a suffix)")
+    merging.set_defaults(func=cmd_merge)
+    exporting = sub.add_parser("export", help="the matrix as a CI pipeline: one job per toolchain x source, then a "
+                               "merged report")
+    exporting.add_argument("--ci", choices=["gitlab", "github"], required=True)
+    exporting.add_argument("--output", type=Path, help="default: .gitlab-ci.yml or .github/workflows/ganeti-compat.yml "
+                           "in the directory of --matrix")
+    exporting.set_defaults(func=cmd_export)
     diff = sub.add_parser("diff", help="what changed between two complete runs (default: the last two); exit 1 on "
                           "regressions")
     diff.add_argument("old", nargs="?", help="the earlier run id")
