@@ -103,6 +103,45 @@ def test_hook_plus_gmp_using_tls_is_the_conflict() -> None:
     assert gmp_allocator_conflict(unhooked, None) is None
 
 
+# jessie (the GHC 7.8 and 7.10 toolchains): GnuTLS 3.3 under Debian's own soname, nettle 2.7's sonames.
+JESSIE = """\
+== object exe/htools
+needed libcurl-gnutls.so.4
+needed libgmp.so.10
+resolved libcurl-gnutls.so.4 /usr/lib/x86_64-linux-gnu/libcurl-gnutls.so.4
+resolved librtmp.so.1 /usr/lib/x86_64-linux-gnu/librtmp.so.1
+resolved libgnutls-deb0.so.28 /usr/lib/x86_64-linux-gnu/libgnutls-deb0.so.28
+resolved libnettle.so.4 /usr/lib/x86_64-linux-gnu/libnettle.so.4
+resolved libhogweed.so.2 /usr/lib/x86_64-linux-gnu/libhogweed.so.2
+resolved libgmp.so.10 /usr/lib/x86_64-linux-gnu/libgmp.so.10
+gmp-hook __gmp_set_memory_functions
+== object /usr/lib/x86_64-linux-gnu/libcurl-gnutls.so.4
+needed librtmp.so.1
+needed libgnutls-deb0.so.28
+== object /usr/lib/x86_64-linux-gnu/librtmp.so.1
+needed libgnutls-deb0.so.28
+needed libhogweed.so.2
+needed libnettle.so.4
+needed libgmp.so.10
+== object /usr/lib/x86_64-linux-gnu/libgnutls-deb0.so.28
+needed libnettle.so.4
+needed libhogweed.so.2
+needed libgmp.so.10
+== object /usr/lib/x86_64-linux-gnu/libhogweed.so.2
+needed libnettle.so.4
+needed libgmp.so.10
+"""
+
+
+def test_jessies_gnutls_and_nettle_sonames_are_recognised() -> None:
+    linkage = parse_inspect(JESSIE)
+    htools = linkage.binaries["exe/htools"]
+    assert curl_flavor(htools) == "gnutls"
+    assert tls_stacks(linkage, htools) == {"gnutls": ["htools", "libcurl-gnutls.so.4", "libgnutls-deb0.so.28"]}
+    flag = gmp_allocator_conflict(linkage, None)
+    assert flag is not None and "libgnutls-deb0.so.28, libhogweed.so.2 use the same libgmp.so.10" in flag.evidence[0]
+
+
 def test_old_integer_gmp_without_binaries_is_still_reported() -> None:
     flag = gmp_allocator_conflict(Linkage(), True)
     assert flag is not None and "integer-gmp < 1.0" in flag.evidence[0]

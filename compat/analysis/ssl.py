@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 from compat.analysis.linkage import Binary, Linkage, chain, loaded
 
-GNUTLS = re.compile(r"^libgnutls\.so\.")
+# jessie's GnuTLS 3.3 has a soname of Debian's own, libgnutls-deb0.so.28 (wheezy's 2.12 is libgnutls.so.26).
+GNUTLS = re.compile(r"^libgnutls(?:-deb0)?\.so\.")
 OPENSSL = re.compile(r"^libssl\.so\.")
-GMP_USERS = re.compile(r"^(libhogweed|libgnutls)\.so\.")
+GMP_USERS = re.compile(r"^(libhogweed|libgnutls(?:-deb0)?)\.so\.")
 CURL_FLAVORS = {"libcurl-gnutls.so.4": "gnutls", "libcurl.so.4": "openssl"}
 
 
