@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import datetime
 import io
+import os
+import socket
 import tarfile
 import tempfile
 import threading
@@ -21,6 +23,7 @@ from compat.errors import EngineUnavailable
 from compat.matrix import Limits
 
 LABEL = "org.ganeti-compat"
+OWNER = f"{LABEL}.owner"  # host:pid of the run that made a volume
 BUILD_USER = "builder"
 HOW_TO_START = "start one (apt-get install docker.io; dockerd &) or point DOCKER_HOST at one"
 NOT_EXECUTABLE = {127: "not found", 126: "not executable"}  # Engine.run writes "<this>: COMMAND" to the log
@@ -149,7 +152,9 @@ class Engine:
 
     # volumes
     def create_volume(self, name: str, labels: dict[str, str]) -> None:
-        self.client.volumes.create(name=name, labels={LABEL: "1", **labels})
+        # Between two steps a live run's volume is in no container: its owner tells `clean` to leave it.
+        self.client.volumes.create(name=name, labels={LABEL: "1", OWNER: f"{socket.gethostname()}:{os.getpid()}",
+                                                      **labels})
 
     def remove_volume(self, name: str) -> None:
         try:
@@ -275,12 +280,31 @@ class Engine:
             container.remove(force=True)
             removed.append(f"container {container.name}")
         for volume in self.client.volumes.list(filters={"label": LABEL}):
+            if _owner_alive(volume.attrs.get("Labels") or {}):
+                continue
             try:
                 volume.remove()
                 removed.append(f"volume {volume.name}")
             except docker.errors.APIError:
                 pass  # in use by a running step
         return removed
+
+
+def _owner_alive(labels: dict[str, str]) -> bool:
+    """Whether the run that made a volume may still use it: its process is alive on this host, or it ran on
+    another host (whose processes cannot be seen from here: that host's `clean` removes it)."""
+    host, _, pid = labels.get(OWNER, "").rpartition(":")
+    if not host or not pid.isdigit():
+        return False  # made by an older version, or by hand: a leftover like any other
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, another user's
+    return True
 
 
 def _discard(container: Any) -> None:

@@ -11,7 +11,9 @@ import gzip
 import hashlib
 import http.server
 import ipaddress
+import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -174,6 +176,14 @@ def test_clean_removes_what_a_killed_run_left_and_nothing_running(base: str, tmp
     client = docker.from_env()
     labels = {"org.ganeti-compat": "1", "org.ganeti-compat.run": "killed"}
     volume = client.volumes.create("ganeti-compat-killed-test", labels=labels)
+    # Volumes of runs, between two steps: one whose process is gone, one whose process is alive (this one).
+    dead_pid = subprocess.Popen(["true"])  # a process that has ended: its pid names no live run
+    dead_pid.wait()
+    here = socket.gethostname()
+    orphan = client.volumes.create("ganeti-compat-orphan-test", labels={
+        **labels, "org.ganeti-compat.owner": f"{here}:{dead_pid.pid}"})
+    live = client.volumes.create("ganeti-compat-live-test", labels={
+        **labels, "org.ganeti-compat.run": "live", "org.ganeti-compat.owner": f"{here}:{os.getpid()}"})
     stopped = client.containers.create(base, command=["true"], labels=labels)
     running = client.containers.run(base, command=["sleep", "120"], labels=labels, detach=True)
     partial = tmp_path / "cache" / "downloads" / "ghc.part"
@@ -185,12 +195,15 @@ def test_clean_removes_what_a_killed_run_left_and_nothing_running(base: str, tmp
         assert done.returncode == 0, done.stderr
         assert f"removed container {stopped.name}" in done.stdout.splitlines()
         assert "removed volume ganeti-compat-killed-test" in done.stdout.splitlines()
+        assert "removed volume ganeti-compat-orphan-test" in done.stdout.splitlines()
+        assert "ganeti-compat-live-test" not in done.stdout  # a live run's, between two of its steps
+        assert client.volumes.get(live.name)
         assert not partial.exists()
         running.reload()
         assert running.status == "running"  # another run's step
     finally:
         running.remove(force=True)
-        for leftover in (stopped, volume):
+        for leftover in (stopped, volume, orphan, live):
             with contextlib.suppress(docker.errors.NotFound):
                 leftover.remove(force=True)
     young = client.containers.create(base, command=["true"], labels=labels)
