@@ -184,9 +184,12 @@ def test_ctrl_c_or_sigterm_leaves_no_container_or_volume_behind(workspace: Path,
     with subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True,
                           preexec_fn=restore) as process:  # noqa: PLW1509 (the test runs no threads)
         assert process.stderr is not None
+        seen = []
         for line in process.stderr:
+            seen.append(line)
             if "curlint-hangs--gnutls: test ..." in line:
                 break
+        assert "test ..." in seen[-1], "".join(seen)  # the run reached its hanging step
         client = docker.from_env()
         selector = {"label": f"org.ganeti-compat.run={run_id}"}
         # Another run's container and volume, running beside this one: they must outlive this run's end.
@@ -198,7 +201,7 @@ def test_ctrl_c_or_sigterm_leaves_no_container_or_volume_behind(workspace: Path,
             while not client.containers.list(filters=selector) and time.monotonic() < deadline:
                 time.sleep(0.5)
             running = client.containers.list(filters=selector)
-            assert running, "the test step's container should be running"
+            assert running, f"the test step's container should be running (run exited: {process.poll()})"
             other_container = client.containers.run(running[0].image.id, ["sleep", "300"], labels=other, detach=True,
                                                     volumes={other_volume.name: {"bind": "/build", "mode": "rw"}},
                                                     network_disabled=True)
