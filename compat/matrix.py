@@ -27,11 +27,9 @@ MAX_LIMITS = {"memory_mib": 1024 * 1024, "pids": 4 * 1024 * 1024}
 DEFAULT_TIMEOUTS = {"fetch": 900, "prepare": 1800, "configure": 1800, "build": 5400, "test": 1800, "probe": 600}
 PLACEHOLDERS = ("jobs", "out", "version", "flavor")
 
-# Toolchain, source, recipe and flavor names become cell keys (toolchain--source--flavor, hence no "--"), Docker
-# tags, volume names, nox session names and file names.
-# Docker's grammar for a repository path component (`ganeti-compat/<toolchain>-<flavor>`), made stricter:
-# one separator at a time, so a name never holds the "--" of a cell key. It is a valid tag, volume name part,
-# nox session name and file name too.
+# Toolchain, source, recipe and flavor names become cell keys (toolchain--source--flavor), Docker image names
+# (`ganeti-compat/<toolchain>--<flavor>`), volume, nox session and file names: Docker's grammar for an image
+# name component, made stricter (one separator at a time, so a name never holds the "--" that joins them).
 NAME = r"[a-z0-9]+(?:[._-][a-z0-9]+)*"
 NAME_RULE = ("a name is 1 to 63 characters: a-z and 0-9, joined by single '.', '_' or '-' "
              "(it starts and ends with a letter or digit)")

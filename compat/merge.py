@@ -8,12 +8,11 @@ is the night's result cannot be decided here.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
 from compat.errors import ConfigError
-from compat.results import RunRecord, load_run, load_run_record, store, write_run
+from compat.results import CellResult, RunRecord, copy_log, load_run, load_run_record, store, write_run
 
 
 def run_dirs(parts: list[Path]) -> list[Path]:
@@ -38,9 +37,9 @@ def merge(parts: list[Path], into: Path, run_id: str) -> tuple[RunRecord, list[s
         raise ConfigError(f"{target}: run {run_id!r} exists already; give another --run-id")
     records: list[RunRecord] = []
     owner: dict[str, Path] = {}
+    results: list[tuple[CellResult, Path]] = []
     unreadable: list[str] = []
-    sources = run_dirs(parts)
-    for run_dir in sources:
+    for run_dir in run_dirs(parts):
         record = load_run_record(run_dir)
         if record is None:
             raise ConfigError(f"{run_dir}/run.json: unreadable; a part must be a run this tool wrote")
@@ -49,14 +48,15 @@ def merge(parts: list[Path], into: Path, run_id: str) -> tuple[RunRecord, list[s
             if result.key in owner:
                 raise ConfigError(f"cell {result.key} is in {owner[result.key]} and in {run_dir}: merge each cell once")
             owner[result.key] = run_dir
+            results.append((result, run_dir))
     for what, values in (("kinds", {r.kind for r in records}), ("matrix files", {r.matrix_digest for r in records})):
         if len(values) > 1:
             raise ConfigError(f"the parts are runs of different {what} ({', '.join(sorted(v[:12] for v in values))}): "
                               "merge the parts of one run")
-    for run_dir in sources:
-        for result in load_run(run_dir):
-            _copy_logs(run_dir, target, list(result.logs.values()))
-            store(target, replace(result, run_id=run_id))
+    for result, run_dir in results:
+        for relative in result.logs.values():
+            copy_log(run_dir, target, relative)
+        store(target, replace(result, run_id=run_id))
     finished = [record.finished for record in records]
     complete = all(finished) and not any(record.interrupted for record in records)
     merged = RunRecord(
@@ -69,15 +69,3 @@ def merge(parts: list[Path], into: Path, run_id: str) -> tuple[RunRecord, list[s
         cells=sorted({cell for record in records for cell in record.cells}))
     write_run(target, merged)
     return merged, unreadable
-
-
-def _copy_logs(run_dir: Path, target: Path, relatives: list[str]) -> None:
-    """A cell's logs, from inside its run directory only (a log path is data from a file, not trusted)."""
-    for relative in relatives:
-        source = run_dir / relative
-        destination = target / relative
-        if (source.is_file() and source.resolve().is_relative_to(run_dir.resolve())
-                and destination.resolve().is_relative_to(target.resolve())):
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            if not destination.exists():
-                shutil.copyfile(source, destination)

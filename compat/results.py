@@ -173,11 +173,29 @@ def load_run(run_dir: Path, unreadable: list[str] | None = None) -> list[CellRes
     results = []
     for path in sorted((run_dir / "cells").glob("*.json")):
         try:
-            results.append(CellResult.from_dict(json.loads(path.read_bytes().decode("utf-8"))))
+            results.append(read_cell(path))
         except (OSError, ValueError, TypeError) as exc:
             if unreadable is not None:
                 unreadable.append(f"{path}: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}")
     return results
+
+
+def read_cell(path: Path) -> CellResult:
+    """One cell result file; OSError, ValueError or TypeError when it cannot be trusted (see load_run)."""
+    return CellResult.from_dict(json.loads(path.read_bytes().decode("utf-8")))
+
+
+def copy_log(from_run: Path, to_run: Path, relative: str) -> bool:
+    """Copy a log of one run directory into another at the same relative path, if it exists inside the first:
+    a log path read from a result file is data, never a way out of the run directory."""
+    source, target = from_run / relative, to_run / relative
+    if not (source.is_file() and source.resolve().is_relative_to(from_run.resolve())
+            and target.resolve().is_relative_to(to_run.resolve())):
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.exists():
+        shutil.copyfile(source, target)
+    return True
 
 
 def run_records(reports: Path) -> list[tuple[RunRecord, Path]]:

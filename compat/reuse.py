@@ -14,12 +14,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import shutil
 from dataclasses import asdict, replace
 from pathlib import Path
 
 from compat.matrix import Flavor, Limits, Recipe
-from compat.results import ORDINARY, CellResult, load_run, run_records
+from compat.results import ORDINARY, CellResult, copy_log, read_cell, run_records
 
 REUSABLE = ("pass", "test-fail", "build-fail")
 TOOL_FILES = (Path(__file__).parent, Path(__file__).parent.parent / "images")
@@ -50,8 +49,11 @@ def earlier_result(reports: Path, key: str, wanted: str, this_run: str) -> tuple
         if (record.run_id == this_run or record.kind not in ORDINARY or record.interrupted
                 or not record.finished or key not in record.cells):
             continue
-        found = next((r for r in load_run(run_dir) if r.key == key), None)
-        if found is not None and found.fingerprint == wanted and found.status in REUSABLE:
+        try:
+            found = read_cell(run_dir / "cells" / f"{key}.json")
+        except (OSError, ValueError, TypeError):
+            continue  # not there, or unreadable: the report names it; nothing to take from it
+        if found.fingerprint == wanted and found.status in REUSABLE:
             return found, run_dir
     return None
 
@@ -59,16 +61,9 @@ def earlier_result(reports: Path, key: str, wanted: str, this_run: str) -> tuple
 def take(earlier: CellResult, earlier_dir: Path, run_dir: Path, now: CellResult) -> CellResult:
     """The earlier result as this run's: its logs copied into this run (they outlive the earlier run's
     pruning), this run's image facts and start, and the run it was measured in."""
-    logs = {}
-    for name, relative in earlier.logs.items():
-        if name == "image":
-            continue  # this run checked the image itself: its own log says so
-        source = earlier_dir / relative
-        if source.is_file() and source.resolve().is_relative_to(earlier_dir.resolve()):
-            target = run_dir / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
-            logs[name] = relative
+    # The image log is not taken: this run checked the image itself, and its own log says so.
+    logs = {name: relative for name, relative in earlier.logs.items()
+            if name != "image" and copy_log(earlier_dir, run_dir, relative)}
     if "image" in now.logs:
         logs["image"] = now.logs["image"]
     return replace(earlier, run_id=now.run_id, started=now.started, logs=logs, image_reused=now.image_reused,
