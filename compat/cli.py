@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, NoReturn
 
-from compat import expected, history
+from compat import expected, history, schedule
 from compat import matrix as matrix_module
 from compat.analysis.crosscell import focus_packages
 from compat.errors import (
@@ -207,20 +207,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     write_run(run_dir, record)
     say(f"run {run_id} ({record.kind}): {len(record.cells)} cell(s), results in {run_dir}")
     images = ImageBuilder(engine, args.reports / "cache", say)
+    cpus = engine.cpus()
+    jobs = min(args.jobs or schedule.default_jobs(cpus, engine.memory()), max(1, len(groups)))
     runner = CellRunner(engine, m, run_dir, say, images, keep=args.keep,
                         probe=ProbeSettings(args.probe_requests, args.probe_fault),
-                        reuse=not args.fresh and record.kind in ORDINARY)
+                        reuse=not args.fresh and record.kind in ORDINARY, cores=schedule.cores_per_group(cpus, jobs))
+    if jobs > 1:
+        say(f"{jobs} groups at once, make -j{runner.jobs} each")
 
     def done(result: CellResult) -> None:
         store(run_dir, result)
         results.append(result)
 
+    scheduled = schedule.Schedule(groups, lambda group: runner.run_group(group, done), runner.prepare_images, jobs)
     try:
         with terminate_as_interrupt():
-            for group in groups:
-                runner.run_group(group, done)
+            try:
+                scheduled.run()
+            finally:
+                scheduled.stop()  # whatever ended the run, no group starts another step
+                runner.stop()
     except Interrupted as stop:
         say(f"{stop.why}: removing this run's containers and volumes")
+        engine.remove_labelled(f"{LABEL}.run", run_id)
+        scheduled.wait_stopped()  # a group between two steps when told may have started one more
         engine.remove_labelled(f"{LABEL}.run", run_id)
         record.interrupted, record.finished, record.reason = True, now(), stop.why
         write_run(run_dir, record)
@@ -241,7 +251,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         say(f"{said} unchanged since an earlier run and reused (`--fresh` runs them again)")
     for path in write_matrix_reports(args.reports, m)[0]:
         say(f"wrote {path}")
-    for r in results:
+    for r in sorted(results, key=lambda r: record.cells.index(r.key) if r.key in record.cells else len(record.cells)):
         print(f"{r.toolchain:8} {r.source:14} {cell_text(r)}" + (f" (relinked {r.compiled_by})" if r.compiled_by else ""))
     if record.kind == "fault-injection":
         say("a fault-injection run: its cells are shown in the report's fault-injection section, never in the grid")
@@ -499,6 +509,16 @@ def run_id_argument(text: str) -> str:
     return text
 
 
+JOBS_HELP = ("groups of toolchain x source at once, each with its share of the cores (default: one per two cores, "
+             "as memory allows: 2 GiB each)")
+
+
+def jobs_argument(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"{text[:20]!r} is not a number of groups from 1 to 64")
+    return int(text)
+
+
 def probe_requests(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 1000:
         raise argparse.ArgumentTypeError(f"{text[:20]!r} is not a number of requests from 1 to 1000")
@@ -543,6 +563,7 @@ def parser() -> argparse.ArgumentParser:
                      help="only every Nth group of toolchain x source from the Ith: one of N machines' share")
     run.add_argument("--fresh", action="store_true",
                      help="run every cell, even one whose inputs are those of an earlier complete run's result")
+    run.add_argument("--jobs", type=jobs_argument, metavar="N", help=JOBS_HELP)
     run.add_argument("--kind", choices=[k for k in RUN_KINDS if k != "fault-injection"],
                      help="what the run is, recorded in run.json (default: session with --toolchain, else matrix; "
                      "--probe-fault makes it fault-injection); only matrix and session runs make the matrix report")
@@ -556,6 +577,7 @@ def parser() -> argparse.ArgumentParser:
                              "5 on errors")
     nightly.add_argument("--probe-requests", type=probe_requests, default=20, help="HTTPS requests per probe run")
     nightly.add_argument("--fresh", action="store_true", help="run every cell, even an unchanged one")
+    nightly.add_argument("--jobs", type=jobs_argument, metavar="N", help=JOBS_HELP)
     nightly.set_defaults(func=cmd_nightly)
     merging = sub.add_parser("merge", help="combine runs of separate processes or machines into one run of --reports, "
                              "and write its reports")

@@ -72,6 +72,10 @@ class Engine:
         """How many CPUs the engine's machine has (the {jobs} of a recipe)."""
         return int(self.client.info().get("NCPU") or 1)
 
+    def memory(self) -> int:
+        """Bytes of memory of the engine's machine (how many groups fit at once)."""
+        return int(self.client.info().get("MemTotal") or 0)
+
     # images
     def image_id(self, ref: str) -> str | None:
         try:

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -152,6 +153,10 @@ class ImageBuilder:
     The tag is `ganeti-compat/<toolchain>:<plan>-<installed>`: a hash of everything that goes into the
     image (Dockerfile, base, package list, apt options and sources, download checksums) and a hash of the
     package versions it ended up with.
+
+    Safe to call from several threads (a group asking for its image while the next group's is prepared):
+    one lock per image, base suite and download, so a second caller waits for the first one's work and
+    then takes its result.
     """
 
     def __init__(self, engine: Engine, cache: Path, say: Callable[[str], None]) -> None:
@@ -159,24 +164,37 @@ class ImageBuilder:
         self.cache = cache
         self.say = say
         self.known: dict[str, Image] = {}
-        self.unavailable: dict[tuple[str, str], ToolchainUnavailable] = {}
+        self.failed: dict[tuple[str, str], ToolchainUnavailable | ImageBuildFailed] = {}
+        self._locks: dict[tuple[str, ...], threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+
+    def _lock(self, *key: str) -> threading.Lock:
+        with self._locks_lock:
+            return self._locks.setdefault(key, threading.Lock())
 
     def ensure(self, toolchain: Toolchain, recipe: Recipe, log: Path) -> Image:
-        """The toolchain image for a recipe; one found unavailable is not tried again in this run."""
+        """The toolchain image for a recipe; one found unavailable, or whose build failed, is not tried
+        again in this run (the build log says why)."""
         key = (toolchain.name, recipe.name)
-        if key in self.unavailable:
-            raise self.unavailable[key]
-        try:
-            return self._ensure(toolchain, recipe, log)
-        except ToolchainUnavailable as exc:
-            self.unavailable[key] = exc
-            raise
+        with self._lock("image", *key):
+            if key in self.failed:
+                raise self.failed[key]
+            try:
+                return self._ensure(toolchain, recipe, log)
+            except (ToolchainUnavailable, ImageBuildFailed) as exc:
+                self.failed[key] = exc
+                raise
 
     def _ensure(self, toolchain: Toolchain, recipe: Recipe, log: Path) -> Image:
         plan = plan_image(toolchain, recipe)
         downloads = self._downloads(toolchain)  # first: an unreachable bindist fails in seconds
         base = self.base(toolchain, log)
         plan_digest = plan.digest(self.engine.image_id(base) or base)
+        with self._lock("plan", plan_digest):  # two recipes may need the same image: built once
+            return self._ensure_plan(toolchain, plan, plan_digest, base, downloads, log)
+
+    def _ensure_plan(self, toolchain: Toolchain, plan: ImagePlan, plan_digest: str, base: str,
+                     downloads: dict[str, Path], log: Path) -> Image:
         if plan_digest in self.known:
             return self.known[plan_digest]
         current = self._current(plan_digest)
@@ -255,6 +273,11 @@ class ImageBuilder:
         base_id = self.engine.image_id(image.tag) or image.tag
         digest = hashlib.sha256(f"{dockerfile}\0{base_id}\0{soname}".encode()).hexdigest()[:16]
         tag = f"{repository_of(toolchain.name, flavor)}:{digest}"
+        with self._lock("flavor", tag):
+            return self._flavored(tag, image, toolchain, flavor, soname, dockerfile, log)
+
+    def _flavored(self, tag: str, image: Image, toolchain: Toolchain, flavor: str, soname: str, dockerfile: str,
+                  log: Path) -> Image:
         if tag in self.known:
             return self.known[tag]
         reused = self.engine.image_id(tag) is not None
@@ -289,13 +312,14 @@ class ImageBuilder:
     def base(self, toolchain: Toolchain, log: Path) -> str:
         """debian:<suite> from a registry, else a local bootstrapped base, else one bootstrapped now."""
         ref = f"debian:{toolchain.suite}"
-        if self.engine.image_id(ref) or self.engine.pull(ref):
-            return ref
-        prefix = f"{BASE_REPOSITORY}:{toolchain.suite}-"
-        local = [tag for tag, _ in self.engine.images_named(BASE_REPOSITORY) if tag.startswith(prefix)]
-        if local:
-            return local[0]
-        return self._bootstrap(toolchain, log)
+        with self._lock("base", toolchain.suite):
+            if self.engine.image_id(ref) or self.engine.pull(ref):
+                return ref
+            prefix = f"{BASE_REPOSITORY}:{toolchain.suite}-"
+            local = [tag for tag, _ in self.engine.images_named(BASE_REPOSITORY) if tag.startswith(prefix)]
+            if local:
+                return local[0]
+            return self._bootstrap(toolchain, log)
 
     def _bootstrap(self, toolchain: Toolchain, log: Path) -> str:
         tag = f"{toolchain.suite}-{datetime.date.today():%Y%m%d}"
@@ -322,7 +346,10 @@ class ImageBuilder:
 
     def _download(self, toolchain: Toolchain, download: Download) -> Path:
         key = download.sha256 or download.sha1 or download.name
-        path = self.cache / "downloads" / key
+        with self._lock("download", key):
+            return self._fetch_download(toolchain, download, self.cache / "downloads" / key)
+
+    def _fetch_download(self, toolchain: Toolchain, download: Download, path: Path) -> Path:
         if path.exists() and verify(path, download) is None:
             return path
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -74,11 +74,9 @@ def render_markdown(results: list[CellResult], title: str, baseline: str | None 
     lines += _details(results, known) + _unexpected_passes(results, known)
     lines += _ssl_section(results) + _fault_section(faults or [])
     lines += _abi_section(results, baseline, focus or set()) + _images_section(results)
-    timing_rows = [[r.toolchain, r.source, r.flavor] + [str(r.timings.get(step, "")) for step in
-                   ("image", "fetch", "configure", "build", "test", "probe")] for r in results]
-    lines += ["## Timings (seconds)", "",
-              _table(timing_rows, headers=["toolchain", "source", "flavor", "image", "fetch", "configure", "build",
-                                             "test", "probe"]), ""]
+    steps = ("image", "fetch", "configure", "build", "test", "inspect", "probe")
+    timing_rows = [[r.toolchain, r.source, r.flavor] + [str(r.timings.get(step, "")) for step in steps] for r in results]
+    lines += ["## Timings (seconds)", "", _table(timing_rows, headers=["toolchain", "source", "flavor", *steps]), ""]
     return "\n".join(lines)
 
 

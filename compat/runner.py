@@ -7,6 +7,7 @@ decides what it means.
 from __future__ import annotations
 
 import datetime
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -36,6 +37,11 @@ BUILD_ENV = {"HOME": "/home/builder", "LANG": "C.UTF-8"}
 
 class EngineLost(Exception):
     """The Docker engine stopped answering: the cells in flight are errors, the run cannot go on."""
+
+
+class Stopped(BaseException):
+    """The run was stopped (interrupted) while this group ran: no further step, no result stored.
+    Not an Exception, so that a cell's `except Exception` never turns it into a result."""
 
 
 class CellEngine(Protocol):
@@ -126,13 +132,34 @@ class CellRunner:
     result, never an exception."""
 
     def __init__(self, engine: CellEngine, matrix: Matrix, run_dir: Path, say: Callable[[str], None],
-                 images: Images, keep: bool = False, probe: ProbeSettings | None = None, reuse: bool = False) -> None:
+                 images: Images, keep: bool = False, probe: ProbeSettings | None = None, reuse: bool = False,
+                 cores: int | None = None) -> None:
         self.engine, self.matrix, self.run_dir, self.say, self.keep = engine, matrix, run_dir, say, keep
         self.reuse = reuse  # take the results of unchanged cells from earlier runs (compat.reuse)
         self.images = images
         self.probe = probe or ProbeSettings()
         self.run_id = run_dir.name
-        self.jobs = str(engine.cpus())
+        self.jobs = str(cores or engine.cpus())  # the recipe's {jobs}: this group's share of the cores
+        self.stopping = threading.Event()
+
+    def stop(self) -> None:
+        """No group starts another step; the step under way ends when its container is removed."""
+        self.stopping.set()
+
+    def _go_on(self) -> None:
+        if self.stopping.is_set():
+            raise Stopped()
+
+    def prepare_images(self, cells: list[Cell]) -> None:
+        """Build (or check) a group's images ahead of it. What fails here the group meets again when it
+        asks for them, and reports: unavailable and failed builds are remembered for the run."""
+        for cell in cells:
+            if self.stopping.is_set():
+                return
+            try:
+                self._flavored_image(cell, self._image_log(cell))
+            except Exception:  # noqa: BLE001,S110 - the group asks again and reports it
+                pass
 
     def run_group(self, cells: list[Cell], done: Callable[[CellResult], None]) -> None:
         """The flavors of one toolchain and source: the first compiles, each further flavor relinks and tests.
@@ -162,6 +189,7 @@ class CellRunner:
                     seen.runner_error = self._runner_error(cell, result, exc)
                     if not self.engine.alive():
                         seen.engine_lost = f"the Docker engine stopped answering: {seen.runner_error}"
+                self._go_on()
                 if seen.taken is not None:
                     result = seen.taken
                     self.say(f"{cell.key}: {result.status}: unchanged since run {result.reused_from}, reused")
@@ -218,16 +246,13 @@ class CellRunner:
 
     def _image(self, cell: Cell, result: CellResult, seen: Collected) -> Image | None:
         """The toolchain image in the cell's flavor; None when it cannot be had (unavailable, or apt failed)."""
-        recipe = self.matrix.recipes[cell.source.recipe]
-        flavor = self.matrix.flavors[cell.flavor]
-        image_log = self.run_dir / "images" / f"{cell.toolchain.name}--{recipe.name}.log"
-        image_log.parent.mkdir(parents=True, exist_ok=True)
+        image_log = self._image_log(cell)
         result.logs["image"] = self._relative(image_log)
+        self._go_on()
         self.say(f"{cell.key}: image")
         start = time.monotonic()
         try:
-            image = self.images.ensure(cell.toolchain, recipe, image_log)
-            image = self.images.flavored(image, cell.toolchain, flavor.name, flavor.soname, image_log)
+            image = self._flavored_image(cell, image_log)
         except ToolchainUnavailable as exc:
             with image_log.open("a") as out:
                 print(f"unavailable: {exc}", file=out)
@@ -240,6 +265,16 @@ class CellRunner:
             result.timings["image"] = round(time.monotonic() - start, 1)
         result.image, result.image_reused, result.image_freshness = image.tag, image.reused, image.freshness
         return image
+
+    def _image_log(self, cell: Cell) -> Path:
+        log = self.run_dir / "images" / f"{cell.toolchain.name}--{cell.source.recipe}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        return log
+
+    def _flavored_image(self, cell: Cell, log: Path) -> Image:
+        flavor = self.matrix.flavors[cell.flavor]
+        image = self.images.ensure(cell.toolchain, self.matrix.recipes[cell.source.recipe], log)
+        return self.images.flavored(image, cell.toolchain, flavor.name, flavor.soname, log)
 
     def _cell(self, cell: Cell, image: Image, volume: str, result: CellResult, seen: Collected,
               built_by: str | None) -> None:
@@ -338,6 +373,7 @@ class CellRunner:
         out_of_memory = False
         try:
             for argv in commands:
+                self._go_on()
                 with log.open("a") as out:
                     out.write(f"$ {' '.join(argv)}\n")
                 remaining = budget - (time.monotonic() - start)
@@ -367,7 +403,9 @@ class CellRunner:
             questions.update(facts.source_commands())
         if seen.built():
             questions.update(facts.binary_commands(recipe.binaries))
+        start = time.monotonic()
         for name, question in questions.items():
+            self._go_on()
             log = logs / name
             log.unlink(missing_ok=True)
             ran = self.engine.run(image.tag, question.argv, log=log, volume=volume, mount=MOUNT,
@@ -380,6 +418,7 @@ class CellRunner:
                 seen.incomplete.append(f"{name}: `{' '.join(question.argv[:2])}` timed out after {INSPECT_TIMEOUT} s")
             elif ran.exit_code not in question.answered:
                 seen.incomplete.append(f"{name}: `{' '.join(question.argv[:2])}` exited with {ran.exit_code}")
+        result.timings["inspect"] = round(time.monotonic() - start, 1)
         if "linkage.txt" in seen.texts:
             seen.incomplete += facts.linkage_gaps(recipe.binaries, seen.texts["linkage.txt"])
 
@@ -388,6 +427,7 @@ class CellRunner:
         limit = self.matrix.timeouts["probe"]
         argv = ["sh", PROBE_SCRIPT, str(self.probe.requests), str(limit // PROBE_RUNS)]
         argv += [self.probe.fault] if self.probe.fault else []
+        self._go_on()
         log = logs / "probe.log"
         log.unlink(missing_ok=True)
         result.logs["probe"] = self._relative(log)

@@ -91,8 +91,10 @@ def assert_links(cell: dict, flavor: str) -> None:
 
 
 def test_trixie_cells_pass_fail_tests_deps_and_compile_in_both_flavors(workspace: Path) -> None:
-    code, _, cells = run(workspace, "trixie", "ghc96", "curlint,curlint-testfail,curlint-deps,curlint-compile")
+    code, progress, cells = run(workspace, "trixie", "ghc96", "curlint,curlint-testfail,curlint-deps,curlint-compile",
+                                "--jobs", "2")
     assert code == 1
+    assert "2 groups at once, make -j1 each" in progress  # two groups share the cores, each its own volume
     ok = cells["curlint/gnutls"]
     assert ok["status"] == "pass", ok
     assert ok["tests"] == {"total": 3, "passed": 3, "failed": 0, "failed_names": []}

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from compat import matrix, sources
 from compat.images import repository_of
 from compat.results import CellResult
-from compat.runner import CellRunner, EngineLost, plan
+from compat.runner import CellRunner, EngineLost, Stopped, plan
 from tests.conftest import DATA, ROOT
 from tests.memory_engine import MemoryEngine, MemoryImages
 
@@ -242,3 +242,20 @@ def test_whatever_names_the_matrix_accepts_a_run_writes_only_in_its_run_director
     assert len(volumes) == 1 and all(re.fullmatch(DOCKER_VOLUME, volume) for volume in volumes)
     for flavor in (None, *m.toolchains[toolchain].flavors):
         assert re.fullmatch(DOCKER_REPOSITORY, repository_of(toolchain, flavor))
+
+
+def test_a_stopped_runner_starts_no_further_step_and_delivers_no_result(engine: MemoryEngine, tmp_path: Path) -> None:
+    m = matrix.load(ROOT / "tests" / "fixtures" / "matrix.yaml")
+    runner = CellRunner(engine, m, tmp_path / "runs" / "r1", lambda line: None, MemoryImages())
+
+    def interrupted_build(files: dict[str, bytes], argv: list[str], image: str) -> tuple[int, str]:
+        runner.stop()  # Ctrl-C while the build runs: its container is removed, it ends killed
+        return 137, "Killed\n"
+
+    engine.on(("runhaskell", "Setup.hs", "build"), interrupted_build)
+    results: list[CellResult] = []
+    with pytest.raises(Stopped):
+        runner.run_group(plan(m, ["ghc96"], ["curlint"])[0], results.append)
+    assert results == []  # a killed build is not a build failure of the toolchain
+    assert engine.commands()[-1][0] == "runhaskell"  # no test, inspection or probe after it
+    assert engine.events[-1].startswith("remove ") and not engine.volumes
