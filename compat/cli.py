@@ -169,6 +169,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from compat.runner import CellRunner, EngineLost, ProbeSettings
 
     m: Matrix = matrix_module.load(args.matrix)
+    mirrors = download_places(args.downloads)
     toolchains = _names(args.toolchain, m.toolchains, list(m.toolchains), "toolchain", args.matrix)
     source_names = _names(args.source, m.sources, default_sources(m, bool(args.toolchain)), "source", args.matrix)
     flavors = _names(args.flavor, m.flavors, list(m.flavors), "flavor", args.matrix)
@@ -206,7 +207,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         engine.remove_labelled(f"{LABEL}.run", run_id)  # the containers and volumes of the attempt that stopped
     write_run(run_dir, record)
     say(f"run {run_id} ({record.kind}): {len(record.cells)} cell(s), results in {run_dir}")
-    images = ImageBuilder(engine, args.reports / "cache", say)
+    images = ImageBuilder(engine, args.reports / "cache", say, mirrors=mirrors)
     cpus = engine.cpus()
     jobs = min(args.jobs or schedule.default_jobs(cpus, engine.memory()), max(1, len(groups)))
     runner = CellRunner(engine, m, run_dir, say, images, keep=args.keep,
@@ -509,6 +510,22 @@ def run_id_argument(text: str) -> str:
     return text
 
 
+DOWNLOADS_HELP = ("a directory, or an http(s) URL, holding bindist toolchains' files under their upstream names: "
+                  "asked before upstream, every file verified against its pin; repeatable (default: $COMPAT_DOWNLOADS, "
+                  "space-separated)")
+
+
+def download_places(given: list[str] | None) -> tuple[str, ...]:
+    """--downloads, else COMPAT_DOWNLOADS: directories must exist, so that a typo is not taken for a missing file."""
+    places = given if given is not None else os.environ.get("COMPAT_DOWNLOADS", "").split()
+    for place in places:
+        if not place.startswith(("http://", "https://")) and not Path(place).is_dir():
+            origin = "--downloads" if given is not None else "COMPAT_DOWNLOADS"
+            raise ConfigError(f"{origin} {place}: not a directory; give a directory or an http(s) URL of the "
+                              "toolchains' downloads")
+    return tuple(places)
+
+
 JOBS_HELP = ("groups of toolchain x source at once, each with its share of the cores (default: one per two cores, "
              "as memory allows: 2 GiB each)")
 
@@ -564,6 +581,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--fresh", action="store_true",
                      help="run every cell, even one whose inputs are those of an earlier complete run's result")
     run.add_argument("--jobs", type=jobs_argument, metavar="N", help=JOBS_HELP)
+    run.add_argument("--downloads", action="append", metavar="DIR|URL", help=DOWNLOADS_HELP)
     run.add_argument("--kind", choices=[k for k in RUN_KINDS if k != "fault-injection"],
                      help="what the run is, recorded in run.json (default: session with --toolchain, else matrix; "
                      "--probe-fault makes it fault-injection); only matrix and session runs make the matrix report")
@@ -578,6 +596,7 @@ def parser() -> argparse.ArgumentParser:
     nightly.add_argument("--probe-requests", type=probe_requests, default=20, help="HTTPS requests per probe run")
     nightly.add_argument("--fresh", action="store_true", help="run every cell, even an unchanged one")
     nightly.add_argument("--jobs", type=jobs_argument, metavar="N", help=JOBS_HELP)
+    nightly.add_argument("--downloads", action="append", metavar="DIR|URL", help=DOWNLOADS_HELP)
     nightly.set_defaults(func=cmd_nightly)
     merging = sub.add_parser("merge", help="combine runs of separate processes or machines into one run of --reports, "
                              "and write its reports")

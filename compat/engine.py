@@ -267,9 +267,17 @@ class Engine:
         """Remove what a run left behind (containers, then volumes) after an interruption."""
         selector = {"label": f"{key}={value}"}
         for container in self.client.containers.list(all=True, filters=selector):
-            container.remove(force=True)
+            _discard(container)
         for volume in self.client.volumes.list(filters=selector):
-            volume.remove(force=True)
+            # Its group may have removed it meanwhile, or started one last container on it: the caller
+            # asks again once its groups have stopped.
+            try:
+                volume.remove(force=True)
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as exc:
+                if exc.status_code != 409:  # in use
+                    raise
 
     def remove_leftovers(self, min_age: float) -> list[str]:
         """Stopped containers and unused volumes of the tool (a killed run's). Running ones are another

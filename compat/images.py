@@ -12,10 +12,11 @@ import tarfile
 import tempfile
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from compat.engine import LABEL, Engine, EngineRefused
 from compat.errors import ToolchainUnavailable
@@ -27,6 +28,7 @@ BASE_REPOSITORY = "ganeti-compat/base"
 COMMON_PACKAGES = ("ca-certificates", "curl", "xz-utils", "bzip2", "quilt", "patch", "git", "binutils", "file",
                    "debian-archive-keyring")
 DOWNLOAD_TIMEOUT = 30
+MISSING_NAMED = 8  # missing downloads named per line of an unavailable cell's evidence
 FRESHNESS_TIMEOUT = 300
 PROVISIONAL = "-new"  # the tag of an image until its installed packages name it
 
@@ -159,10 +161,12 @@ class ImageBuilder:
     then takes its result.
     """
 
-    def __init__(self, engine: Engine, cache: Path, say: Callable[[str], None]) -> None:
+    def __init__(self, engine: Engine, cache: Path, say: Callable[[str], None], mirrors: tuple[str, ...] = ()) -> None:
         self.engine = engine
         self.cache = cache
         self.say = say
+        self.mirrors = mirrors  # --downloads: directories or URLs holding the pinned files, asked before upstream
+        self.unreachable: dict[str, str] = {}  # host -> why: asked once per run, not once per file
         self.known: dict[str, Image] = {}
         self.failed: dict[tuple[str, str], ToolchainUnavailable | ImageBuildFailed] = {}
         self._locks: dict[tuple[str, ...], threading.Lock] = {}
@@ -342,7 +346,25 @@ class ImageBuilder:
         return f"{BASE_REPOSITORY}:{tag}"
 
     def _downloads(self, toolchain: Toolchain) -> dict[str, Path]:
-        return {download.name: self._download(toolchain, download) for download in toolchain.downloads}
+        """Every pinned file of the toolchain, verified; unavailable naming every file that cannot be had."""
+        found, missing = {}, []
+        for download in toolchain.downloads:
+            try:
+                found[download.name] = self._download(toolchain, download)
+            except DownloadMissing as exc:
+                missing.append(exc)
+        if missing:
+            places = list(self.mirrors) + sorted({f"{host} ({reason})" for exc in missing
+                                                  for host, reason in exc.upstream.items()})
+            # One line says where it looked and what to do; the names follow, a few to a line (evidence lines
+            # are bounded).
+            names = [exc.filename for exc in missing]
+            what = (f"{len(missing)} of {len(toolchain.downloads)} downloads of {toolchain.name} cannot be had; "
+                    f"looked in {', '.join(places)}: put them, under the names below, in a directory (or a web "
+                    "server's) and give it with --downloads DIR or COMPAT_DOWNLOADS")
+            raise ToolchainUnavailable("\n".join([
+                what, *(f"missing: {', '.join(names[n:n + MISSING_NAMED])}" for n in range(0, len(names), MISSING_NAMED))]))
+        return found
 
     def _download(self, toolchain: Toolchain, download: Download) -> Path:
         key = download.sha256 or download.sha1 or download.name
@@ -350,24 +372,71 @@ class ImageBuilder:
             return self._fetch_download(toolchain, download, self.cache / "downloads" / key)
 
     def _fetch_download(self, toolchain: Toolchain, download: Download, path: Path) -> Path:
+        """From the cache, else the first of the --downloads places that has it, else upstream. A file
+        that is there but differs from its pin is an error of its own: never passed over for another."""
         if path.exists() and verify(path, download) is None:
             return path
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".part")
-        self.say(f"{toolchain.name}: downloading {download.url}")
-        try:
-            with urllib.request.urlopen(download.url, timeout=DOWNLOAD_TIMEOUT) as response, partial.open("wb") as out:
-                shutil.copyfileobj(response, out, 1 << 20)
-        except (urllib.error.URLError, OSError) as exc:
-            partial.unlink(missing_ok=True)
-            reason = getattr(exc, "reason", None) or exc
-            raise ToolchainUnavailable(f"download '{download.name}' failed: {download.url}: {reason}") from None
-        mismatch = verify(partial, download)
+        filename = file_name(download)
+        upstream: dict[str, str] = {}
+        for place in [*self.mirrors, None]:
+            where = download.url if place is None else mirrored(place, filename)
+            if not where.startswith(("http://", "https://")):
+                if Path(where).is_file():
+                    return self._take(download, Path(where), where, path, copy=True)
+                continue
+            host = urllib.parse.urlsplit(where).netloc
+            if host in self.unreachable:
+                upstream[host] = self.unreachable[host]
+                continue
+            partial = path.with_suffix(".part")
+            self.say(f"{toolchain.name}: downloading {where}")
+            try:
+                with urllib.request.urlopen(where, timeout=DOWNLOAD_TIMEOUT) as response, partial.open("wb") as out:
+                    shutil.copyfileobj(response, out, 1 << 20)
+            except urllib.error.HTTPError as exc:  # the host answers, without this file
+                partial.unlink(missing_ok=True)
+                upstream[host] = f"HTTP {exc.code}"
+                continue
+            except (urllib.error.URLError, OSError) as exc:
+                partial.unlink(missing_ok=True)
+                self.unreachable[host] = upstream[host] = str(getattr(exc, "reason", None) or exc)
+                continue
+            return self._take(download, partial, where, path, copy=False)
+        raise DownloadMissing(filename, upstream)
+
+    @staticmethod
+    def _take(download: Download, found: Path, where: str, path: Path, copy: bool) -> Path:
+        mismatch = verify(found, download)
         if mismatch:
-            partial.unlink()
-            raise ToolchainUnavailable(f"download '{download.name}' from {download.url} does not match: {mismatch}")
-        partial.rename(path)
+            if not copy:
+                found.unlink()
+            raise ToolchainUnavailable(f"{where} does not match its pin: {mismatch}")
+        if copy:
+            shutil.copyfile(found, path)
+        else:
+            found.rename(path)
         return path
+
+
+class DownloadMissing(Exception):
+    """No place had the file: what each upstream host said."""
+
+    def __init__(self, filename: str, upstream: dict[str, str]) -> None:
+        super().__init__(filename)
+        self.filename, self.upstream = filename, upstream
+
+
+def file_name(download: Download) -> str:
+    """The name a mirror keeps a download under: the last part of its upstream URL."""
+    return PurePosixPath(urllib.parse.urlsplit(download.url).path).name or download.name
+
+
+def mirrored(place: str, filename: str) -> str:
+    """A file in a --downloads place: a directory, or a URL under which the files are served."""
+    if place.startswith(("http://", "https://")):
+        return f"{place.rstrip('/')}/{urllib.parse.quote(filename)}"
+    return str(Path(place) / filename)
 
 
 def tar_directory(directory: Path, arcname: str) -> bytes:

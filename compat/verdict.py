@@ -143,7 +143,7 @@ class _Candidate:
 def judge(outcome: CellOutcome) -> Verdict:
     """The cell's verdict: the worst candidate of all its outcomes (see the module's docstring)."""
     if outcome.unavailable is not None:
-        return Verdict("unavailable", None, (outcome.unavailable,))
+        return Verdict("unavailable", None, tuple(outcome.unavailable.splitlines()))
     candidates: list[_Candidate] = []
     if outcome.engine_lost is not None:
         candidates.append(_Candidate("error", "engine", (outcome.engine_lost,)))

@@ -272,6 +272,9 @@ def test_unreadable_results_are_named_skipped_and_never_read_as_a_pass(tmp_path:
     (["run", "--toolchain", ""], "--toolchain '' names no toolchain"),
     (["run", "--bogus"], "unrecognized arguments: --bogus"),
     (["--reports", "/etc/passwd", "run", "--toolchain", "ghc96"], "/etc/passwd: not a directory"),
+    (["run", "--jobs", "0"], "argument --jobs: '0' is not a number of groups from 1 to 64"),
+    (["run", "--downloads", "/nonexistent/ghc"], ("--downloads /nonexistent/ghc: not a directory; give a directory or "
+     "an http(s) URL")),
 ])
 def test_command_line_mistakes_are_one_line_and_exit_2(args: list[str], said: str) -> None:
     done = compat(*args)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -18,7 +20,10 @@ import docker
 import pytest
 import yaml
 
+from compat import matrix
+from compat.analysis.probe import parse_probe
 from compat.engine import Engine
+from compat.images import ImageBuilder
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.docker
@@ -231,7 +236,22 @@ def test_unreachable_bindist_is_unavailable_naming_the_download(workspace: Path)
     assert code == 4
     cell = cells["curlint/openssl"]
     assert cell["status"] == "unavailable"
-    assert "download 'ghc' failed: http://127.0.0.1:9/ghc-7.10.2-x86_64-unknown-linux-deb7.tar.bz2" in cell["evidence"][0]
+    assert cell["evidence"][0].startswith("1 of 1 downloads of ghc-gone cannot be had; looked in 127.0.0.1:9 (")
+    assert "--downloads DIR" in cell["evidence"][0]
+    assert cell["evidence"][1:] == ["missing: ghc-7.10.2-x86_64-unknown-linux-deb7.tar.bz2"]
+    # The offline way in: an empty directory is named among the places looked in; a file of the right name
+    # and the wrong content is one line naming both digests.
+    offline = workspace / "offline"
+    offline.mkdir()
+    code, _, cells = run(workspace, "gone-offline", "ghc-gone", "curlint", "--downloads", str(offline))
+    assert code == 4
+    assert f"looked in {offline}, 127.0.0.1:9 (" in cells["curlint/openssl"]["evidence"][0]
+    (offline / "ghc-7.10.2-x86_64-unknown-linux-deb7.tar.bz2").write_bytes(b"not the bindist")
+    code, _, cells = run(workspace, "gone-wrong", "ghc-gone", "curlint", "--downloads", str(offline))
+    assert code == 4
+    assert cells["curlint/openssl"]["evidence"] == [
+        (f"{offline}/ghc-7.10.2-x86_64-unknown-linux-deb7.tar.bz2 does not match its pin: sha1 is "
+        f"{hashlib.sha1(b'not the bindist').hexdigest()}, matrix.yaml pins f028e4a07995353a47286478fc8644f66defa227")]
     assert "unavailable" in progress
 
 
@@ -460,3 +480,26 @@ def test_an_engine_lost_mid_run_leaves_an_incomplete_run_that_resumes(workspace:
     finally:
         second.remove()
         assert subprocess.run(["ip", "link", "show", "docker0"], capture_output=True, check=False).returncode == 0
+
+
+def test_the_counting_shim_counts_through_an_allocator_the_program_installs_after_start_up(tmp_path: Path) -> None:
+    # GHC <= 7.8's runtime installed its own GMP allocator during start-up, after the preloaded shim's
+    # constructor; a C program doing the same stands in for it, built in a real toolchain image.
+    m = matrix.load(FIXTURES / "matrix.yaml")
+    engine = Engine()
+    image = ImageBuilder(engine, tmp_path / "cache", lambda line: None).ensure(
+        m.toolchains["ghc96"], m.recipes["curlint"], tmp_path / "image.log")
+    shim = (ROOT / "images" / "scripts" / "probe" / "gmpshim.c").read_text()
+    late = (FIXTURES / "late-allocator.c").read_text()
+    script = ('cd /tmp && printf %s "$1" > shim.c && printf %s "$2" > late.c && '
+              "gcc -shared -fPIC -o shim.so shim.c -lgmp -ldl && gcc -o late late.c -lgmp || exit 99; "
+              "GANETI_COMPAT_PROBE_RUN=late LD_PRELOAD=/tmp/shim.so ./late; "
+              "GANETI_COMPAT_PROBE_RUN=hostile GANETI_COMPAT_GMP_SHIM=hostile LD_PRELOAD=/tmp/shim.so ./late; "
+              'echo "probe-exit hostile $?"')
+    code, text = engine.output(image.tag, ["sh", "-c", script, "sh", shim, late], network=False, timeout=300)
+    assert code == 0, text
+    own = int(re.search(r"own allocations (\d+)", text).group(1))  # type: ignore[union-attr]
+    probe = parse_probe(text, 1)
+    assert own > 0 and probe.allocations["late"] == own, text  # every one counted, through the program's allocator
+    assert "gmp-shim: the program installed its own allocator 1 time(s): counted through it (late)" in text
+    assert probe.exits["hostile"] == 139, text  # the hostile hook stays in front of it too
