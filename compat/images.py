@@ -130,6 +130,9 @@ def plan_image(toolchain: Toolchain, recipe: Recipe) -> ImagePlan:
     dockerfile = (IMAGES_DIR / f"{toolchain.kind}.Dockerfile").read_text()
     files = {"apt.conf": apt_conf(toolchain.apt_options).encode(),
              "sources.list": "".join(f"{line}\n" for line in toolchain.apt_sources).encode(),
+             # A pulled debian:<suite> names the suite's usual home, which an archived suite (jessie) has left:
+             # with a mirror, the image's apt uses it instead, as the bootstrapped base does.
+             "base-sources.list": f"deb {toolchain.mirror} {toolchain.suite} main\n".encode() if toolchain.mirror else b"",
              "packages.txt": ("\n".join(packages) + "\n").encode()}
     return ImagePlan(toolchain, dockerfile, files)
 
@@ -331,12 +334,12 @@ class ImageBuilder:
         if shutil.which("mmdebstrap") is None:
             raise ToolchainUnavailable(f"debian:{toolchain.suite} cannot be pulled and mmdebstrap is not installed "
                                        "(apt-get install mmdebstrap)")
+        if toolchain.keyring and not Path(toolchain.keyring).is_file():
+            raise ToolchainUnavailable(f"bootstrapping Debian {toolchain.suite} needs the keyring {toolchain.keyring} "
+                                       "(apt-get install debian-archive-keyring)")
         with tempfile.TemporaryDirectory(prefix="ganeti-compat-base-") as tmp:
             tarball = Path(tmp) / "base.tar"
-            argv = ["mmdebstrap", "--variant=minbase"]
-            argv += [f"--aptopt={line}" for line in apt_conf(toolchain.apt_options).splitlines() if line]
-            argv += [toolchain.suite, str(tarball)]
-            argv += [toolchain.mirror] if toolchain.mirror else []
+            argv = bootstrap_argv(toolchain, tarball)
             with log.open("a") as out:
                 done = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False)
             if done.returncode != 0:
@@ -437,6 +440,15 @@ def mirrored(place: str, filename: str) -> str:
     if place.startswith(("http://", "https://")):
         return f"{place.rstrip('/')}/{urllib.parse.quote(filename)}"
     return str(Path(place) / filename)
+
+
+def bootstrap_argv(toolchain: Toolchain, tarball: Path) -> list[str]:
+    """mmdebstrap for a toolchain's base: its apt options, keyring and mirror, as its image's apt uses them."""
+    argv = ["mmdebstrap", "--variant=minbase"]
+    argv += [f"--aptopt={line}" for line in apt_conf(toolchain.apt_options).splitlines() if line]
+    argv += [f"--keyring={toolchain.keyring}"] if toolchain.keyring else []
+    argv += [toolchain.suite, str(tarball)]
+    return argv + ([toolchain.mirror] if toolchain.mirror else [])
 
 
 def tar_directory(directory: Path, arcname: str) -> bytes:

@@ -89,6 +89,7 @@ class Toolchain:
     flavors: tuple[str, ...]
     default_flavor: str
     mirror: str | None = None
+    keyring: str | None = None  # the keyring mmdebstrap verifies the suite with (an archived suite's removed keys)
     apt_options: tuple[str, ...] = ()
     apt_sources: tuple[str, ...] = ()  # extra sources.list lines, e.g. experimental on top of sid
     packages: tuple[str, ...] = ()
@@ -313,8 +314,8 @@ def _download(r: _Reader, value: Any, path: str) -> Download:
 
 
 def _toolchain(r: _Reader, flavors: dict[str, Flavor], name: str, value: Any, path: str) -> Toolchain:
-    keys = ("description", "kind", "suite", "ghc", "flavors", "default_flavor", "mirror", "apt_options", "apt_sources",
-            "packages", "downloads")
+    keys = ("description", "kind", "suite", "ghc", "flavors", "default_flavor", "mirror", "keyring", "apt_options",
+            "apt_sources", "packages", "downloads")
     t = r.mapping(value, path, keys, ("kind", "suite", "ghc", "flavors"))
     kind = r.choice(t["kind"], f"{path}.kind", TOOLCHAIN_KINDS)
     suite = r.string(t["suite"], f"{path}.suite", r"[a-z][a-z0-9.-]{0,62}", "a Debian suite name")
@@ -342,6 +343,8 @@ def _toolchain(r: _Reader, flavors: dict[str, Flavor], name: str, value: Any, pa
         flavors=names,
         default_flavor=default,
         mirror=r.string(t["mirror"], f"{path}.mirror", r"https?://\S+", "an http(s) URL") if "mirror" in t else None,
+        keyring=r.string(t["keyring"], f"{path}.keyring", r"/[A-Za-z0-9._/-]{1,255}", "an absolute path on the host, "
+                         "like /usr/share/keyrings/debian-archive-removed-keys.gpg") if "keyring" in t else None,
         apt_options=r.strings(t.get("apt_options"), f"{path}.apt_options", APT_OPTION,
                               "an apt option Key::Sub=value (key: A-Z a-z 0-9 : _ -; value: A-Z a-z 0-9 . : / _ + -)"),
         apt_sources=r.strings(t.get("apt_sources"), f"{path}.apt_sources", APT_SOURCE,

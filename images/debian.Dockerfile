@@ -8,10 +8,15 @@ FROM ${BASE}
 ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 LC_ALL=C.UTF-8
 COPY apt.conf /etc/apt/apt.conf.d/99ganeti-compat
 COPY sources.list /etc/apt/sources.list.d/ganeti-compat.list
+COPY base-sources.list /usr/share/ganeti-compat/base-sources.list
 COPY packages.txt /usr/share/ganeti-compat/packages.txt
 # REFRESH changes when the suite moved since the last build: apt then runs again instead of being cached.
 ARG REFRESH
-RUN echo "refresh: ${REFRESH}" && apt-get update && apt-get dist-upgrade -y \
+RUN echo "refresh: ${REFRESH}" \
+ && if [ -s /usr/share/ganeti-compat/base-sources.list ]; then \
+      cp /usr/share/ganeti-compat/base-sources.list /etc/apt/sources.list \
+      && rm -f /etc/apt/sources.list.d/debian.sources; fi \
+ && apt-get update && apt-get dist-upgrade -y \
  && : > /usr/share/ganeti-compat/missing-packages.txt \
  && while read -r package; do \
       if apt-cache show "$package" >/dev/null 2>&1; then echo "$package" >> /tmp/available.txt; \

@@ -8,7 +8,16 @@ import pytest
 
 from compat import matrix, sources
 from compat.errors import ToolchainUnavailable
-from compat.images import ImageBuilder, apt_conf, parse_freshness, plan_image, unused_images, verify
+from compat.images import (
+    IMAGES_DIR,
+    ImageBuilder,
+    apt_conf,
+    bootstrap_argv,
+    parse_freshness,
+    plan_image,
+    unused_images,
+    verify,
+)
 from compat.matrix import Download
 from compat.runner import expand, plan
 from tests.conftest import ROOT
@@ -119,3 +128,30 @@ def test_images_no_current_toolchain_uses() -> None:
     assert unused_images(images, {"ghc96"}, {"trixie"}) == [
         "ganeti-compat/ghc96-gnutls:old", "ganeti-compat/ghc96:p1-old", "ganeti-compat/ghc96:d038977caacbe8c4",
         "ganeti-compat/ghc94:p9-x", "ganeti-compat/base:trixie-20261001", "ganeti-compat/base:buster-20261001"]
+
+
+def test_an_archived_suite_is_bootstrapped_and_used_from_its_mirror_with_its_keyring(tmp_path: Path) -> None:
+    jessie = default().toolchains["ghc710"]
+    assert bootstrap_argv(jessie, tmp_path / "base.tar") == [
+        "mmdebstrap", "--variant=minbase", '--aptopt=Acquire::Check-Valid-Until "false";',
+        "--keyring=/usr/share/keyrings/debian-archive-removed-keys.gpg", "jessie", str(tmp_path / "base.tar"),
+        "http://archive.debian.org/debian"]
+    # A pulled debian:jessie names deb.debian.org, which no longer serves jessie: the image's apt is pointed
+    # at the mirror too, before its first apt-get update, in both kinds of image.
+    plan = plan_image(jessie, default().recipes["ganeti-3.1"])
+    assert plan.files["base-sources.list"] == b"deb http://archive.debian.org/debian jessie main\n"
+    assert plan.files["apt.conf"] == b'Acquire::Check-Valid-Until "false";\n'
+    assert plan_image(default().toolchains["ghc96"], default().recipes["ganeti-3.1"]).files["base-sources.list"] == b""
+    for kind in ("debian", "bindist"):
+        dockerfile = (IMAGES_DIR / f"{kind}.Dockerfile").read_text()
+        replaced = dockerfile.index("cp /usr/share/ganeti-compat/base-sources.list /etc/apt/sources.list")
+        assert "COPY base-sources.list /usr/share/ganeti-compat/base-sources.list" in dockerfile
+        assert replaced < dockerfile.index("apt-get update")
+
+
+def test_a_missing_keyring_is_unavailable_naming_the_package(tmp_path: Path) -> None:
+    gone = dataclasses.replace(default().toolchains["ghc710"], keyring="/nonexistent/removed-keys.gpg")
+    builder = ImageBuilder(None, tmp_path, lambda line: None)  # type: ignore[arg-type]  # fails before any engine call
+    with pytest.raises(ToolchainUnavailable, match=r"needs the keyring /nonexistent/removed-keys.gpg \(apt-get install "
+                       "debian-archive-keyring\\)"):
+        builder._bootstrap(gone, tmp_path / "image.log")
