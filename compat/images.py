@@ -6,6 +6,7 @@ import datetime
 import hashlib
 import io
 import json
+import re
 import shutil
 import subprocess
 import tarfile
@@ -28,6 +29,8 @@ BASE_REPOSITORY = "ganeti-compat/base"
 COMMON_PACKAGES = ("ca-certificates", "curl", "xz-utils", "bzip2", "quilt", "patch", "git", "binutils", "file",
                    "debian-archive-keyring")
 DOWNLOAD_TIMEOUT = 30
+HASKELL_LIBRARY = re.compile(r"libghc-(.+)-dev")  # Debian's name of Hackage package X (lower-cased)
+DEBIAN_GHC = ("ghc", "ghc-prof", "ghc-doc")
 MISSING_NAMED = 8  # missing downloads named per line of an unavailable cell's evidence
 FRESHNESS_TIMEOUT = 300
 PROVISIONAL = "-new"  # the tag of an image until its installed packages name it
@@ -125,8 +128,31 @@ def apt_conf(options: tuple[str, ...]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def hackage_names(toolchain: Toolchain) -> set[str]:
+    """The Hackage packages a bindist toolchain pins, lower-cased as Debian names them."""
+    return {match.group(1).lower() for download in toolchain.downloads
+            if (match := re.fullmatch(r"(.+)-\d+(?:\.\d+)*\.tar\.gz", download.name))}
+
+
+def bindist_split(toolchain: Toolchain, recipe: Recipe) -> tuple[list[str], list[str]]:
+    """A recipe's Debian packages on a bindist toolchain: those to install (never Debian's GHC nor its
+    Haskell libraries, which would bring the suite's own GHC beside the bindist and mix two ABIs), and the
+    libghc-X-dev packages whose X no pinned Hackage sdist provides (the build will lack them)."""
+    pinned = hackage_names(toolchain)
+    install, unpinned = [], []
+    for package in recipe.packages:
+        library = HASKELL_LIBRARY.fullmatch(package)
+        if library is not None:
+            if library.group(1) not in pinned:
+                unpinned.append(package)
+        elif package not in DEBIAN_GHC:
+            install.append(package)
+    return install, unpinned
+
+
 def plan_image(toolchain: Toolchain, recipe: Recipe) -> ImagePlan:
-    packages = list(dict.fromkeys(COMMON_PACKAGES + toolchain.packages + recipe.packages))
+    wanted, unpinned = bindist_split(toolchain, recipe) if toolchain.kind == "bindist" else (list(recipe.packages), [])
+    packages = list(dict.fromkeys(COMMON_PACKAGES + toolchain.packages + tuple(wanted)))
     dockerfile = (IMAGES_DIR / f"{toolchain.kind}.Dockerfile").read_text()
     files = {"apt.conf": apt_conf(toolchain.apt_options).encode(),
              "sources.list": "".join(f"{line}\n" for line in toolchain.apt_sources).encode(),
@@ -134,6 +160,8 @@ def plan_image(toolchain: Toolchain, recipe: Recipe) -> ImagePlan:
              # with a mirror, the image's apt uses it instead, as the bootstrapped base does.
              "base-sources.list": f"deb {toolchain.mirror} {toolchain.suite} main\n".encode() if toolchain.mirror else b"",
              "packages.txt": ("\n".join(packages) + "\n").encode()}
+    if toolchain.kind == "bindist":
+        files["missing-packages.txt"] = "".join(f"{package}\n" for package in unpinned).encode()
     return ImagePlan(toolchain, dockerfile, files)
 
 

@@ -29,7 +29,7 @@ SRC = "/build/src"
 OUT = "/build/out"
 INSPECT_TIMEOUT = 120
 PROBE_RUNS = 4  # each probe run may take a quarter of the probe's timeout
-MISSING_PACKAGES = "/usr/share/ganeti-compat/missing-packages.txt"  # written by images/debian.Dockerfile
+MISSING_PACKAGES = "/usr/share/ganeti-compat/missing-packages.txt"  # written by images/*.Dockerfile
 RELINK_SCRIPT = "/build/.compat/relink-curl-binaries"
 PROBE_SCRIPT = "/build/.compat/run-probe"
 BUILD_ENV = {"HOME": "/home/builder", "LANG": "C.UTF-8"}
@@ -218,7 +218,8 @@ class CellRunner:
             steps=tuple(seen.steps), expects_tests=bool(recipe.steps["test"]), junit_name=recipe.junit,
             junit=seen.junit, facts=found, incomplete=tuple(seen.incomplete),
             own_sources=facts.own_sources(seen.texts["haskell-sources.txt"]) if "haskell-sources.txt" in seen.texts
-            else None, probe=seen.probe, missing_packages=seen.missing_packages, suite=cell.toolchain.suite)
+            else None, probe=seen.probe, missing_packages=seen.missing_packages, suite=cell.toolchain.suite,
+            pinned_by=cell.toolchain.name if cell.toolchain.kind == "bindist" else None)
         verdict = judge(outcome)
         result.status, result.cause, result.evidence = verdict.status, verdict.cause, list(verdict.evidence)
         result.flags = [{"name": name, "evidence": list(evidence)} for name, evidence in verdict.flags]

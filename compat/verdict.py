@@ -93,6 +93,7 @@ class CellOutcome:
     own_sources: tuple[str, ...] | None = None  # the project's Haskell source files, for Could not find module
     probe: ProbeOutcome | None = None
     missing_packages: tuple[str, ...] = ()  # packages the suite does not have (left out of the image)
+    pinned_by: str | None = None  # a bindist toolchain: missing_packages are Haskell libraries none of its pins provide
     suite: str = ""
 
 
@@ -205,7 +206,8 @@ def _step(step: Step, outcome: CellOutcome) -> list[_Candidate]:
         return [_Candidate("crash", "ghc-panic", diagnosis.evidence)]
     evidence = tuple(diagnosis.evidence)
     if diagnosis.cause == "deps" and outcome.missing_packages:
-        evidence = (f"not packaged in {outcome.suite}: {', '.join(outcome.missing_packages)}",) + evidence
+        where = f"no pinned Hackage sdist of {outcome.pinned_by}" if outcome.pinned_by else f"not packaged in {outcome.suite}"
+        evidence = (f"{where}: {', '.join(outcome.missing_packages)}",) + evidence
     return [_Candidate("build-fail", diagnosis.cause or "unknown", evidence)]
 
 

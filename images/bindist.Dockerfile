@@ -7,6 +7,8 @@ COPY apt.conf /etc/apt/apt.conf.d/99ganeti-compat
 COPY sources.list /etc/apt/sources.list.d/ganeti-compat.list
 COPY base-sources.list /usr/share/ganeti-compat/base-sources.list
 COPY packages.txt /usr/share/ganeti-compat/packages.txt
+# The recipe's Haskell libraries that no pinned sdist provides (Debian's would bring Debian's GHC along).
+COPY missing-packages.txt /usr/share/ganeti-compat/missing-packages.txt
 # REFRESH changes when the suite moved since the last build: apt then runs again instead of being cached.
 ARG REFRESH
 RUN echo "refresh: ${REFRESH}" \

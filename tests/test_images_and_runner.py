@@ -155,3 +155,19 @@ def test_a_missing_keyring_is_unavailable_naming_the_package(tmp_path: Path) -> 
     with pytest.raises(ToolchainUnavailable, match=r"needs the keyring /nonexistent/removed-keys.gpg \(apt-get install "
                        "debian-archive-keyring\\)"):
         builder._bootstrap(gone, tmp_path / "image.log")
+
+
+def test_a_bindist_image_installs_neither_debians_ghc_nor_its_haskell_libraries() -> None:
+    m = default()
+    plan = plan_image(m.toolchains["ghc710"], m.recipes["ganeti-3.1"])
+    packages = plan.files["packages.txt"].decode().split()
+    assert "ghc" not in packages and not [p for p in packages if p.startswith("libghc-")]
+    assert "cabal-install" in packages and "python3" in packages  # the rest of the recipe stays
+    # What no pin provides is named for the verdict: the era's gaps (network, zlib, old-time) and 3.1's own.
+    assert plan.files["missing-packages.txt"].decode().split() == [
+        "libghc-network-dev", "libghc-cryptonite-dev", "libghc-zlib-dev", "libghc-regex-tdfa-dev", "libghc-old-time-dev"]
+    # Pins match Debian's lower-cased names (PSQueue-1.1.tar.gz provides libghc-psqueue-dev).
+    assert "libghc-psqueue-dev" not in plan.files["missing-packages.txt"].decode()
+    debian = plan_image(m.toolchains["ghc96"], m.recipes["ganeti-3.1"])
+    assert "libghc-lens-dev" in debian.files["packages.txt"].decode().split()
+    assert "missing-packages.txt" not in debian.files  # a Debian image finds its own, with apt

@@ -194,6 +194,12 @@ CASES = {
             "Err:1 http://deb.debian.org/debian sid InRelease\n  Temporary failure resolving 'deb.debian.org'\n"
             "E: Failed to fetch http://deb.debian.org/debian/dists/sid/InRelease  Temporary failure resolving\n")),)),
         ("error", "image", None)),
+    "a bindist toolchain lacks a Haskell library none of its pins provides": (
+        lambda: failed_step("configure", 1, "checking for Haskell network library... no\n"
+                            "configure: error: network library not found, compilation will not possible\n",
+                            missing_packages=("libghc-network-dev", "libghc-zlib-dev"), pinned_by="ghc710",
+                            suite="jessie"),
+        ("build-fail", "deps", "no pinned Hackage sdist of ghc710: libghc-network-dev, libghc-zlib-dev")),
     "a bindist download that cannot be had": (
         lambda: CellOutcome(unavailable="download 'ghc' failed: https://downloads.haskell.org/x: no host"),
         ("unavailable", None, "download 'ghc' failed: https://downloads.haskell.org/x: no host")),
