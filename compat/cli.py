@@ -74,11 +74,6 @@ def exit_code(results: list[CellResult], known: tuple[Expectation, ...] = (), un
     return EXIT_OK
 
 
-def default_sources(m: Matrix, toolchains_named: bool) -> list[str]:
-    """A run of named toolchains builds the primary source (the first of default_sources); the matrix, all."""
-    return list(m.default_sources[:1] if toolchains_named else m.default_sources)
-
-
 def _names(given: list[str] | None, known: Mapping[str, object], default: list[str], what: str, file: Path) -> list[str]:
     names = []
     for item in given or []:
@@ -116,7 +111,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     cells = [cell for group in shard(plan(m, toolchains, source_names, flavors), args.shard) for cell in group]
     if args.json:
         print(json.dumps([{"toolchain": c.toolchain.name, "source": c.source.name, "flavor": c.flavor,
-                           "tags": tags(c.toolchain) + (["default"] if c.source.name in m.default_sources else [])}
+                           "tags": tags(c.toolchain) + (["default"] if c.source.name in m.sources_of(c.toolchain.name)
+                                                        else [])}
                           for c in cells], indent=2))
     else:
         for c in cells:
@@ -141,10 +137,10 @@ def shard(groups: list[list[Cell]], which: tuple[int, int] | None) -> list[list[
     return groups[index - 1::count]
 
 
-def select(m: Matrix, toolchains: list[str], source_names: list[str], flavors: list[str] | None, file: Path,
-           say: Callable[[str], None]) -> list[list[Cell]]:
+def select(m: Matrix, toolchains: list[str], source_names: list[str] | None, flavors: list[str] | None, file: Path,
+           say: Callable[[str], None], primary_only: bool = False) -> list[list[Cell]]:
     """The planned groups; a flavor a toolchain does not list is said, and no cell at all is bad input."""
-    groups = plan(m, toolchains, source_names, flavors)
+    groups = plan(m, toolchains, source_names, flavors, primary_only)
     for name in toolchains:
         unlisted = [f for f in flavors or [] if f not in m.toolchains[name].flavors]
         if unlisted:
@@ -171,10 +167,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     m: Matrix = matrix_module.load(args.matrix)
     mirrors = download_places(args.downloads)
     toolchains = _names(args.toolchain, m.toolchains, list(m.toolchains), "toolchain", args.matrix)
-    source_names = _names(args.source, m.sources, default_sources(m, bool(args.toolchain)), "source", args.matrix)
+    # No --source: each toolchain's default sources; named toolchains (a nox session) build only the primary one.
+    source_names = _names(args.source, m.sources, [], "source", args.matrix) or None
     flavors = _names(args.flavor, m.flavors, list(m.flavors), "flavor", args.matrix)
     say = Progress()
-    groups = select(m, toolchains, source_names, flavors, args.matrix, say)
+    groups = select(m, toolchains, source_names, flavors, args.matrix, say, primary_only=bool(args.toolchain))
     if args.shard:
         groups = shard(groups, args.shard)
         say(f"shard {args.shard[0]}/{args.shard[1]}: {len(groups)} group(s) of toolchain x source")
@@ -470,7 +467,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from compat.export import export
 
     m = matrix_module.load(args.matrix)
-    groups = plan(m, list(m.toolchains), default_sources(m, False))
+    groups = plan(m, list(m.toolchains), None)
     project = args.matrix.resolve().parent
     output = args.output or project / (".gitlab-ci.yml" if args.ci == "gitlab" else ".github/workflows/ganeti-compat.yml")
     output.parent.mkdir(parents=True, exist_ok=True)

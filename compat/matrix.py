@@ -90,6 +90,7 @@ class Toolchain:
     default_flavor: str
     mirror: str | None = None
     keyring: str | None = None  # the keyring mmdebstrap verifies the suite with (an archived suite's removed keys)
+    sources: tuple[str, ...] = ()  # its default sources, the primary first (default: the matrix's default_sources)
     apt_options: tuple[str, ...] = ()
     apt_sources: tuple[str, ...] = ()  # extra sources.list lines, e.g. experimental on top of sid
     packages: tuple[str, ...] = ()
@@ -156,6 +157,10 @@ class Matrix:
     flaky_window: int = 10  # ... in its last this many runs
     retention: int = 30  # runs the nightly keeps
     limits: Limits = field(default_factory=lambda: Limits(**DEFAULT_LIMITS))
+
+    def sources_of(self, toolchain: str) -> tuple[str, ...]:
+        """The sources a toolchain builds when none is named, its primary one first."""
+        return self.toolchains[toolchain].sources or self.default_sources
 
 
 class _Reader:
@@ -315,7 +320,7 @@ def _download(r: _Reader, value: Any, path: str) -> Download:
 
 def _toolchain(r: _Reader, flavors: dict[str, Flavor], name: str, value: Any, path: str) -> Toolchain:
     keys = ("description", "kind", "suite", "ghc", "flavors", "default_flavor", "mirror", "keyring", "apt_options",
-            "apt_sources", "packages", "downloads")
+            "apt_sources", "packages", "downloads", "sources")
     t = r.mapping(value, path, keys, ("kind", "suite", "ghc", "flavors"))
     kind = r.choice(t["kind"], f"{path}.kind", TOOLCHAIN_KINDS)
     suite = r.string(t["suite"], f"{path}.suite", r"[a-z][a-z0-9.-]{0,62}", "a Debian suite name")
@@ -352,6 +357,7 @@ def _toolchain(r: _Reader, flavors: dict[str, Flavor], name: str, value: Any, pa
                               "(no quotes, ';' or '#')"),
         packages=_packages(r, t.get("packages"), f"{path}.packages"),
         downloads=tuple(downloads.values()),
+        sources=r.strings(t.get("sources"), f"{path}.sources"),
     )
 
 
@@ -474,6 +480,9 @@ def parse(data: Any, file: Path) -> Matrix:
     defaults = r.strings(top.get("default_sources"), "default_sources") or tuple(sources)
     for i, name in enumerate(defaults):
         r.name(name, f"default_sources[{i}]", sources, "source")
+    for toolchain in toolchains.values():
+        for i, name in enumerate(toolchain.sources):
+            r.name(name, f"toolchains.{toolchain.name}.sources[{i}]", sources, "source")
     baseline = r.name(top["abi_baseline"], "abi_baseline", toolchains, "toolchain") if "abi_baseline" in top else None
     raw_expected = top.get("expected") or []
     if not isinstance(raw_expected, list):

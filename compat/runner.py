@@ -102,15 +102,17 @@ class Collected:
         return any(step.name == "build" and step.exit_code == 0 and not step.out_of_memory for step in self.steps)
 
 
-def plan(matrix: Matrix, toolchains: list[str], source_names: list[str], flavors: list[str] | None = None
-         ) -> list[list[Cell]]:
-    """Groups of cells, one group per toolchain and source, one cell per SSL flavor (the default first)."""
+def plan(matrix: Matrix, toolchains: list[str], source_names: list[str] | None, flavors: list[str] | None = None,
+         primary_only: bool = False) -> list[list[Cell]]:
+    """Groups of cells, one group per toolchain and source, one cell per SSL flavor (the default first).
+    Without source names, each toolchain's default sources (only its primary one, the first, if asked)."""
     groups = []
     for t in toolchains:
         toolchain = matrix.toolchains[t]
         ordered = [toolchain.default_flavor] + [f for f in toolchain.flavors if f != toolchain.default_flavor]
         chosen = [f for f in ordered if flavors is None or f in flavors]
-        for s in source_names:
+        defaults = matrix.sources_of(t)
+        for s in source_names if source_names is not None else defaults[:1] if primary_only else defaults:
             if chosen:
                 groups.append([Cell(toolchain, matrix.sources[s], flavor) for flavor in chosen])
     return groups

@@ -13,7 +13,6 @@ import pytest
 
 from compat import matrix
 from compat.cli import (
-    default_sources,
     defined_by,
     exit_code,
     lock_reports,
@@ -25,6 +24,7 @@ from compat.cli import (
 from compat.errors import ConfigError
 from compat.report import cell_text, render_json, render_markdown, write_reports
 from compat.results import CellResult, RunRecord, latest_cells, load_run, store, write_run
+from compat.runner import plan
 from tests.conftest import ROOT
 
 
@@ -126,7 +126,7 @@ def test_the_matrix_report_is_made_of_ordinary_runs_of_cells_the_matrix_defines(
     stored_run(tmp_path, "bench", "bench", CellResult("ghc96", "ganeti-3.1", "gnutls", status="error", started=at(6)))
     stored_run(tmp_path, "old", None, CellResult("ghc96", "ganeti-3.1", "gnutls", status="timeout", started=at(7)))
     stored_run(tmp_path, "gone", "matrix", CellResult("ghc94", "ganeti-3.1", "gnutls", status="pass", started=at(8)),
-               CellResult("ghc96", "ganeti-2.16", "gnutls", status="pass", started=at(8)),
+               CellResult("ghc96", "ganeti-2.15", "gnutls", status="pass", started=at(8)),
                CellResult("ghc96", "ganeti-3.1", "nss", status="pass", started=at(8)))
 
     assert [(r.key, r.status, r.run_id) for r in latest_cells(tmp_path, defined_by(m))] == [
@@ -177,10 +177,15 @@ def test_cell_text() -> None:
     assert cell_text(results()[0]) == "pass 456/456 [gnutls]"
 
 
-def test_a_toolchain_run_builds_the_primary_source_and_the_matrix_all() -> None:
+def test_a_toolchain_run_builds_its_primary_source_and_the_matrix_all_of_each_toolchains() -> None:
     m = matrix.load(ROOT / "matrix.yaml")
-    assert default_sources(m, toolchains_named=True) == ["ganeti-3.1"]
-    assert default_sources(m, toolchains_named=False) == ["ganeti-3.1", "ganeti-3.0.2"]
+    sources = lambda groups: [(group[0].toolchain.name, group[0].source.name) for group in groups]
+    assert sources(plan(m, ["ghc96", "ghc710"], None, primary_only=True)) == [
+        ("ghc96", "ganeti-3.1"), ("ghc710", "ganeti-2.16")]  # the Ganeti of GHC 7.10's era
+    assert sources(plan(m, ["ghc96", "ghc710"], None)) == [
+        ("ghc96", "ganeti-3.1"), ("ghc96", "ganeti-3.0.2"),
+        ("ghc710", "ganeti-2.16"), ("ghc710", "ganeti-3.1"), ("ghc710", "ganeti-3.0.2")]  # 3.x: their deps verdict
+    assert sources(plan(m, ["ghc710"], ["ganeti-3.1"])) == [("ghc710", "ganeti-3.1")]
 
 
 def test_cells_failing_for_one_reason_share_one_explanation_and_no_value_breaks_a_table() -> None:
@@ -204,8 +209,10 @@ def test_list_names_the_cells_with_the_tags_of_their_nox_sessions() -> None:
     assert json.loads(done.stdout) == [  # in the order asked for, like run
         {"toolchain": "ghc96", "source": "ganeti-3.1", "flavor": "openssl", "tags": trixie},
         {"toolchain": "ghc96", "source": "ganeti-3.0.2", "flavor": "openssl", "tags": trixie},
+        {"toolchain": "ghc96", "source": "ganeti-2.16", "flavor": "openssl", "tags": trixie[:-1]},  # not its default
         {"toolchain": "ghc710", "source": "ganeti-3.1", "flavor": "openssl", "tags": jessie},
-        {"toolchain": "ghc710", "source": "ganeti-3.0.2", "flavor": "openssl", "tags": jessie}]
+        {"toolchain": "ghc710", "source": "ganeti-3.0.2", "flavor": "openssl", "tags": jessie},
+        {"toolchain": "ghc710", "source": "ganeti-2.16", "flavor": "openssl", "tags": jessie}]
     sessions = subprocess.run([sys.executable, "-m", "nox", "-t", "trixie", "--list"], cwd=ROOT, capture_output=True,
                               text=True, check=False).stdout
     assert "* ghc96 [toolchain,debian,trixie]" in sessions.replace("- ghc96", "* ghc96")

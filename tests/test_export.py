@@ -12,7 +12,6 @@ from pathlib import Path
 import yaml
 
 from compat import matrix
-from compat.cli import default_sources
 from compat.runner import plan
 from tests.conftest import ROOT
 
@@ -41,7 +40,7 @@ def cells_of(commands: list[str]) -> collections.Counter[str]:
 
 def the_matrix() -> collections.Counter[str]:
     """What `nox -s matrix` runs: every toolchain x default source x the toolchain's flavors."""
-    return collections.Counter(cell.key for group in plan(M, list(M.toolchains), default_sources(M, False))
+    return collections.Counter(cell.key for group in plan(M, list(M.toolchains), None)
                                for cell in group)
 
 

@@ -171,3 +171,13 @@ def test_a_bindist_image_installs_neither_debians_ghc_nor_its_haskell_libraries(
     debian = plan_image(m.toolchains["ghc96"], m.recipes["ganeti-3.1"])
     assert "libghc-lens-dev" in debian.files["packages.txt"].decode().split()
     assert "missing-packages.txt" not in debian.files  # a Debian image finds its own, with apt
+
+
+def test_ganeti_2x_on_the_ghc710_pins_lacks_what_build_chroot_took_from_cabal_update() -> None:
+    # The same gap tests/test_pins.py finds from Ganeti 2.16.0's build-depends and GHC 7.10.2's boot packages.
+    m = default()
+    plan = plan_image(m.toolchains["ghc710"], m.recipes["ganeti-2.x"])
+    assert sorted(plan.files["missing-packages.txt"].decode().split()) == [
+        "libghc-mtl-dev", "libghc-network-dev", "libghc-old-time-dev", "libghc-random-dev", "libghc-text-dev",
+        "libghc-zlib-dev"]
+    assert m.sources["ganeti-2.16"].ref == "95a2a10bf9638cba31bee09582e593923cc0bc3e"  # tag v2.16.0
