@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import io
 import os
@@ -269,15 +268,9 @@ class Engine:
         for container in self.client.containers.list(all=True, filters=selector):
             _discard(container)
         for volume in self.client.volumes.list(filters=selector):
-            # Its group may have removed it meanwhile, or started one last container on it: the caller
-            # asks again once its groups have stopped.
-            try:
-                volume.remove(force=True)
-            except docker.errors.NotFound:
-                pass
-            except docker.errors.APIError as exc:
-                if exc.status_code != 409:  # in use
-                    raise
+            # Its group may have removed it meanwhile, or started one last container on it (in use): the
+            # caller asks again once its groups have stopped.
+            _discard(volume)
 
     def remove_leftovers(self, min_age: float) -> list[str]:
         """Stopped containers and unused volumes of the tool (a killed run's). Running ones are another
@@ -319,10 +312,17 @@ def _owner_alive(labels: dict[str, str]) -> bool:
     return True
 
 
-def _discard(container: Any) -> None:
-    """Remove a container the tool made; one already gone (removed by `clean`, say) was what was wanted."""
-    with contextlib.suppress(docker.errors.NotFound):
-        container.remove(force=True)
+def _discard(item: Any) -> None:
+    """Remove a container or volume the tool made. One already gone (removed by `clean`, say) was what was
+    wanted; a conflict (a container's removal already under way, as an interrupted run's cleanup and the
+    step's own meet; a volume still in use) is left to whoever removes it next."""
+    try:
+        item.remove(force=True)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as exc:
+        if exc.status_code != 409:
+            raise
 
 
 def _age(timestamp: str | None, now: datetime.datetime) -> float:

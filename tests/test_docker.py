@@ -204,7 +204,8 @@ def test_ctrl_c_or_sigterm_leaves_no_container_or_volume_behind(workspace: Path,
         other_volume = client.volumes.create(f"ganeti-compat-other-{said}--t--s", labels=other)
         other_container = None
         try:
-            deadline = time.monotonic() + 60
+            # Generous: an engine committing a 2 GB image layer for another job holds container creation back.
+            deadline = time.monotonic() + 180
             while not client.containers.list(filters=selector) and time.monotonic() < deadline:
                 time.sleep(0.5)
             running = client.containers.list(filters=selector)
