@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
-GROUP_MEMORY = 2 << 30  # what one Ganeti build needs, measured here (GHC 9.6, make -j2)
+GROUP_MEMORY = 2 << 30  # about what one Ganeti build takes (GHC with make -j2)
 STOP_WAIT = 60.0  # seconds a stopped run waits for its groups to leave their killed containers
 
 Group = TypeVar("Group")
