@@ -243,10 +243,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                                 "once an engine answers") from None
     record.finished = now()
     write_run(run_dir, record)
-    reused = sum(1 for r in results if r.reused_from)
-    if reused:
-        said = "every cell was" if reused == len(results) else f"{reused} of {len(results)} cells were"
-        say(f"{said} unchanged since an earlier run and reused (`--fresh` runs them again)")
+    if summary := reuse_summary(results):
+        say(summary)
     for path in write_matrix_reports(args.reports, m)[0]:
         say(f"wrote {path}")
     for r in sorted(results, key=lambda r: record.cells.index(r.key) if r.key in record.cells else len(record.cells)):
@@ -254,6 +252,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     if record.kind == "fault-injection":
         say("a fault-injection run: its cells are shown in the report's fault-injection section, never in the grid")
     return exit_code(results, m.expected)
+
+
+def reuse_summary(results: list[CellResult]) -> str | None:
+    """How many cells an earlier run gave; None when none did."""
+    reused = sum(1 for r in results if r.reused_from)
+    if not reused:
+        return None
+    said = "every cell was" if reused == len(results) else f"{reused} of {len(results)} cells were"
+    # Unavailable cells are never taken from an earlier night: whether a toolchain can be had is tonight's fact.
+    unavailable = sum(1 for r in results if not r.reused_from and r.status == "unavailable")
+    rest = f"; the other {unavailable} are unavailable, asked again" if reused + unavailable == len(results) > reused else ""
+    return f"{said} unchanged since an earlier run and reused (`--fresh` runs them again){rest}"
 
 
 EXIT_TERMINATED = 143  # 128 + SIGTERM

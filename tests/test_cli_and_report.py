@@ -17,6 +17,7 @@ from compat.cli import (
     exit_code,
     lock_reports,
     new_run_id,
+    reuse_summary,
     run_kind,
     select,
     write_matrix_reports,
@@ -323,3 +324,15 @@ def test_a_full_disk_is_one_line_and_earlier_reports_stay_whole(tmp_path: Path) 
             f"ganeti-compat: {small}: cannot write there (Read-only file system); give --reports a writable directory"]
     finally:
         subprocess.run(["umount", str(small)], check=False)
+
+
+def test_a_run_says_how_many_cells_an_earlier_run_gave() -> None:
+    taken = lambda status: CellResult("ghc96", "ganeti-3.1", "gnutls", status=status, reused_from="r1")
+    ran = lambda status: CellResult("ghc78", "ganeti-3.1", "gnutls", status=status)
+    assert reuse_summary([ran("pass")]) is None
+    assert reuse_summary([taken("pass"), taken("build-fail")]) == (
+        "every cell was unchanged since an earlier run and reused (`--fresh` runs them again)")
+    assert reuse_summary([taken("pass"), ran("unavailable"), ran("unavailable")]) == (
+        "1 of 3 cells were unchanged since an earlier run and reused (`--fresh` runs them again); "
+        "the other 2 are unavailable, asked again")
+    assert reuse_summary([taken("pass"), ran("unavailable"), ran("pass")]).endswith("(`--fresh` runs them again)")
