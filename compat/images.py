@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from compat.analysis.cabal import sdist_version
 from compat.engine import LABEL, Engine, EngineRefused
 from compat.errors import ToolchainUnavailable
 from compat.matrix import Download, Recipe, Toolchain
@@ -130,8 +131,7 @@ def apt_conf(options: tuple[str, ...]) -> str:
 
 def hackage_names(toolchain: Toolchain) -> set[str]:
     """The Hackage packages a bindist toolchain pins, lower-cased as Debian names them."""
-    return {match.group(1).lower() for download in toolchain.downloads
-            if (match := re.fullmatch(r"(.+)-\d+(?:\.\d+)*\.tar\.gz", download.name))}
+    return {found[0].lower() for download in toolchain.downloads if (found := sdist_version(download.name))}
 
 
 def bindist_split(toolchain: Toolchain, recipe: Recipe) -> tuple[list[str], list[str]]:
