@@ -199,6 +199,7 @@ class ImageBuilder:
         self.mirrors = mirrors  # --downloads: directories or URLs holding the pinned files, asked before upstream
         self.unreachable: dict[str, str] = {}  # host -> why: asked once per run, not once per file
         self.known: dict[str, Image] = {}
+        self.ready: dict[tuple[str, str], Image] = {}  # (toolchain, recipe) -> its image in this run
         self.failed: dict[tuple[str, str], ToolchainUnavailable | ImageBuildFailed] = {}
         self._locks: dict[tuple[str, ...], threading.Lock] = {}
         self._locks_lock = threading.Lock()
@@ -208,17 +209,20 @@ class ImageBuilder:
             return self._locks.setdefault(key, threading.Lock())
 
     def ensure(self, toolchain: Toolchain, recipe: Recipe, log: Path) -> Image:
-        """The toolchain image for a recipe; one found unavailable, or whose build failed, is not tried
-        again in this run (the build log says why)."""
+        """The toolchain image for a recipe, worked out once a run (each flavor, and the group's preparation
+        ahead of it, ask again: the downloads are not hashed nor the base looked up again); one found
+        unavailable, or whose build failed, is not tried again in this run (the build log says why)."""
         key = (toolchain.name, recipe.name)
         with self._lock("image", *key):
             if key in self.failed:
                 raise self.failed[key]
-            try:
-                return self._ensure(toolchain, recipe, log)
-            except (ToolchainUnavailable, ImageBuildFailed) as exc:
-                self.failed[key] = exc
-                raise
+            if key not in self.ready:
+                try:
+                    self.ready[key] = self._ensure(toolchain, recipe, log)
+                except (ToolchainUnavailable, ImageBuildFailed) as exc:
+                    self.failed[key] = exc
+                    raise
+            return self.ready[key]
 
     def _ensure(self, toolchain: Toolchain, recipe: Recipe, log: Path) -> Image:
         plan = plan_image(toolchain, recipe)

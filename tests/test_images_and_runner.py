@@ -181,3 +181,32 @@ def test_ganeti_2x_on_the_ghc710_pins_lacks_what_build_chroot_took_from_cabal_up
         "libghc-mtl-dev", "libghc-network-dev", "libghc-old-time-dev", "libghc-random-dev", "libghc-text-dev",
         "libghc-zlib-dev"]
     assert m.sources["ganeti-2.16"].ref == "95a2a10bf9638cba31bee09582e593923cc0bc3e"  # tag v2.16.0
+
+
+class CountingEngine:
+    """Just enough of an engine for an existing, fresh image; counts what it is asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def image_id(self, ref: str) -> str | None:
+        self.asked.append(f"image_id {ref}")
+        return "sha256:base" if ref == "debian:trixie" else None
+
+    def images_labelled(self, label: str) -> list[tuple[str, str, dict[str, str]]]:
+        self.asked.append("images_labelled")
+        return [("ganeti-compat/ghc96:plan-installed", "sha256:image", {})]
+
+    def output(self, image: str, argv: list[str], *, network: bool, timeout: float) -> tuple[int, str]:
+        self.asked.append(f"output {image}")
+        return 0, "release trixie Tue, 24 Nov 2026 02:12:15 UTC\n"
+
+
+def test_an_image_is_worked_out_once_a_run_however_often_it_is_asked_for(tmp_path: Path) -> None:
+    m = default()
+    engine = CountingEngine()
+    builder = ImageBuilder(engine, tmp_path, lambda line: None)  # type: ignore[arg-type]
+    images = [builder.ensure(m.toolchains["ghc96"], m.recipes["ganeti-3.1"], tmp_path / "image.log") for _ in range(3)]
+    assert images[0] == images[1] == images[2] and images[0].tag == "ganeti-compat/ghc96:plan-installed"
+    assert engine.asked == ["image_id debian:trixie", "image_id debian:trixie", "images_labelled",
+                            "output ganeti-compat/ghc96:plan-installed"]  # base, plan, freshness: once
