@@ -16,13 +16,14 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from compat.analysis.cabal import sdist_version
 from compat.engine import LABEL, Engine, EngineRefused
 from compat.errors import ToolchainUnavailable
 from compat.matrix import Download, Recipe, Toolchain
+from compat.pins import PROBLEM, plan_hackage
 
 IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
 BASE_REPOSITORY = "ganeti-compat/base"
@@ -136,8 +137,9 @@ def hackage_names(toolchain: Toolchain) -> set[str]:
 
 def bindist_split(toolchain: Toolchain, recipe: Recipe) -> tuple[list[str], list[str]]:
     """A recipe's Debian packages on a bindist toolchain: those to install (never Debian's GHC nor its
-    Haskell libraries, which would bring the suite's own GHC beside the bindist and mix two ABIs), and the
-    libghc-X-dev packages whose X no pinned Hackage sdist provides (the build will lack them)."""
+    Haskell libraries, which would bring the suite's own GHC beside the bindist and mix two ABIs, nor a tool
+    a pin provides, such as cabal-install), and the libghc-X-dev packages whose X no pinned Hackage sdist
+    provides (the build will lack them)."""
     pinned = hackage_names(toolchain)
     install, unpinned = [], []
     for package in recipe.packages:
@@ -145,7 +147,7 @@ def bindist_split(toolchain: Toolchain, recipe: Recipe) -> tuple[list[str], list
         if library is not None:
             if library.group(1) not in pinned:
                 unpinned.append(package)
-        elif package not in DEBIAN_GHC:
+        elif package not in DEBIAN_GHC and package not in pinned:
             install.append(package)
     return install, unpinned
 
@@ -162,7 +164,26 @@ def plan_image(toolchain: Toolchain, recipe: Recipe) -> ImagePlan:
              "packages.txt": ("\n".join(packages) + "\n").encode()}
     if toolchain.kind == "bindist":
         files["missing-packages.txt"] = "".join(f"{package}\n" for package in unpinned).encode()
+        files["hackage-order.txt"] = b""  # with_hackage_order fills it in once the sdists are at hand
+        files["install-sdists"] = (IMAGES_DIR / "scripts" / "install-sdists").read_bytes()
     return ImagePlan(toolchain, dockerfile, files)
+
+
+def with_hackage_order(plan: ImagePlan, downloads: dict[str, Path], log: Path) -> ImagePlan:
+    """The plan with the order its pinned sdists install in; ImageBuildFailed (a deps verdict) when they are
+    not a closure with GHC's own packages, before an hour of building says so."""
+    toolchain = plan.toolchain
+    hackage = plan_hackage(toolchain.ghc, {name: path for name, path in downloads.items() if sdist_version(name)})
+    with log.open("a") as out:
+        for line in hackage.notes:
+            print(f"note: {line}", file=out)
+        for line in hackage.problems:
+            print(f"{PROBLEM}{line}", file=out)
+    if hackage.problems:
+        raise ImageBuildFailed(f"the pinned Hackage sdists of {toolchain.name} cannot be installed offline: "
+                               f"{hackage.problems[0]} (log: {log})",
+                               "\n".join(PROBLEM + line for line in hackage.problems))
+    return replace(plan, files={**plan.files, "hackage-order.txt": "".join(f"{name}\n" for name in hackage.order).encode()})
 
 
 def verify(path: Path, download: Download) -> str | None:
@@ -227,6 +248,8 @@ class ImageBuilder:
     def _ensure(self, toolchain: Toolchain, recipe: Recipe, log: Path) -> Image:
         plan = plan_image(toolchain, recipe)
         downloads = self._downloads(toolchain)  # first: an unreachable bindist fails in seconds
+        if toolchain.kind == "bindist":
+            plan = with_hackage_order(plan, downloads, log)
         base = self.base(toolchain, log)
         plan_digest = plan.digest(self.engine.image_id(base) or base)
         with self._lock("plan", plan_digest):  # two recipes may need the same image: built once

@@ -48,6 +48,7 @@ from compat.analysis.failures import MAX_SCAN, classify_build, crash_evidence, l
 from compat.analysis.junit import TestCounts, parse_junit
 from compat.analysis.probe import ProbeOutcome
 from compat.facts import Verdicts
+from compat.pins import PROBLEM as PINS_PROBLEM
 
 ORDER = ("error", "timeout", "crash", "build-fail", "test-fail", "pass")
 BUILD_STEPS = ("prepare", "configure", "build")
@@ -181,7 +182,8 @@ def _step(step: Step, outcome: CellOutcome) -> list[_Candidate]:
         limit = f" of {step.limit:.0f} s" if step.limit else ""
         return [_Candidate("timeout", None, (f"step {step.name} ran past its timeout{limit}",) + tuple(lines[-3:]))]
     if step.name == "image":
-        wanted = _apt_evidence(lines)
+        # The pins of a bindist toolchain that cannot be installed offline, else apt's refusal.
+        wanted = tuple(line for line in lines if line.startswith(PINS_PROBLEM))[:MAX_EVIDENCE] or _apt_evidence(lines)
         if wanted:
             return [_Candidate("build-fail", "deps", wanted)]
         return [_Candidate("error", "image", tuple(lines[-6:]))]

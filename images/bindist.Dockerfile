@@ -21,8 +21,11 @@ COPY downloads/ /tmp/downloads/
 # GHC's bindist: ./configure && make install into /usr/local.
 RUN mkdir /tmp/ghc && tar -xf /tmp/downloads/ghc -C /tmp/ghc --strip-components=1 \
  && cd /tmp/ghc && ./configure --prefix=/usr/local && make install && cd / && rm -rf /tmp/ghc
-# The pinned Hackage tarballs into the global database, with the suite's cabal-install (no index needed).
-RUN if ls /tmp/downloads/hackage/*.tar.gz >/dev/null 2>&1; then \
-      cabal install --global --prefix=/usr/local --disable-documentation /tmp/downloads/hackage/*.tar.gz; fi \
+# The pinned Hackage sdists into the global database, offline, each built by its own Setup in the order the
+# tool worked out from their .cabal files: no package index and no suite's cabal-install (GHC 7.10 needs
+# cabal-install 1.22, which is pinned and installed like any other sdist).
+COPY hackage-order.txt install-sdists /usr/share/ganeti-compat/
+RUN sh /usr/share/ganeti-compat/install-sdists /usr/share/ganeti-compat/hackage-order.txt /tmp/downloads/hackage \
+       /usr/local \
  && rm -rf /tmp/downloads
 RUN useradd --create-home --uid 1000 builder && mkdir -p /build && chown builder:builder /build

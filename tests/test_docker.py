@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
@@ -24,7 +25,9 @@ from compat import matrix
 from compat.analysis.probe import parse_probe
 from compat.engine import Engine
 from compat.images import ImageBuilder
+from compat.pins import plan_hackage
 from tests.conftest import ROOT
+from tests.sdists import ALPHA, ZETA, write_sdist
 
 pytestmark = pytest.mark.docker
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -504,3 +507,32 @@ def test_the_counting_shim_counts_through_an_allocator_the_program_installs_afte
     assert own > 0 and probe.allocations["late"] == own, text  # every one counted, through the program's allocator
     assert "gmp-shim: the program installed its own allocator 1 time(s): counted through it (late)" in text
     assert probe.exits["hostile"] == 139, text  # the hostile hook stays in front of it too
+
+
+def test_pinned_sdists_install_offline_with_their_own_setup_in_the_order_their_cabal_files_give(tmp_path: Path) -> None:
+    # What a bindist image does with its pinned Hackage sdists (images/scripts/install-sdists), on a real GHC:
+    # no network, no package index, no cabal-install; in the order compat.pins reads from the tarballs.
+    m = matrix.load(FIXTURES / "matrix.yaml")
+    engine = Engine()
+    image = ImageBuilder(engine, tmp_path / "cache", lambda line: None).ensure(
+        m.toolchains["ghc96"], m.recipes["curlint"], tmp_path / "image.log")
+    sdists = {f"{ident}.tar.gz": write_sdist(tmp_path, ident, files)
+              for ident, files in (("compat-alpha-1.0", ALPHA), ("compat-zeta-0.1", ZETA))}
+    plan = plan_hackage("9.6.6", sdists)
+    assert plan.order == ("compat-zeta-0.1.tar.gz", "compat-alpha-1.0.tar.gz") and plan.problems == ()
+    installer = (ROOT / "images" / "scripts" / "install-sdists").read_text()
+    script = ('printf %s "$1" > /tmp/install-sdists && printf %s "$2" > /tmp/order && shift 2 && mkdir /tmp/sdists '
+              '&& while [ $# -gt 0 ]; do printf %s "$2" | base64 -d > "/tmp/sdists/$1"; shift 2; done '
+              "&& sh /tmp/install-sdists /tmp/order /tmp/sdists /usr/local && /usr/local/bin/compat-alpha")
+    files = [part for name, path in sdists.items() for part in (name, base64.b64encode(path.read_bytes()).decode())]
+
+    def install(order: tuple[str, ...]) -> tuple[int | None, str]:
+        return engine.output(image.tag, ["sh", "-c", script, "sh", installer, "".join(f"{n}\n" for n in order), *files],
+                             network=False, timeout=600)
+
+    code, text = install(plan.order)
+    assert code == 0 and "hello from compat-zeta via compat-alpha" in text, text
+    # The flag on by default that wants a package nobody has was turned off by configure, as the reader said.
+    assert "compat-nowhere" not in text, text
+    code, text = install(tuple(reversed(plan.order)))  # the order matters: the other way round fails
+    assert code != 0 and "compat-zeta" in text, text
