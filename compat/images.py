@@ -23,7 +23,7 @@ from compat.analysis.cabal import sdist_version
 from compat.engine import LABEL, Engine, EngineRefused
 from compat.errors import ToolchainUnavailable
 from compat.matrix import Download, Recipe, Toolchain
-from compat.pins import PROBLEM, plan_hackage
+from compat.pins import PROBLEM, boot_packages, plan_hackage
 
 IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
 BASE_REPOSITORY = "ganeti-compat/base"
@@ -138,14 +138,15 @@ def hackage_names(toolchain: Toolchain) -> set[str]:
 def bindist_split(toolchain: Toolchain, recipe: Recipe) -> tuple[list[str], list[str]]:
     """A recipe's Debian packages on a bindist toolchain: those to install (never Debian's GHC nor its
     Haskell libraries, which would bring the suite's own GHC beside the bindist and mix two ABIs, nor a tool
-    a pin provides, such as cabal-install), and the libghc-X-dev packages whose X no pinned Hackage sdist
-    provides (the build will lack them)."""
+    a pin provides, such as cabal-install), and the libghc-X-dev packages whose X neither a pinned Hackage
+    sdist nor GHC itself provides (the build will lack them)."""
     pinned = hackage_names(toolchain)
+    shipped = {name.lower() for name in boot_packages(toolchain.ghc) or ()}
     install, unpinned = [], []
     for package in recipe.packages:
         library = HASKELL_LIBRARY.fullmatch(package)
         if library is not None:
-            if library.group(1) not in pinned:
+            if library.group(1) not in pinned | shipped:
                 unpinned.append(package)
         elif package not in DEBIAN_GHC and package not in pinned:
             install.append(package)

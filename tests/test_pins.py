@@ -5,7 +5,20 @@ from __future__ import annotations
 import pytest
 
 from compat import matrix
-from compat.analysis.cabal import check, parse_range, read_build_depends, satisfies, sdist_version, version
+from compat.analysis.cabal import (
+    Closure,
+    Dependency,
+    Package,
+    check,
+    check_pins,
+    parse_range,
+    read_build_depends,
+    satisfies,
+    sdist_version,
+    show,
+    version,
+)
+from compat.pins import boot_packages
 from tests.conftest import DATA, ROOT
 
 ERA = DATA / "era"
@@ -61,19 +74,74 @@ def test_sdist_names() -> None:
     assert sdist_version("ghc-7.10.2-x86_64-unknown-linux-deb7.tar.bz2") is None
 
 
-def test_the_ghc710_pins_are_build_chroots_set() -> None:
-    assert matrix_pins("ghc710") == listed("build_chroot-jessie-ghc710-e399d2066.txt")
+def captured(toolchain: str) -> list[Package]:
+    """The pins of a toolchain as Setup configure reads them on its GHC (tests/data/era/hackage-build-depends.tsv)."""
+    config = {"ghc78": "G78", "ghc710": "G710"}[toolchain]
+    found: dict[str, list[Dependency]] = {}
+    for line in (ERA / "hackage-build-depends.tsv").read_text().splitlines():
+        if line.startswith("#"):
+            continue
+        ident, where, name, written = line.split("\t")
+        if where in ("both", config):
+            found.setdefault(ident, [])
+            if name != "-":
+                found[ident].append(Dependency(name, written, parse_range(written)))
+    packages = []
+    for name, number in matrix_pins(toolchain).items():
+        ident = f"{name}-{show(number)}"
+        assert ident in found, f"{ident}: no build-depends captured"
+        packages.append(Package(name, number, (((), tuple(found[ident])),)))
+    return packages
 
 
-def test_the_ghc710_pins_satisfy_ganeti_2_16_but_do_not_cover_it_without_cabal_update() -> None:
-    closure = check(depends("v2.16.0"), matrix_pins("ghc710"), listed("ghc-7.10.2-boot-packages.txt"))
-    assert closure.violations == ()
-    # build_chroot filled these from `cabal update`: offline, they must be pinned too (issue 10, item 2).
-    assert closure.missing == ("mtl", "network", "old-time", "random", "text", "zlib")
+def boot(toolchain: str) -> dict[str, tuple[int, ...]]:
+    found = boot_packages(matrix.load(ROOT / "matrix.yaml").toolchains[toolchain].ghc)
+    assert found is not None
+    return found
+
+
+def test_the_ghc710_pins_are_build_chroots_set_and_what_its_cabal_update_filled_in() -> None:
+    pins, chroot = matrix_pins("ghc710"), listed("build_chroot-jessie-ghc710-e399d2066.txt")
+    assert {name: pins[name] for name in chroot} == chroot
+    assert sorted(set(pins) - set(chroot)) == ["HTTP", "cabal-install", "mtl", "network", "network-uri", "old-locale",
+                                               "old-time", "parsec", "random", "stm", "text", "zlib"]
+    assert pins["cabal-install"] == (1, 22, 6, 0)
+
+
+def test_the_ghc78_pins_are_build_chroots_own_where_it_chose() -> None:
+    pins, chroot = matrix_pins("ghc78"), listed("build_chroot-jessie-ghc78-v2.16.0.txt")
+    differ = {name: (show(number), show(pins[name]) if name in pins else None)
+              for name, number in chroot.items() if pins.get(name) != number}
+    # Lint and documentation tools are not pinned; QuickCheck 2.8.1 breaks v2.16.0's own "< 2.8".
+    assert differ == {"QuickCheck": ("2.8.1", "2.7.6"), "cabal-file-th": ("0.2.3", None), "happy": ("1.19.5", None),
+                      "hlint": ("1.9.20", None), "hscolour": ("1.23", None), "shelltestrunner": ("1.3.5", None)}
+    assert (pins["lens"], pins["vector"], pins["hashable"], pins["cabal-install"]) == (
+        (4, 9, 1), (0, 10, 12, 3), (1, 2, 3, 2), (1, 22, 4, 0))
+
+
+@pytest.mark.parametrize("toolchain", ["ghc78", "ghc710"])
+def test_the_pins_are_a_closure_with_ghcs_own_packages(toolchain: str) -> None:
+    checked = check_pins(captured(toolchain), boot(toolchain), toolchain)
+    assert checked.problems == ()
+    order = checked.order
+    for needed in ("HTTP", "network", "zlib", "mtl", "stm", "random"):  # cabal-install is built like the others
+        assert order.index(next(i for i in order if i.startswith(f"{needed}-"))) < order.index(
+            next(i for i in order if i.startswith("cabal-install-")))
+
+
+@pytest.mark.parametrize("toolchain", ["ghc78", "ghc710"])
+def test_the_pins_cover_ganeti_2_16_within_its_bounds(toolchain: str) -> None:
+    assert check(depends("v2.16.0"), matrix_pins(toolchain), boot(toolchain)) == Closure((), ())
+
+
+def test_without_a_pin_the_closure_says_what_lacks_it() -> None:
+    packages = [p for p in captured("ghc710") if p.name != "text"]
+    problems = check_pins(packages, boot("ghc710"), "GHC 7.10.2").problems
+    assert problems[0].startswith("text is neither pinned nor shipped with GHC 7.10.2: wanted by attoparsec-0.12.1.6 (")
 
 
 def test_the_ghc710_pins_do_not_satisfy_ganeti_2_15() -> None:
-    closure = check(depends("v2.15.2"), matrix_pins("ghc710"), listed("ghc-7.10.2-boot-packages.txt"))
+    closure = check(depends("v2.15.2"), matrix_pins("ghc710"), boot("ghc710"))
     assert closure.violations == ("json-0.9.1 (pinned): the source wants >= 0.5 && < 0.9",
                                   "lens-4.12.3 (pinned): the source wants >= 3.10 && < 4.8")
 
