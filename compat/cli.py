@@ -416,7 +416,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
     """What killed runs left behind (stopped containers, unused volumes, partial downloads), and with
     --images the tool's images that no toolchain of the matrix uses."""
     from compat.engine import LABEL, Engine
-    from compat.images import unused_images
+    from compat.images import FETCH_TOOLCHAIN, unused_images
 
     m = matrix_module.load(args.matrix)
     engine = Engine()
@@ -426,7 +426,8 @@ def cmd_clean(args: argparse.Namespace) -> int:
         removed.append(f"partial download {partial}")
     if args.images:
         images = engine.images_labelled(f"{LABEL}=1")
-        toolchains, suites = set(m.toolchains), {t.suite for t in m.toolchains.values()}
+        toolchains = set(m.toolchains) | {FETCH_TOOLCHAIN}
+        suites = {t.suite for t in m.toolchains.values()} | {m.fetch_suite}
         for tag in unused_images(images, toolchains, suites):
             if engine.remove_image(tag):
                 removed.append(f"image {tag}")

@@ -6,7 +6,6 @@ import datetime
 import hashlib
 import io
 import json
-import re
 import shutil
 import subprocess
 import tarfile
@@ -23,7 +22,7 @@ from compat.analysis.cabal import sdist_version
 from compat.engine import LABEL, Engine, EngineRefused
 from compat.errors import ToolchainUnavailable
 from compat.matrix import Download, Recipe, Toolchain
-from compat.pins import PROBLEM, boot_packages, plan_hackage
+from compat.pins import HASKELL_LIBRARY, PROBLEM, boot_packages, plan_hackage
 
 IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
 BASE_REPOSITORY = "ganeti-compat/base"
@@ -31,11 +30,19 @@ BASE_REPOSITORY = "ganeti-compat/base"
 COMMON_PACKAGES = ("ca-certificates", "curl", "xz-utils", "bzip2", "quilt", "patch", "git", "binutils", "file",
                    "debian-archive-keyring")
 DOWNLOAD_TIMEOUT = 30
-HASKELL_LIBRARY = re.compile(r"libghc-(.+)-dev")  # Debian's name of Hackage package X (lower-cased)
 DEBIAN_GHC = ("ghc", "ghc-prof", "ghc-doc")
 MISSING_NAMED = 8  # missing downloads named per line of an unavailable cell's evidence
 FRESHNESS_TIMEOUT = 300
 PROVISIONAL = "-new"  # the tag of an image until its installed packages name it
+FETCH_TOOLCHAIN = "fetch"  # reserved in compat.matrix: never the name of a toolchain of the matrix
+FETCH_RECIPE = Recipe("fetch", (), {}, None, ())  # COMMON_PACKAGES are all it needs
+
+
+def fetcher(suite: str) -> Toolchain:
+    """The helper whose container fetches and verifies every cell's source, whatever suite the cell's toolchain
+    is on: jessie's apt cannot verify today's archive (its keys expired), nor its git and curl today's TLS."""
+    return Toolchain(FETCH_TOOLCHAIN, f"fetches and verifies sources on {suite}", "debian", suite, "", (), "",
+                     apt_options=("Acquire::Check-Valid-Until=false",))
 
 
 def repository_of(toolchain: str, flavor: str | None = None) -> str:

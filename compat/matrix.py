@@ -37,11 +37,13 @@ NAME_RULE = ("a name is 1 to 63 characters: a-z and 0-9, joined by single '.', '
 RUN_ID = r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}"  # also part of a Docker volume name: no '+'
 # A download becomes a file name in an image's build context (Hackage sdists keep theirs: HUnit-1.2.5.2.tar.gz).
 DOWNLOAD_NAME = r"[A-Za-z0-9][A-Za-z0-9.+_-]{0,127}"
-# The tool's own nox sessions: a toolchain of that name would replace one.
-RESERVED_TOOLCHAINS = ("matrix", "report", "nightly", "tests")
+DEFAULT_FETCH_SUITE = "bookworm"
+# The tool's own names: a toolchain of that name would replace a nox session, or share the fetch helper's image.
+RESERVED_TOOLCHAINS = ("matrix", "report", "nightly", "tests", "fetch")
 SELECT_ALL = "all"  # --toolchain all, --source all, --flavor all: never a name of its own
 # A Debian package name (Policy 5.6.1): packages.txt reaches apt-get through xargs, so never an option or two words.
 PACKAGE = r"[a-z0-9][a-z0-9.+-]+"
+SUITE = r"[a-z][a-z0-9.-]{0,62}"
 PACKAGE_WHAT = "a Debian package name (a-z 0-9 . + -, starting with a letter or digit)"
 # apt.conf and mmdebstrap --aptopt get `Key "value";`: nothing may close the quotes or start another statement.
 APT_OPTION = r"[A-Za-z0-9:_-]+=[A-Za-z0-9.:/_+-]*"
@@ -157,6 +159,7 @@ class Matrix:
     flaky_window: int = 10  # ... in its last this many runs
     retention: int = 30  # runs the nightly keeps
     limits: Limits = field(default_factory=lambda: Limits(**DEFAULT_LIMITS))
+    fetch_suite: str = DEFAULT_FETCH_SUITE  # the current suite whose container fetches and verifies sources
 
     def sources_of(self, toolchain: str) -> tuple[str, ...]:
         """The sources a toolchain builds when none is named, its primary one first."""
@@ -257,8 +260,8 @@ class _Reader:
                 raise self.fail(_at(path, key), f"'{SELECT_ALL}' selects every name on the command line "
                                                 f"(--toolchain all): choose another name")
             if key in reserved:
-                raise self.fail(_at(path, key), f"'{key}' is one of the tool's own nox sessions "
-                                                f"({', '.join(reserved)}): choose another name")
+                raise self.fail(_at(path, key), f"'{key}' is one of the tool's own names (nox sessions, the fetch "
+                                                f"helper's image: {', '.join(reserved)}): choose another name")
         return {key: parse(key, item, f"{path}.{key}") for key, item in value.items()}
 
 
@@ -323,7 +326,7 @@ def _toolchain(r: _Reader, flavors: dict[str, Flavor], name: str, value: Any, pa
             "apt_sources", "packages", "downloads", "sources")
     t = r.mapping(value, path, keys, ("kind", "suite", "ghc", "flavors"))
     kind = r.choice(t["kind"], f"{path}.kind", TOOLCHAIN_KINDS)
-    suite = r.string(t["suite"], f"{path}.suite", r"[a-z][a-z0-9.-]{0,62}", "a Debian suite name")
+    suite = r.string(t["suite"], f"{path}.suite", SUITE, "a Debian suite name")
     ghc = r.string(t["ghc"], f"{path}.ghc", r"\d+(\.\d+)+", "a GHC version like 9.6.6")
     names = r.strings(t["flavors"], f"{path}.flavors")
     if not names:
@@ -467,7 +470,7 @@ def parse(data: Any, file: Path) -> Matrix:
     """Validate parsed YAML into a Matrix; raise ConfigError naming the bad field."""
     r = _Reader(file)
     top = r.mapping(data, "matrix", ("toolchains", "flavors", "sources", "recipes", "timeouts", "default_sources",
-                                     "abi_baseline", "expected", "flaky", "retention", "limits"),
+                                     "abi_baseline", "expected", "flaky", "retention", "limits", "fetch_suite"),
                     ("toolchains", "flavors", "sources", "recipes"))
     flavors = r.each(top["flavors"], "flavors", lambda n, v, p: _flavor(r, n, v, p))
     recipes = r.each(top["recipes"], "recipes", lambda n, v, p: _recipe(r, n, v, p))
@@ -496,8 +499,10 @@ def parse(data: Any, file: Path) -> Matrix:
     limits = Limits(**{key: r.positive_int(raw_limits[key], f"limits.{key}", unit, MAX_LIMITS[key])
                        if key in raw_limits else DEFAULT_LIMITS[key]
                        for key, unit in (("memory_mib", "MiB"), ("pids", "processes"))})
+    fetch_suite = (r.string(top["fetch_suite"], "fetch_suite", SUITE, "a Debian suite name") if "fetch_suite" in top
+                   else DEFAULT_FETCH_SUITE)
     return Matrix(file, toolchains, flavors, sources, recipes, timeouts, defaults, baseline, expected, flips, window,
-                  retention, limits)
+                  retention, limits, fetch_suite)
 
 
 class _Refused(yaml.MarkedYAMLError):

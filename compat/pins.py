@@ -3,6 +3,7 @@ and GHC's boot packages are a closure (offline, nothing can fill a gap), and the
 
 from __future__ import annotations
 
+import re
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ from compat.analysis.cabal import Package, Platform, Version, check_pins, read_c
 
 BOOT_DIR = Path(__file__).resolve().parent.parent / "images" / "ghc-boot"
 MAX_CABAL = 1 << 20  # a .cabal file is a few KiB; a larger member is not read
+HASKELL_LIBRARY = re.compile(r"libghc-(.+)-dev")  # Debian's name of Hackage package X (lower-cased)
 PROBLEM = "pins: "  # how an image log says why the pins cannot be installed; compat.verdict reads it
 
 

@@ -19,7 +19,7 @@ from compat import facts, reuse, sources
 from compat.analysis.probe import ProbeOutcome, parse_probe
 from compat.engine import LABEL, RunOutcome
 from compat.errors import ToolchainUnavailable
-from compat.images import IMAGES_DIR, Image, ImageBuildFailed, tar_directory, tar_files
+from compat.images import FETCH_RECIPE, IMAGES_DIR, Image, ImageBuildFailed, fetcher, tar_directory, tar_files
 from compat.matrix import Limits, Matrix, Recipe, Source, Toolchain
 from compat.results import CellResult, cell_key
 from compat.verdict import CellOutcome, Step, judge
@@ -160,6 +160,8 @@ class CellRunner:
                 return
             try:
                 self._flavored_image(cell, self._image_log(cell))
+                if sources.fetch_command(cell.source) is not None:
+                    self._fetcher()
             except Exception:  # noqa: BLE001,S110 - the group asks again and reports it
                 pass
 
@@ -351,10 +353,25 @@ class CellRunner:
             digest = sources.tree_digest(path)
             meta = {"meta/version": f"local-{digest[:12]}\n".encode(), "meta/digest": f"{digest}\n".encode()}
             self.engine.put_tree(image.tag, volume, MOUNT, tar_files(meta), MOUNT)
-        elif not self._step(cell, "fetch", [command], image, volume, logs, result, seen):
-            return False
+        else:
+            try:
+                helper = self._fetcher()
+            except (ToolchainUnavailable, ImageBuildFailed) as exc:
+                said = f"compat-fetch: the {self.matrix.fetch_suite} image that fetches sources cannot be had: {exc}"
+                (logs / "fetch.log").write_text(said + "\n")
+                result.logs["fetch"] = self._relative(logs / "fetch.log")
+                seen.steps.append(Step("fetch", 1, said + "\n"))
+                return False
+            if not self._step(cell, "fetch", [command], helper, volume, logs, result, seen):
+                return False
         result.source_version, result.source_digest = self._source_meta(image, volume)
         return True
+
+    def _fetcher(self) -> Image:
+        """The helper image every fetch runs in (compat.images.fetcher): the cell's own image only builds."""
+        log = self.run_dir / "images" / "fetch.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        return self.images.ensure(fetcher(self.matrix.fetch_suite), FETCH_RECIPE, log)
 
     def _source_meta(self, image: Image, volume: str) -> tuple[str | None, str | None]:
         version = self._read_text(image, volume, "/build/meta/version").strip() or None

@@ -48,6 +48,7 @@ from compat.analysis.failures import MAX_SCAN, classify_build, crash_evidence, l
 from compat.analysis.junit import TestCounts, parse_junit
 from compat.analysis.probe import ProbeOutcome
 from compat.facts import Verdicts
+from compat.pins import HASKELL_LIBRARY
 from compat.pins import PROBLEM as PINS_PROBLEM
 
 ORDER = ("error", "timeout", "crash", "build-fail", "test-fail", "pass")
@@ -208,8 +209,12 @@ def _step(step: Step, outcome: CellOutcome) -> list[_Candidate]:
         return [_Candidate("crash", "ghc-panic", diagnosis.evidence)]
     evidence = tuple(diagnosis.evidence)
     if diagnosis.cause == "deps" and outcome.missing_packages:
-        where = f"no pinned Hackage sdist of {outcome.pinned_by}" if outcome.pinned_by else f"not packaged in {outcome.suite}"
-        evidence = (f"{where}: {', '.join(outcome.missing_packages)}",) + evidence
+        # On a bindist toolchain a Haskell library comes from the pins; anything else from the suite.
+        unpinned = [p for p in outcome.missing_packages if outcome.pinned_by and HASKELL_LIBRARY.fullmatch(p)]
+        unpackaged = [p for p in outcome.missing_packages if p not in unpinned]
+        said = ([f"no pinned Hackage sdist of {outcome.pinned_by}: {', '.join(unpinned)}"] if unpinned else []) + (
+            [f"not packaged in {outcome.suite}: {', '.join(unpackaged)}"] if unpackaged else [])
+        evidence = tuple(said) + evidence
     return [_Candidate("build-fail", diagnosis.cause or "unknown", evidence)]
 
 

@@ -7,7 +7,9 @@ COPY apt.conf /etc/apt/apt.conf.d/99ganeti-compat
 COPY sources.list /etc/apt/sources.list.d/ganeti-compat.list
 COPY base-sources.list /usr/share/ganeti-compat/base-sources.list
 COPY packages.txt /usr/share/ganeti-compat/packages.txt
-# The recipe's Haskell libraries that no pinned sdist provides (Debian's would bring Debian's GHC along).
+# The recipe's Haskell libraries that no pinned sdist provides (Debian's would bring Debian's GHC along); the
+# packages the old suite does not have (a recipe of a later Ganeti names them) are added below, as
+# debian.Dockerfile does: left out, so that the build says what it lacks.
 COPY missing-packages.txt /usr/share/ganeti-compat/missing-packages.txt
 # REFRESH changes when the suite moved since the last build: apt then runs again instead of being cached.
 ARG REFRESH
@@ -16,7 +18,12 @@ RUN echo "refresh: ${REFRESH}" \
       cp /usr/share/ganeti-compat/base-sources.list /etc/apt/sources.list \
       && rm -f /etc/apt/sources.list.d/debian.sources; fi \
  && apt-get update && apt-get dist-upgrade -y \
- && xargs -a /usr/share/ganeti-compat/packages.txt apt-get install -y --no-install-recommends
+ && while read -r package; do \
+      if apt-cache show "$package" >/dev/null 2>&1; then echo "$package" >> /tmp/available.txt; \
+      else echo "$package" >> /usr/share/ganeti-compat/missing-packages.txt; fi; \
+    done < /usr/share/ganeti-compat/packages.txt \
+ && xargs -a /tmp/available.txt apt-get install -y --no-install-recommends \
+ && rm /tmp/available.txt
 COPY downloads/ /tmp/downloads/
 # GHC's bindist: ./configure && make install into /usr/local.
 RUN mkdir /tmp/ghc && tar -xf /tmp/downloads/ghc -C /tmp/ghc --strip-components=1 \

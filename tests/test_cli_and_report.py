@@ -241,7 +241,7 @@ def test_a_matrix_that_does_not_validate_registers_no_toolchain_session_and_neve
     listed = subprocess.run([sys.executable, "-m", "nox", "--list"], cwd=tmp_path, capture_output=True, text=True,
                             check=False, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert listed.returncode == 0, listed.stderr
-    assert "toolchains.tests: 'tests' is one of the tool's own nox sessions" in listed.stderr
+    assert "toolchains.tests: 'tests' is one of the tool's own names" in listed.stderr
     assert "- tests -> Unit tests on captured data" in listed.stdout and "ghc88" not in listed.stdout
 
 

@@ -150,12 +150,22 @@ def test_all_selects_every_name_and_is_never_a_name(section: str, old: str) -> N
                                "(--toolchain all): choose another name")
 
 
-@pytest.mark.parametrize("name", ["matrix", "report", "nightly", "tests"])
+@pytest.mark.parametrize("name", ["matrix", "report", "nightly", "tests", "fetch"])
 def test_a_toolchain_may_not_take_the_name_of_one_of_the_tools_own_sessions(name: str) -> None:
     data = load_default()
     data["toolchains"][name] = data["toolchains"].pop("ghc88")
-    assert error_for(data) == (f"matrix.yaml: toolchains.{name}: '{name}' is one of the tool's own nox sessions "
-                               "(matrix, report, nightly, tests): choose another name")
+    assert error_for(data) == (f"matrix.yaml: toolchains.{name}: '{name}' is one of the tool's own names (nox "
+                               "sessions, the fetch helper's image: matrix, report, nightly, tests, fetch): choose "
+                               "another name")
+
+
+def test_the_fetch_suite_is_a_suite_name() -> None:
+    data = load_default()
+    assert matrix.parse(data, Path("matrix.yaml")).fetch_suite == "bookworm"
+    data["fetch_suite"] = "trixie"
+    assert matrix.parse(data, Path("matrix.yaml")).fetch_suite == "trixie"
+    data["fetch_suite"] = "Trixie; rm"
+    assert error_for(data).startswith("matrix.yaml: fetch_suite: ")
 
 
 def test_the_longest_names_and_every_allowed_character_pass() -> None:

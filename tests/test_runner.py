@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compat import matrix, sources
-from compat.images import repository_of
+from compat.errors import ToolchainUnavailable
+from compat.images import Image, repository_of
 from compat.results import CellResult
 from compat.runner import CellRunner, EngineLost, Stopped, plan
 from tests.conftest import DATA, ROOT
@@ -259,3 +260,50 @@ def test_a_stopped_runner_starts_no_further_step_and_delivers_no_result(engine: 
     assert results == []  # a killed build is not a build failure of the toolchain
     assert engine.commands()[-1][0] == "runhaskell"  # no test, inspection or probe after it
     assert engine.events[-1].startswith("remove ") and not engine.volumes
+
+
+def fetched_matrix(tmp_path: Path) -> matrix.Matrix:
+    """The fixture matrix with its source fetched (a tarball) rather than copied from a directory."""
+    data = yaml.safe_load((ROOT / "tests" / "fixtures" / "matrix.yaml").read_text())
+    data["sources"]["curlint"] = {"kind": "tarball", "url": "http://example.invalid/curlint-0.1.tar.gz",
+                                  "sha256": "0" * 64, "recipe": "curlint"}
+    (tmp_path / "matrix.yaml").write_text(yaml.safe_dump(data))
+    return matrix.load(tmp_path / "matrix.yaml")
+
+
+def fetches(files: dict[str, bytes], argv: list[str], image: str) -> tuple[int, str]:
+    files["/build/meta/version"], files["/build/meta/digest"] = b"0.1\n", b"ab" * 32 + b"\n"
+    return 0, "fetched\n"
+
+
+def test_a_source_is_fetched_in_the_helper_image_and_only_built_in_the_toolchains(
+        engine: MemoryEngine, tmp_path: Path) -> None:
+    # An old toolchain's image (jessie) cannot verify today's archive nor reach today's TLS: no cell fetches in it.
+    m = fetched_matrix(tmp_path)
+    engine.on(("sh", sources.FETCH), fetches)
+    runner = CellRunner(engine, m, tmp_path / "runs" / "r1", lambda line: None, MemoryImages())
+    results: list[CellResult] = []
+    for group in plan(m, ["ghc96"], ["curlint"], None):
+        runner.run_group(group, results.append)
+    assert [(r.status, r.source_version) for r in results] == [("pass", "0.1"), ("pass", "0.1")]
+    fetched = [call for call in engine.calls if call.argv[:2] == ["sh", sources.FETCH]]
+    assert [(call.image, call.network) for call in fetched] == [("img/fetch", True)]  # once: the next flavor relinks
+    assert {call.image for call in engine.calls if call not in fetched} <= {"img/ghc96-gnutls", "img/ghc96-openssl"}
+
+
+def test_a_fetch_helper_that_cannot_be_had_is_a_fetch_error_of_the_cell(engine: MemoryEngine, tmp_path: Path) -> None:
+    class NoHelper(MemoryImages):
+        def ensure(self, toolchain: matrix.Toolchain, recipe: matrix.Recipe, log: Path) -> Image:
+            if toolchain.name == "fetch":
+                raise ToolchainUnavailable("debian:bookworm cannot be pulled and mmdebstrap is not installed")
+            return super().ensure(toolchain, recipe, log)
+
+    m = fetched_matrix(tmp_path)
+    runner = CellRunner(engine, m, tmp_path / "runs" / "r1", lambda line: None, NoHelper())
+    results: list[CellResult] = []
+    for group in plan(m, ["ghc96"], ["curlint"], ["gnutls"]):
+        runner.run_group(group, results.append)
+    assert (results[0].status, results[0].cause) == ("error", "fetch")
+    assert tuple(results[0].evidence) == (("compat-fetch: the bookworm image that fetches sources cannot be had: "
+                                   "debian:bookworm cannot be pulled and mmdebstrap is not installed"),)
+    assert not [call for call in engine.calls if call.argv[:2] == ["sh", sources.FETCH]]

@@ -200,6 +200,12 @@ CASES = {
                             missing_packages=("libghc-network-dev", "libghc-zlib-dev"), pinned_by="ghc710",
                             suite="jessie"),
         ("build-fail", "deps", "no pinned Hackage sdist of ghc710: libghc-network-dev, libghc-zlib-dev")),
+    "an old suite lacks a package a later Ganeti's recipe names, beside a library no pin provides": (
+        lambda: failed_step("configure", 1, "checking for Haskell cryptonite library... no\n"
+                            "configure: error: cryptonite library not found, compilation will not possible\n",
+                            missing_packages=("libghc-cryptonite-dev", "python3-bitarray"), pinned_by="ghc710",
+                            suite="jessie"),
+        ("build-fail", "deps", "no pinned Hackage sdist of ghc710: libghc-cryptonite-dev")),
     "a bindist download that cannot be had": (
         lambda: CellOutcome(unavailable="download 'ghc' failed: https://downloads.haskell.org/x: no host"),
         ("unavailable", None, "download 'ghc' failed: https://downloads.haskell.org/x: no host")),
@@ -353,3 +359,9 @@ def test_a_huge_failing_build_log_is_judged_within_a_bound() -> None:
     verdict = judge(failed_step("build", 1, log))
     assert time.perf_counter() - start < 5  # a bound against quadratic behaviour, not a benchmark
     assert verdict.status == "build-fail"
+
+
+def test_on_a_bindist_toolchain_what_the_suite_lacks_is_not_blamed_on_the_pins() -> None:
+    make, _ = CASES["an old suite lacks a package a later Ganeti's recipe names, beside a library no pin provides"]
+    assert judge(make()).evidence[:2] == ("no pinned Hackage sdist of ghc710: libghc-cryptonite-dev",
+                                         "not packaged in jessie: python3-bitarray")
