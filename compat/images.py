@@ -340,14 +340,15 @@ class ImageBuilder:
     def flavored(self, image: Image, toolchain: Toolchain, flavor: str, soname: str, log: Path) -> Image:
         """The toolchain image with libcurl.so pointing at one flavor's runtime library."""
         dockerfile = (IMAGES_DIR / "flavor.Dockerfile").read_text()
+        wrapper = (IMAGES_DIR / "scripts" / "link-shared-first").read_bytes()
         base_id = self.engine.image_id(image.tag) or image.tag
-        digest = hashlib.sha256(f"{dockerfile}\0{base_id}\0{soname}".encode()).hexdigest()[:16]
+        digest = hashlib.sha256(f"{dockerfile}\0{base_id}\0{soname}\0".encode() + wrapper).hexdigest()[:16]
         tag = f"{repository_of(toolchain.name, flavor)}:{digest}"
         with self._lock("flavor", tag):
-            return self._flavored(tag, image, toolchain, flavor, soname, dockerfile, log)
+            return self._flavored(tag, image, toolchain, flavor, soname, dockerfile, wrapper, log)
 
     def _flavored(self, tag: str, image: Image, toolchain: Toolchain, flavor: str, soname: str, dockerfile: str,
-                  log: Path) -> Image:
+                  wrapper: bytes, log: Path) -> Image:
         if tag in self.known:
             return self.known[tag]
         reused = self.engine.image_id(tag) is not None
@@ -356,7 +357,8 @@ class ImageBuilder:
             plan_label = self.engine.labels(image.tag).get(f"{LABEL}.plan", "")
             labels = {LABEL: "1", f"{LABEL}.toolchain": toolchain.name, f"{LABEL}.flavor": flavor,
                       f"{LABEL}.plan": plan_label}
-            self._docker_build({"Dockerfile": dockerfile.encode()}, {}, tag, {"BASE": image.tag, "SONAME": soname},
+            self._docker_build({"Dockerfile": dockerfile.encode(), "link-shared-first": wrapper}, {}, tag,
+                               {"BASE": image.tag, "SONAME": soname},
                                labels, log, f"the {flavor} flavor of {toolchain.name}")
         self.known[tag] = Image(tag, reused and image.reused, image.base, image.freshness)
         return self.known[tag]

@@ -31,6 +31,7 @@ INSPECT_TIMEOUT = 120
 PROBE_RUNS = 4  # each probe run may take a quarter of the probe's timeout
 MISSING_PACKAGES = "/usr/share/ganeti-compat/missing-packages.txt"  # written by images/*.Dockerfile
 RELINK_SCRIPT = "/build/.compat/relink-curl-binaries"
+FIRST_LIBRARIES = "/build/.compat/with-first-libraries"
 PROBE_SCRIPT = "/build/.compat/run-probe"
 BUILD_ENV = {"HOME": "/home/builder", "LANG": "C.UTF-8"}
 
@@ -289,12 +290,17 @@ class CellRunner:
         logs.mkdir(parents=True, exist_ok=True)
         values = {"jobs": self.jobs, "out": OUT, "flavor": cell.flavor, "version": ""}
         fetched = bool(built_by)
+        keep_libraries: list[str] = []
         try:
             if built_by:
                 result.compiled_by = built_by
                 result.source_version, result.source_digest = self._source_meta(image, volume)
+                # Every shared library links the first flavor's libcurl again (with-first-libraries): only the
+                # executables change, and what Template Haskell loaded is not compiled again.
+                first = self.matrix.flavors[built_by.rsplit("--", 1)[-1]].soname
+                keep_libraries = ["sh", FIRST_LIBRARIES, first]
                 plan_: list[tuple[str, list[list[str]]]] = [("build", [["sh", RELINK_SCRIPT, SRC]]
-                                                              + [list(argv) for argv in recipe.relink])]
+                                                              + [keep_libraries + list(argv) for argv in recipe.relink])]
             else:
                 self.engine.put_tree(image.tag, volume, MOUNT, tar_directory(IMAGES_DIR / "scripts", ".compat"), MOUNT)
                 fetched = self._fetch(cell, image, volume, logs, result, seen)
@@ -304,7 +310,8 @@ class CellRunner:
             if fetched:
                 values["version"] = result.source_version or ""
                 for step, before in plan_ + [("test", self._test_setup(recipe))]:
-                    commands = [expand(tuple(argv), values) for argv in before + [list(a) for a in recipe.steps[step]]]
+                    own = [(keep_libraries if step == "build" else []) + list(a) for a in recipe.steps[step]]
+                    commands = [expand(tuple(argv), values) for argv in before + own]
                     if not self._step(cell, step, commands, image, volume, logs, result, seen):
                         break
                 if any(s.name == "test" for s in seen.steps) and recipe.junit:

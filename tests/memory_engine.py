@@ -71,15 +71,17 @@ class MemoryEngine:
             limits: Limits | None = None) -> RunOutcome:
         self.calls.append(Call(image, list(argv), volume, workdir, root, network, limits))
         files = self.volumes.setdefault(volume, {}) if volume else {}
-        for prefix, handler in self.handlers:
-            if tuple(argv[:len(prefix)]) == prefix:
-                code, output = handler(files, list(argv), image)
-                break
-        else:
-            code, output = 0, ""
+        code, output = self.answer(files, list(argv), image)
         with log.open("a") as out:
             out.write(output)
         return RunOutcome(code, argv[0] in self.out_of_memory)
+
+    def answer(self, files: dict[str, bytes], argv: list[str], image: str) -> tuple[int, str]:
+        """The first handler whose prefix argv starts with; exit 0 and no output when none does."""
+        for prefix, handler in self.handlers:
+            if tuple(argv[:len(prefix)]) == prefix:
+                return handler(files, argv, image)
+        return 0, ""
 
     def commands(self) -> list[list[str]]:
         return [call.argv for call in self.calls]

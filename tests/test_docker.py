@@ -131,6 +131,24 @@ def test_trixie_cells_pass_fail_tests_deps_and_compile_in_both_flavors(workspace
         assert any(line.startswith("src/CurlInt.hs:") and "error" in line for line in compile_["evidence"])
 
 
+def test_a_further_flavor_relinks_executables_against_its_libcurl_and_libraries_as_they_were(workspace: Path) -> None:
+    # The shared library only Template Haskell loads keeps the first flavor's libcurl (byte for byte the
+    # library it was, so GHC >= 9.4 compiles nothing again); the executables, inspected, link their own.
+    code, _, cells = run(workspace, "kept-libraries", "ghc96", "curlint", "--keep")
+    volume = "ganeti-compat-kept-libraries--ghc96--curlint"
+    client = docker.from_env()
+    try:
+        assert code == 0 and cells["curlint/openssl"]["compiled_by"] == "ghc96--curlint--gnutls"
+        assert_links(cells["curlint/openssl"], "openssl")
+        needed = client.containers.run(
+            cells["curlint/openssl"]["image"],
+            ["sh", "-c", "for so in /build/src/dist/build/libHScurlint-*.so; do readelf -d \"$so\"; done"],
+            volumes={volume: {"bind": "/build", "mode": "ro"}}, network_disabled=True, remove=True).decode()
+        assert "libcurl-gnutls.so.4" in needed and "[libcurl.so.4]" not in needed, needed
+    finally:
+        client.volumes.get(volume).remove(force=True)
+
+
 def test_bookworm_cells_pass_in_both_flavors_and_images_are_reused(workspace: Path) -> None:
     code, _, cells = run(workspace, "bookworm-1", "ghc90", "curlint")
     assert code == 0

@@ -16,7 +16,7 @@ from compat import matrix, sources
 from compat.errors import ToolchainUnavailable
 from compat.images import Image, repository_of
 from compat.results import CellResult
-from compat.runner import CellRunner, EngineLost, Stopped, plan
+from compat.runner import FIRST_LIBRARIES, CellRunner, EngineLost, Stopped, plan
 from tests.conftest import DATA, ROOT
 from tests.memory_engine import MemoryEngine, MemoryImages
 
@@ -85,6 +85,7 @@ def answering_engine() -> MemoryEngine:
     engine.on(("runhaskell", "Setup.hs", "build"), build)
     engine.on(("rm", "-f"), remove)
     engine.on((BINARY,), writes_junit)
+    engine.on(("sh", FIRST_LIBRARIES), lambda files, argv, image: engine.answer(files, argv[3:], image))
     return engine
 
 
@@ -102,13 +103,14 @@ def test_the_first_flavor_compiles_and_a_further_flavor_relinks_its_tree(engine:
     assert (gnutls.status, openssl.status) == ("pass", "pass"), (gnutls.evidence, openssl.evidence)
     assert gnutls.tests == openssl.tests == {"total": 1, "passed": 1, "failed": 0, "failed_names": []}
     assert openssl.compiled_by == "ghc96--curlint--gnutls" and gnutls.compiled_by is None
-    steps = [call.argv[:3] for call in engine.calls if call.image == "img/ghc96-openssl" and call.argv[0] in
+    steps = [call.argv[:6] for call in engine.calls if call.image == "img/ghc96-openssl" and call.argv[0] in
              ("sh", "runhaskell", "rm", "mkdir", BINARY) and "inspect-build" not in call.argv[1]]
     assert steps == [["sh", "/build/.compat/relink-curl-binaries", "/build/src"],  # relink first,
-                     ["runhaskell", "Setup.hs", "build"],  # then the recipe's build links the flavor,
+                     # then the recipe's build links the flavor, shared libraries the first flavor's libcurl,
+                     ["sh", FIRST_LIBRARIES, "libcurl-gnutls.so.4", "runhaskell", "Setup.hs", "build"],
                      ["rm", "-f", JUNIT], ["mkdir", "-p", "/build/out"],  # no JUnit file of the first flavor,
                      [BINARY, "--jxml=/build/out/junit.xml"],  # then its own tests,
-                     ["sh", "/build/.compat/run-probe", "20"]]  # and its own probe
+                     ["sh", "/build/.compat/run-probe", "20", "150"]]  # and its own probe
     assert not any(argv[:2] == ["runhaskell", "Setup.hs"] and argv[2] == "configure"
                    for argv in (c.argv for c in engine.calls if c.image == "img/ghc96-openssl"))
     assert openssl.ssl is not None and openssl.ssl["curl_flavors"] == ["openssl"]
