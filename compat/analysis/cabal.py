@@ -413,9 +413,7 @@ def check_pins(packages: list[Package], boot: dict[str, Version] | None, compile
     needs: dict[str, set[str]] = {name: set() for name in pins}
     for package in pins.values():
         for dependency in _variant(package, pins, boot):
-            have = [(pins[dependency.name].version, "pinned")] if dependency.name in pins else []
-            if boot is not None and dependency.name in boot:
-                have.append((boot[dependency.name], f"shipped with {compiler}"))
+            have = _candidates(dependency.name, pins, boot, compiler)
             if dependency.name in pins:
                 needs[package.name].add(dependency.name)
             if not have:
@@ -441,10 +439,18 @@ def check_pins(packages: list[Package], boot: dict[str, Version] | None, compile
 def _variant(package: Package, pins: dict[str, Package], boot: dict[str, Version] | None) -> tuple[Dependency, ...]:
     """The dependencies of the first flag assignment that pins and GHC satisfy, as Setup configure picks it."""
     def available(dependency: Dependency) -> bool:
-        have = [pins[dependency.name].version] if dependency.name in pins else []
+        have = _candidates(dependency.name, pins, boot, "GHC")
         if boot is None and not have:
             return True
-        have += [boot[dependency.name]] if boot is not None and dependency.name in boot else []
-        return any(satisfies(v, dependency.wanted) for v in have)
+        return any(satisfies(v, dependency.wanted) for v, _ in have)
     # Failing that, the one that lacks the fewest (the earliest of those): its problems are the ones said.
     return min((depends for _, depends in package.variants), key=lambda depends: sum(not available(d) for d in depends))
+
+
+def _candidates(name: str, pins: dict[str, Package], boot: dict[str, Version] | None,
+                compiler: str) -> list[tuple[Version, str]]:
+    """The versions of a package that could meet a dependency on it, each with where it comes from."""
+    have = [(pins[name].version, "pinned")] if name in pins else []
+    if boot is not None and name in boot:
+        have.append((boot[name], f"shipped with {compiler}"))
+    return have
