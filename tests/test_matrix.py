@@ -43,6 +43,14 @@ def test_every_bindist_download_is_pinned_and_shared_pins_are_spliced() -> None:
     assert m.toolchains["ghc78"].downloads[0].sha256 == "20b5731d268613bbf6e977dbb192a3a3b7b78d954c35edbfca4fb36b652e24f7"
 
 
+def test_a_further_flavor_relinks_every_binary_the_ganeti_31_recipe_inspects() -> None:
+    # The relink names Cabal components; a binary left out would be missing from the further flavor's cell.
+    recipe = matrix.load(ROOT / "matrix.yaml").recipes["ganeti-3.1"]
+    relinked = {arg.removeprefix("exe:") for argv in recipe.relink for arg in argv if arg.startswith("exe:")}
+    assert {Path(binary).name for binary in recipe.binaries} <= relinked
+    assert "hs2py" in relinked  # the build's make writes the Python htest reads with it
+
+
 def test_misspelled_flavor_names_the_path_and_suggests() -> None:
     data = load_default()
     data["toolchains"]["ghc710"]["flavors"] = ["openssl", "gnutsl"]
