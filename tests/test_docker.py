@@ -203,28 +203,31 @@ def test_packages_apt_cannot_install_together_are_a_dependency_failure_not_unava
 
 @pytest.mark.parametrize("stop, code, said", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
 def test_ctrl_c_or_sigterm_leaves_no_container_or_volume_behind(workspace: Path, stop: int, code: int, said: str) -> None:
-    run_id = f"stopped-{said}"
+    # Names of this attempt only: an attempt that fails leaves nothing a later one would trip over.
+    attempt = f"{said}-{os.getpid()}-{time.monotonic_ns()}"
+    run_id = f"stopped-{attempt}"
     command = [sys.executable, "-m", "compat", "--matrix", str(workspace / "matrix.yaml"), "--reports",
                str(workspace / "reports"), "run", "--toolchain", "ghc96", "--source", "curlint-hangs",
                "--run-id", run_id]
     # A background job's children start with SIGINT ignored; a person's Ctrl-C reaches a foreground one.
     restore = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
+    client = docker.from_env()
+    selector = {"label": f"org.ganeti-compat.run={run_id}"}
     with subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True,
                           preexec_fn=restore) as process:  # noqa: PLW1509 (the test runs no threads)
         assert process.stderr is not None
-        seen = []
-        for line in process.stderr:
-            seen.append(line)
-            if "curlint-hangs--gnutls: test ..." in line:
-                break
-        assert "test ..." in seen[-1], "".join(seen)  # the run reached its hanging step
-        client = docker.from_env()
-        selector = {"label": f"org.ganeti-compat.run={run_id}"}
-        # Another run's container and volume, running beside this one: they must outlive this run's end.
-        other = {"org.ganeti-compat": "1", "org.ganeti-compat.run": f"other-{said}"}
-        other_volume = client.volumes.create(f"ganeti-compat-other-{said}--t--s", labels=other)
-        other_container = None
+        other_volume = other_container = None
+        ended = False
         try:
+            seen = []
+            for line in process.stderr:
+                seen.append(line)
+                if "curlint-hangs--gnutls: test ..." in line:
+                    break
+            assert "test ..." in seen[-1], "".join(seen)  # the run reached its hanging step
+            # Another run's container and volume, running beside this one: they must outlive this run's end.
+            other = {"org.ganeti-compat": "1", "org.ganeti-compat.run": f"other-{attempt}"}
+            other_volume = client.volumes.create(f"ganeti-compat-other-{attempt}--t--s", labels=other)
             # Generous: an engine committing a 2 GB image layer for another job holds container creation back.
             deadline = time.monotonic() + 180
             while not client.containers.list(filters=selector) and time.monotonic() < deadline:
@@ -239,13 +242,21 @@ def test_ctrl_c_or_sigterm_leaves_no_container_or_volume_behind(workspace: Path,
             assert process.wait(timeout=120) == code, rest
             other_container.reload()
             assert other_container.status == "running"
-            assert [v.name for v in client.volumes.list(filters={"label": f"org.ganeti-compat.run=other-{said}"})] == [
+            assert [v.name for v in client.volumes.list(filters={"label": f"org.ganeti-compat.run=other-{attempt}"})] == [
                 other_volume.name]
+            ended = True
         finally:
-            process.kill()
+            if not ended:  # end the run and what it started, so that the failure is this attempt's alone
+                process.kill()
+                process.wait()
+                for container in client.containers.list(all=True, filters=selector):
+                    container.remove(force=True)
+                for volume in client.volumes.list(filters=selector):
+                    volume.remove(force=True)
             if other_container is not None:
                 other_container.remove(force=True)
-            other_volume.remove(force=True)
+            if other_volume is not None:
+                other_volume.remove(force=True)
     assert f"{said}: removing this run's containers and volumes" in rest
     record = json.loads((workspace / "reports" / "runs" / run_id / "run.json").read_text())
     assert record["interrupted"] is True
