@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT))
 from compat import matrix
 
 
-def cell_costs(matrix: Path, reports: Path, run_id: str, toolchain: str,
+def cell_costs(matrix_file: Path, reports: Path, run_id: str, toolchain: str,
                source: str) -> list[tuple[str, dict]] | str:
     """(flavor, step timings) of each cell of one fresh run, the compiling flavor first; or why there are none."""
-    command = [sys.executable, "-m", "compat", "--matrix", str(matrix), "--reports", str(reports), "run",
+    command = [sys.executable, "-m", "compat", "--matrix", str(matrix_file), "--reports", str(reports), "run",
                "--toolchain", toolchain, "--source", source, "--run-id", run_id, "--fresh"]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     cells = [json.loads(path.read_text()) for path in (reports / "runs" / run_id / "cells").glob("*.json")]
