@@ -175,7 +175,7 @@ class CellRunner:
         libcurl.so.
         """
         volume = volume_name(self.run_id, cells[0].toolchain.name, cells[0].source.name)
-        built_by: str | None = None
+        built_by: Cell | None = None  # the flavor whose tree the further ones relink
         try:
             for cell in cells:
                 result = CellResult(cell.toolchain.name, cell.source.name, cell.flavor, run_id=self.run_id,
@@ -189,7 +189,7 @@ class CellRunner:
                             self.engine.create_volume(volume, {f"{LABEL}.run": self.run_id})
                         self._cell(cell, image, volume, result, seen, built_by)
                         if built_by is None and seen.built():
-                            built_by = cell.key
+                            built_by = cell
                 except Exception as exc:  # noqa: BLE001 - the runner failed, not the cell: say so and go on
                     seen.runner_error = self._runner_error(cell, result, exc)
                     if not self.engine.alive():
@@ -283,22 +283,21 @@ class CellRunner:
         return self.images.flavored(image, cell.toolchain, flavor.name, flavor.soname, log)
 
     def _cell(self, cell: Cell, image: Image, volume: str, result: CellResult, seen: Collected,
-              built_by: str | None) -> None:
+              built_by: Cell | None) -> None:
         """The cell's steps, then the facts of its container, then the probe once something was built."""
         recipe = self.matrix.recipes[cell.source.recipe]
         logs = self.run_dir / "cells" / cell.key
         logs.mkdir(parents=True, exist_ok=True)
         values = {"jobs": self.jobs, "out": OUT, "flavor": cell.flavor, "version": ""}
-        fetched = bool(built_by)
+        fetched = built_by is not None
         keep_libraries: list[str] = []
         try:
-            if built_by:
-                result.compiled_by = built_by
+            if built_by is not None:
+                result.compiled_by = built_by.key
                 result.source_version, result.source_digest = self._source_meta(image, volume)
                 # Every shared library links the first flavor's libcurl again (with-first-libraries): only the
                 # executables change, and what Template Haskell loaded is not compiled again.
-                first = self.matrix.flavors[built_by.rsplit("--", 1)[-1]].soname
-                keep_libraries = ["sh", FIRST_LIBRARIES, first]
+                keep_libraries = ["sh", FIRST_LIBRARIES, self.matrix.flavors[built_by.flavor].soname]
                 plan_: list[tuple[str, list[list[str]]]] = [("build", [["sh", RELINK_SCRIPT, SRC]]
                                                               + [keep_libraries + list(argv) for argv in recipe.relink])]
             else:
