@@ -9,7 +9,6 @@ import errno
 import fcntl
 import hashlib
 import importlib.metadata
-import itertools
 import json
 import os
 import re
@@ -39,7 +38,6 @@ from compat.matrix import Expectation, Matrix, Toolchain
 from compat.progress import Progress
 from compat.report import cell_text, write_reports
 from compat.results import (
-    FAILED,
     ORDINARY,
     RUN_KINDS,
     CellResult,
@@ -53,23 +51,24 @@ from compat.results import (
     write_run,
 )
 from compat.runner import Cell, plan
+from compat.status import Status
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MATRIX = ROOT / "matrix.yaml"
 DEFAULT_REPORTS = ROOT / "reports"
 LATEST_TITLE = "the latest result of every cell"
-HISTORY = 60  # complete runs the reports read for states, charts and the feed
+FEED_RUNS = 30  # runs whose regressions and fixes the feed lists
 
 
 def exit_code(results: list[CellResult], known: tuple[Expectation, ...] = (), unreadable: list[str] | None = None
               ) -> int:
     """1 if any cell failed unexpectedly, else 6 if a result could not be read, else 4 if any toolchain was
     unavailable, else 0: never "every cell passed" when a result was not understood."""
-    if any(r.status in FAILED and not expected.explained(known, r) for r in results):
+    if any(r.status.failed and not expected.explained(known, r) for r in results):
         return EXIT_CELL_FAILED
     if unreadable:
         return EXIT_STORAGE
-    if any(r.status == "unavailable" for r in results):
+    if any(r.status is Status.UNAVAILABLE for r in results):
         return EXIT_UNAVAILABLE
     return EXIT_OK
 
@@ -187,7 +186,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{run_dir}: no run to resume there; give the id of a run under "
                               f"{args.reports}/runs/")
         # What finished stays; a cell the tool or the engine failed is run again.
-        results = [r for r in load_run(run_dir) if r.status != "error"]
+        results = [r for r in load_run(run_dir) if not r.status.infrastructure]
         kept = {r.key for r in results}
         groups = [left for group in groups if (left := [cell for cell in group if cell.key not in kept])]
         record.finished, record.interrupted, record.reason = None, False, None
@@ -261,7 +260,7 @@ def reuse_summary(results: list[CellResult]) -> str | None:
         return None
     said = "every cell was" if reused == len(results) else f"{reused} of {len(results)} cells were"
     # Unavailable cells are never taken from an earlier night: whether a toolchain can be had is tonight's fact.
-    unavailable = sum(1 for r in results if not r.reused_from and r.status == "unavailable")
+    unavailable = sum(1 for r in results if not r.reused_from and r.status is Status.UNAVAILABLE)
     rest = f"; the other {unavailable} are unavailable, asked again" if reused + unavailable == len(results) > reused else ""
     return f"{said} unchanged since an earlier run and reused (`--fresh` runs them again){rest}"
 
@@ -373,11 +372,12 @@ def write_matrix_reports(reports: Path, m: Matrix, run: str | None = None
         raise CompatError(f"{reports}/runs: no cell results{f' in run {run}' if run else ' of an ordinary run'}; "
                           "run `python -m compat run` first")
     focus = set().union(*(focus_packages(recipe.packages) for recipe in m.recipes.values()))
-    runs = history.complete_runs(reports, HISTORY)
-    changes = history.diff(runs[-2], runs[-1], history.junit_states, m.expected) if len(runs) >= 2 and not run else None
+    runs = history.complete_runs(reports, m.retention)
+    changes = history.nights(runs, m.expected, history.junit_states)[-1] if len(runs) >= 2 and not run else None
     paths = write_reports(reports, in_matrix_order(m, results), title, m.abi_baseline, focus, in_matrix_order(m, faults),
                           changes, m.expected, history.states(runs, m.flaky_flips, m.flaky_window), runs,
-                          feed(runs, m), unreadable)
+                          feed(runs, m), unreadable,
+                          expected.unexpected_passes(m.expected, results, history.stored_states(reports)))
     for problem in unreadable:
         print(f"ganeti-compat: unreadable result, skipped: {problem}", file=sys.stderr)
     return paths, results, unreadable
@@ -390,10 +390,11 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     for name, value in (("toolchain", None), ("source", None), ("flavor", None), ("kind", "matrix"),
                         ("probe_fault", None), ("run_id", None), ("keep", False), ("resume", None), ("shard", None)):
         setattr(args, name, value)
+    args.run_id = new_run_id()
     code = cmd_run(args)
     if code in (EXIT_INTERRUPTED, EXIT_BAD_INPUT):
         return code
-    code = nightly_exit(history.complete_runs(args.reports, 2), m)
+    code = nightly_exit(history.complete_runs(args.reports, m.retention), m, args.run_id)
     removed = prune(args.reports, m.retention)
     for run_dir in removed:
         print(f"ganeti-compat: pruned {run_dir} (retention: {m.retention} runs)", file=sys.stderr)
@@ -402,14 +403,14 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     return code
 
 
-def nightly_exit(runs: list[history.RunResults], m: Matrix) -> int:
-    """1 when the newest complete run regressed against the one before, else 5 when a cell of it is an
-    error (or it did not complete), else 0: a cell that was already failing does not fail the night."""
-    if not runs:
+def nightly_exit(runs: list[history.RunResults], m: Matrix, run_id: str) -> int:
+    """1 when a cell of the night's run regressed against its own baseline, else 5 when a cell of it is an
+    error (or the run did not complete), else 0: a cell that was already failing does not fail the night."""
+    if not runs or runs[-1].record.run_id != run_id:
         return EXIT_ERRORS
-    if len(runs) >= 2 and history.diff(runs[-2], runs[-1], lambda run, cell: None, m.expected).regressed:
+    if history.nights(runs, m.expected)[-1].regressed:
         return EXIT_CELL_FAILED
-    return EXIT_ERRORS if any(cell.status == "error" for cell in runs[-1].cells.values()) else EXIT_OK
+    return EXIT_ERRORS if any(cell.status.infrastructure for cell in runs[-1].cells.values()) else EXIT_OK
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
@@ -437,11 +438,10 @@ def cmd_clean(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def feed(runs: list[history.RunResults], m: Matrix, last: int = 30) -> list[tuple[history.RunDiff, str]]:
-    """The regressions and fixes of each of the last complete runs against the one before it."""
-    recent = runs[-(last + 1):]
-    return [(history.diff(old, new, lambda run, cell: None, m.expected), new.record.finished or new.record.started)
-            for old, new in itertools.pairwise(recent)]
+def feed(runs: list[history.RunResults], m: Matrix, last: int = FEED_RUNS) -> list[tuple[history.RunDiff, str]]:
+    """The regressions and fixes of each of the last complete runs, each cell against its own baseline."""
+    found = history.nights(runs, m.expected, last=min(last, len(runs) - 1)) if len(runs) >= 2 else []
+    return [(changes, run.record.finished or run.record.started) for changes, run in zip(found, runs[-len(found):])]
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -488,23 +488,23 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
+    """Without OLD: each cell of the newest (or the NEW) complete run against its own baseline; with OLD: two
+    named runs, cell by cell."""
+    m = matrix_module.load(args.matrix)
     runs = history.complete_runs(args.reports)
     by_id = {run.record.run_id: run for run in runs}
     for name in (args.old, args.new):
         if name and name not in by_id:
             raise ConfigError(f"{args.reports}/runs/{name}: no complete matrix or session run of that id; "
                               f"complete runs: {', '.join(by_id) or 'none'}")
-    if args.old and args.new:
-        old, new = by_id[args.old], by_id[args.new]
-    elif len(runs) < 2:
-        raise CompatError(f"{args.reports}/runs: {len(runs)} complete matrix or session run(s); a diff needs two")
+    if not runs:
+        raise CompatError(f"{args.reports}/runs: no complete matrix or session run to compare")
+    new = by_id[args.new] if args.new else runs[-1]
+    if args.old:
+        found = history.diff(by_id[args.old], new, history.junit_states, m.expected)
     else:
-        new = by_id[args.new] if args.new else runs[-1]
-        earlier = [run for run in runs if run.record.started < new.record.started]
-        if not args.old and not earlier:
-            raise CompatError(f"{args.reports}/runs: no complete run before {new.record.run_id} to compare with")
-        old = by_id[args.old] if args.old else earlier[-1]
-    found = history.diff(old, new, history.junit_states, matrix_module.load(args.matrix).expected)
+        upto = runs[:runs.index(new) + 1]
+        found = history.nights(upto[-m.retention:], m.expected, history.junit_states)[-1]
     print("\n".join(history.render(found)))
     return EXIT_CELL_FAILED if found.regressed else EXIT_OK
 
@@ -618,9 +618,9 @@ def parser() -> argparse.ArgumentParser:
     exporting.add_argument("--output", type=Path, help="default: .gitlab-ci.yml or .github/workflows/ganeti-compat.yml "
                            "in the directory of --matrix")
     exporting.set_defaults(func=cmd_export)
-    diff = sub.add_parser("diff", help="what changed between two complete runs (default: the last two); exit 1 on "
-                          "regressions")
-    diff.add_argument("old", nargs="?", help="the earlier run id")
+    diff = sub.add_parser("diff", help="what changed: each cell of the newest complete run against its own last "
+                          "meaningful result, or two named runs cell by cell; exit 1 on regressions")
+    diff.add_argument("old", nargs="?", help="the earlier run id (default: each cell's own baseline)")
     diff.add_argument("new", nargs="?", help="the later run id (default: the newest complete run)")
     diff.set_defaults(func=cmd_diff)
     report = sub.add_parser("report", help="write reports/latest.{md,json}: the newest result of every cell")

@@ -1,12 +1,21 @@
 """Known failures from matrix.yaml's `expected:` entries: shown as expected, never counted as regressions
-and never failing the exit code; an expected failure that passes is said, so its entry can go."""
+and never failing the exit code; an expected failure that passes is said, so its entry can go.
+
+A cell entry names the status (and optionally the cause) it expects, so a cell expected to fail to build
+that starts to crash, time out or lose its engine is news again. A test entry expects that test to fail.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fnmatch import fnmatchcase
 
 from compat.matrix import Expectation, Matrix
-from compat.results import FAILED, CellResult, cell_key
+from compat.results import CellResult, cell_key
+from compat.status import Status
+
+# The states of a cell's tests (name -> passed), None when unknown: what an unexpected pass of a test needs.
+TestStates = Callable[[CellResult], dict[str, bool] | None]
 
 
 def matrix_cells(m: Matrix) -> list[str]:
@@ -18,16 +27,22 @@ def _matching(entries: tuple[Expectation, ...], key: str) -> list[Expectation]:
     return [entry for entry in entries if fnmatchcase(key, entry.cell)]
 
 
+def _names(entry: Expectation, result: CellResult) -> bool:
+    """A cell entry that names this result's status, and its cause when the entry gives one."""
+    return entry.test is None and entry.status == result.status and entry.cause in (None, result.cause)
+
+
 def explained(entries: tuple[Expectation, ...], result: CellResult) -> list[Expectation]:
     """The entries that explain all of a failed cell's failure; empty when any of it is unexpected."""
-    if result.status not in FAILED:
+    if not result.status.failed:
         return []
     found = _matching(entries, result.key)
-    whole = [entry for entry in found if entry.test is None]
+    whole = [entry for entry in found if _names(entry, result)]
     if whole:
         return whole
     failed = (result.tests or {}).get("failed_names") or []
-    if result.status != "test-fail" or not failed or result.cause or len(failed) < (result.tests or {}).get("failed", 0):
+    if result.status is not Status.TEST_FAIL or not failed or result.cause or \
+            len(failed) < (result.tests or {}).get("failed", 0):
         return []  # a list of names that was cut cannot show that every failure was expected
     per_test = [entry for entry in found if entry.test is not None]
     covering = [entry for entry in per_test if any(fnmatchcase(name, entry.test or "") for name in failed)]
@@ -36,16 +51,19 @@ def explained(entries: tuple[Expectation, ...], result: CellResult) -> list[Expe
     return []
 
 
-def unexpected_passes(entries: tuple[Expectation, ...], results: list[CellResult]) -> list[tuple[str, Expectation]]:
-    """(cell, entry) where what was expected to fail passed: a passing cell, or a test that ran and passed."""
+def unexpected_passes(entries: tuple[Expectation, ...], results: list[CellResult], states: TestStates
+                      ) -> list[tuple[str, Expectation]]:
+    """(cell, entry) where what was expected to fail passed: a cell entry's cell passed, or a test entry's
+    test ran and passed. A test that no longer runs (renamed, removed) passed nothing."""
     found = []
     for result in results:
         for entry in _matching(entries, result.key):
-            if entry.test is None and result.status == "pass":
-                found.append((result.key, entry))
-            elif entry.test is not None and result.tests and result.tests.get("total"):
-                failed = result.tests.get("failed_names") or []
-                if not any(fnmatchcase(name, entry.test) for name in failed):
+            if entry.test is None:
+                if result.status is Status.PASS:
+                    found.append((result.key, entry))
+            elif result.tests and result.tests.get("total") and (ran := states(result)):
+                matched = [ok for name, ok in ran.items() if fnmatchcase(name, entry.test)]
+                if matched and all(matched):
                     found.append((result.key, entry))
     return found
 
@@ -56,5 +74,5 @@ def unmatched(entries: tuple[Expectation, ...], cells: list[str]) -> list[Expect
 
 
 def describe(entry: Expectation) -> str:
-    what = f"test {entry.test}" if entry.test else "cell"
+    what = f"test {entry.test}" if entry.test else f"{entry.status}{f' ({entry.cause})' if entry.cause else ''}"
     return f"expected ({what}): {entry.reason}" + (f" <{entry.bug}>" if entry.bug else "")

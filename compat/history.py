@@ -1,8 +1,8 @@
-"""What changed between two runs: regressions and fixes with their likely cause beside them.
+"""What changed: regressions and fixes with their likely cause beside them.
 
-`diff` is a pure function of two runs' cell results and their tests' states; `load_run_results` and
-`complete_runs` read them from reports/runs/. Only cells that both runs ran are compared: a session run
-of one toolchain says nothing about the others.
+`nights` compares each cell of a run with that cell's own baseline (its last meaningful result, in any
+earlier complete ordinary run); `diff` compares two named runs cell by cell. Both are pure functions of
+cell results and their tests' states; `complete_runs` reads them from reports/runs/.
 """
 
 from __future__ import annotations
@@ -15,10 +15,8 @@ from pathlib import Path
 from compat import expected
 from compat.analysis.junit import case_states
 from compat.matrix import Expectation
-from compat.results import ORDINARY, CellResult, RunRecord, load_run, load_run_record, run_records
-
-PROBLEMS = ("test-fail", "build-fail", "crash", "timeout")  # what a toolchain can be blamed for
-INFRASTRUCTURE = ("error",)  # the tool, the engine or the mirror: never a regression of a toolchain
+from compat.results import CellResult, RunRecord, load_run, load_run_record, run_records
+from compat.status import Status
 
 
 @dataclass(frozen=True)
@@ -36,11 +34,12 @@ class CellChange:
     why: str  # the new verdict's first evidence line
     tests: dict[str, list[str]] = field(default_factory=dict)  # newly failing/passing, added, removed
     manifest: list[tuple[str, str, str]] = field(default_factory=list)  # package, before, after
+    since: str = ""  # the result compared with, when each cell is compared with its own: "2026-12-03, run X"
 
 
 @dataclass(frozen=True)
 class RunDiff:
-    old: str
+    old: str  # the run compared with; "" when each cell was compared with its own baseline
     new: str
     regressions: list[CellChange] = field(default_factory=list)
     fixes: list[CellChange] = field(default_factory=list)
@@ -52,7 +51,7 @@ class RunDiff:
     unexpected_passes: list[CellChange] = field(default_factory=list)  # expected to fail, and passed
     tests: list[CellChange] = field(default_factory=list)  # same status, tests that changed state
     flags: list[tuple[str, str, str]] = field(default_factory=list)  # cell, "appeared"/"went away", flag
-    new_cells: list[str] = field(default_factory=list)
+    new_cells: list[str] = field(default_factory=list)  # no earlier meaningful result to compare with
 
     @property
     def regressed(self) -> bool:
@@ -82,48 +81,93 @@ def changed_tests(before: dict[str, bool] | None, after: dict[str, bool] | None)
     return {kind: names for kind, names in changes.items() if names}
 
 
-def diff(old: RunResults, new: RunResults, tests_of: Callable[[RunResults, CellResult], dict[str, bool] | None],
-         known: tuple[Expectation, ...] = ()) -> RunDiff:
-    """Every cell both runs ran, sorted into what a packager reads first: regressions, then fixes, then the rest.
-    A failure matrix.yaml expects is never a regression; a pass it expected to fail is said."""
-    result = RunDiff(old.record.run_id, new.record.run_id)
-    for key, entry in expected.unexpected_passes(known, list(new.cells.values())):
-        after = new.cells[key]
-        result.unexpected_passes.append(CellChange(key, expected.describe(entry), status_text(after),
+TestsOf = Callable[[RunResults, CellResult], dict[str, bool] | None]
+
+
+def no_tests(run: RunResults, cell: CellResult) -> None:
+    """For comparisons that need no test states (the feed, the nightly's exit)."""
+    return None
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """What a cell is compared with: its baseline (its last meaningful result) and its previous result."""
+
+    baseline: tuple[RunResults, CellResult] | None
+    previous: CellResult | None
+
+
+def diff(old: RunResults, new: RunResults, tests_of: TestsOf, known: tuple[Expectation, ...] = ()) -> RunDiff:
+    """Two named runs, cell by cell: every cell both ran."""
+    earlier = {key: Earlier((old, cell), cell) for key, cell in old.cells.items()}
+    return _compare(new, earlier, tests_of, known, old.record.run_id)
+
+
+def nights(runs: list[RunResults], known: tuple[Expectation, ...] = (), tests_of: TestsOf = no_tests,
+           last: int = 1) -> list[RunDiff]:
+    """What changed in each of the last `last` runs (oldest first), each cell against its own baseline: its
+    last meaningful result (not error or unavailable) in any earlier run, so that a bad night or a session
+    run between two nights never hides a regression. `runs`: complete ordinary runs, oldest first."""
+    baseline: dict[str, tuple[RunResults, CellResult]] = {}
+    previous: dict[str, CellResult] = {}
+    found = []
+    for index, run in enumerate(runs):
+        if index >= len(runs) - last:
+            earlier = {key: Earlier(baseline.get(key), previous.get(key)) for key in run.cells}
+            found.append(_compare(run, earlier, tests_of, known, ""))
+        for key, cell in run.cells.items():
+            previous[key] = cell
+            if cell.status.meaningful:
+                baseline[key] = (run, cell)
+    return found
+
+
+def _compare(new: RunResults, earlier: dict[str, Earlier], tests_of: TestsOf, known: tuple[Expectation, ...],
+             old: str) -> RunDiff:
+    result = RunDiff(old, new.record.run_id)
+    passes = expected.unexpected_passes(known, list(new.cells.values()), lambda cell: tests_of(new, cell))
+    for key, entry in passes:
+        result.unexpected_passes.append(CellChange(key, expected.describe(entry), status_text(new.cells[key]),
                                                    "remove its expected: entry from matrix.yaml"))
     for key in sorted(new.cells):
-        after = new.cells[key]
-        before = old.cells.get(key)
-        if before is None:
-            result.new_cells.append(key)
-            continue
-        change = CellChange(key, status_text(before), status_text(after), after.evidence[0] if after.evidence else "",
-                            changed_tests(tests_of(old, before), tests_of(new, after)),
-                            manifest_changes(before.manifest, after.manifest))
+        after, before = new.cells[key], earlier.get(key, Earlier(None, None))
+        base_run, base = before.baseline or (None, None)
+        change = CellChange(key, status_text(base) if base else "no meaningful result", status_text(after),
+                            after.evidence[0] if after.evidence else "",
+                            changed_tests(tests_of(base_run, base), tests_of(new, after)) if base_run and base else {},
+                            manifest_changes(base.manifest, after.manifest) if base else [],
+                            "" if old or base_run is None else f"{base_run.record.started[:10]}, run {base_run.record.run_id}")
         reasons = expected.explained(known, after)
-        if reasons and before.status != after.status:
+        if reasons and (base is None or base.status != after.status):
             result.expected.append(replace(change, why="; ".join(expected.describe(entry) for entry in reasons)))
         else:
-            _sort(result, before, after, change)
-        old_flags = {flag["name"] for flag in before.flags}
-        new_flags = {flag["name"] for flag in after.flags}
-        result.flags.extend((key, "appeared", name) for name in sorted(new_flags - old_flags))
-        result.flags.extend((key, "went away", name) for name in sorted(old_flags - new_flags))
+            _sort(result, base, before.previous, after, change)
+        if base is not None:
+            old_flags = {flag["name"] for flag in base.flags}
+            new_flags = {flag["name"] for flag in after.flags}
+            result.flags.extend((key, "appeared", name) for name in sorted(new_flags - old_flags))
+            result.flags.extend((key, "went away", name) for name in sorted(old_flags - new_flags))
     return result
 
 
-def _sort(result: RunDiff, before: CellResult, after: CellResult, change: CellChange) -> None:
-    if after.status in INFRASTRUCTURE and before.status not in INFRASTRUCTURE:
+def _sort(result: RunDiff, base: CellResult | None, previous: CellResult | None, after: CellResult,
+          change: CellChange) -> None:
+    """Where one cell's change goes; regressions and fixes first, whatever happened in between."""
+    was_unavailable = previous is not None and previous.status is Status.UNAVAILABLE
+    if after.status.infrastructure:
         result.infrastructure.append(change)
-    elif after.status == "unavailable" and before.status != "unavailable":
-        result.unavailable.append(change)
-    elif before.status == "unavailable" and after.status != "unavailable":
-        result.available.append(change)
-    elif before.status == "pass" and after.status in PROBLEMS:
+    elif after.status is Status.UNAVAILABLE:
+        if not was_unavailable:
+            result.unavailable.append(change)
+    elif base is None:
+        result.new_cells.append(change.key)
+    elif base.status is Status.PASS and after.status.problem:
         result.regressions.append(change)
-    elif before.status in PROBLEMS and after.status == "pass":
+    elif base.status.problem and after.status is Status.PASS:
         result.fixes.append(change)
-    elif (before.status, before.cause) != (after.status, after.cause):
+    elif was_unavailable:
+        result.available.append(change)
+    elif (base.status, base.cause) != (after.status, after.cause):
         result.changed.append(change)
     elif change.tests:
         result.tests.append(change)
@@ -138,10 +182,21 @@ def load_run_results(run_dir: Path) -> RunResults | None:
 
 def complete_runs(reports: Path, last: int | None = None) -> list[RunResults]:
     """The last complete ordinary runs, oldest first: an interrupted run is never "the previous run"."""
-    records = [(record, run_dir) for record, run_dir in run_records(reports)
-               if record.kind in ORDINARY and record.finished and not record.interrupted]
+    records = [(record, run_dir) for record, run_dir in run_records(reports) if record.complete_ordinary]
     return [RunResults(record, {r.key: r for r in load_run(run_dir)}, run_dir)
             for record, run_dir in (records[-last:] if last else records)]
+
+
+def stored_states(reports: Path) -> Callable[[CellResult], dict[str, bool] | None]:
+    """The states of a cell's tests from the JUnit file of the run that holds it."""
+    runs = reports / "runs"
+
+    def states(cell: CellResult) -> dict[str, bool] | None:
+        run_dir = runs / cell.run_id
+        if not cell.run_id or not run_dir.resolve().is_relative_to(runs.resolve()):
+            return None
+        return junit_states(RunResults(RunRecord(cell.run_id, "", "", "", ""), {}, run_dir), cell)
+    return states
 
 
 def junit_states(run: RunResults, cell: CellResult) -> dict[str, bool] | None:
@@ -157,7 +212,7 @@ def junit_states(run: RunResults, cell: CellResult) -> dict[str, bool] | None:
 
 def render(d: RunDiff) -> list[str]:
     """The "what changed" section, as Markdown lines (most important first; empty parts left out)."""
-    lines = [f"## What changed since run {d.old} (this run: {d.new})", ""]
+    lines = [f"## {heading(d)}", ""]
     parts = (("Regressions", d.regressions), ("Fixes", d.fixes), ("Newly unavailable", d.unavailable),
              ("Available again", d.available), ("Infrastructure problems (not the toolchain)", d.infrastructure),
              ("Other changes", d.changed), ("Expected failures (matrix.yaml)", d.expected),
@@ -167,7 +222,8 @@ def render(d: RunDiff) -> list[str]:
             continue
         lines += [f"### {title}", ""]
         for change in changes:
-            lines.append(f"- `{change.key}`: {change.before} -> {change.after}" + (f": {change.why}" if change.why else ""))
+            lines.append(f"- `{change.key}`: {change.before} -> {change.after}" + (f": {change.why}" if change.why else "")
+                         + (f" (compared with {change.since})" if change.since else ""))
             for kind, names in change.tests.items():
                 shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
                 lines.append(f"  - tests {kind} ({len(names)}): {shown}")
@@ -179,10 +235,16 @@ def render(d: RunDiff) -> list[str]:
     if d.flags:
         lines += ["### Flags", ""] + [f"- `{key}`: {name} {what}" for key, what, name in d.flags] + [""]
     if d.new_cells:
-        lines += ["### New cells", "", ", ".join(f"`{key}`" for key in d.new_cells), ""]
+        lines += ["### New cells (no earlier meaningful result)", "", ", ".join(f"`{key}`" for key in d.new_cells), ""]
     if len(lines) == 2:
-        lines += ["Nothing changed in the cells both runs ran.", ""]
+        lines += ["Nothing changed in the cells both runs ran." if d.old else "Nothing changed.", ""]
     return lines
+
+
+def heading(d: RunDiff) -> str:
+    if d.old:
+        return f"What changed since run {d.old} (this run: {d.new})"
+    return f"What changed in run {d.new} (each cell against its own last meaningful result)"
 
 
 @dataclass(frozen=True)
@@ -194,28 +256,27 @@ class CellState:
     since_run: str | None = None  # ... and its id
 
 
-def cell_state(statuses: list[tuple[str, str, str]], flips: int = 2, window: int = 10) -> CellState:
+def cell_state(statuses: list[tuple[Status, str, str]], flips: int = 2, window: int = 10) -> CellState:
     """statuses: (status, started, run id) of the runs that ran the cell, oldest first. Infrastructure
     outcomes (error, unavailable) say nothing about the toolchain and are left out."""
-    seen = [(status, started, run) for status, started, run in statuses
-            if status not in INFRASTRUCTURE + ("unavailable",)]
+    seen = [(status, started, run) for status, started, run in statuses if status.meaningful]
     if not seen:
         return CellState("unknown")
     if len(seen) == 1:
         return CellState("new")
-    recent = [status == "pass" for status, _, _ in seen[-window:]]
+    recent = [status is Status.PASS for status, _, _ in seen[-window:]]
     if sum(a != b for a, b in itertools.pairwise(recent)) > flips:
         return CellState("flaky")
-    passed_now, passed_before = seen[-1][0] == "pass", seen[-2][0] == "pass"
+    passed_now, passed_before = seen[-1][0] is Status.PASS, seen[-2][0] is Status.PASS
     if passed_now:
-        return CellState("pass" if passed_before else "fixed")
-    last_pass = next(((started, run) for status, started, run in reversed(seen) if status == "pass"), None)
+        return CellState(Status.PASS if passed_before else "fixed")
+    last_pass = next(((started, run) for status, started, run in reversed(seen) if status is Status.PASS), None)
     return CellState("regressed", *last_pass) if last_pass else CellState("always-failing")
 
 
 def states(runs: list[RunResults], flips: int = 2, window: int = 10) -> dict[str, CellState]:
     """The state of every cell the runs ran."""
-    history: dict[str, list[tuple[str, str, str]]] = {}
+    history: dict[str, list[tuple[Status, str, str]]] = {}
     for run in runs:
         for key, result in run.cells.items():
             history.setdefault(key, []).append((result.status, run.record.started, run.record.run_id))

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import yaml
 
 from compat.errors import ConfigError
+from compat.status import Status
 
 STEPS = ("prepare", "configure", "build", "test")
 TOOLCHAIN_KINDS = ("debian", "bindist")
@@ -128,12 +129,14 @@ class Recipe:
 @dataclass(frozen=True)
 class Expectation:
     """A known failure: cells matching `cell` (a shell-style pattern over toolchain--source--flavor) are
-    expected not to pass, or, with `test`, that one test is expected to fail in them."""
+    expected to end in `status` (with `cause`, if given), or, with `test`, that test is expected to fail."""
 
     cell: str
     reason: str
     test: str | None = None
     bug: str | None = None
+    status: Status = Status.TEST_FAIL
+    cause: str | None = None
 
 
 @dataclass(frozen=True)
@@ -157,7 +160,7 @@ class Matrix:
     expected: tuple[Expectation, ...] = ()
     flaky_flips: int = 2  # a cell is flaky when its status flipped more than this ...
     flaky_window: int = 10  # ... in its last this many runs
-    retention: int = 30  # runs the nightly keeps
+    retention: int = 60  # complete ordinary runs the nightly keeps and the reports read
     limits: Limits = field(default_factory=lambda: Limits(**DEFAULT_LIMITS))
     fetch_suite: str = DEFAULT_FETCH_SUITE  # the current suite whose container fetches and verifies sources
 
@@ -451,9 +454,23 @@ def _recipe(r: _Reader, name: str, value: Any, path: str) -> Recipe:
     )
 
 
+EXPECTABLE = tuple(status for status in Status if status.failed)
+
+
 def _expectation(r: _Reader, value: Any, path: str) -> Expectation:
-    e = r.mapping(value, path, ("cell", "test", "reason", "bug"), ("cell", "reason"))
+    e = r.mapping(value, path, ("cell", "test", "status", "cause", "reason", "bug"), ("cell", "reason"))
+    if "test" in e:
+        if e.get("status", Status.TEST_FAIL) != Status.TEST_FAIL or "cause" in e:
+            raise r.fail(f"{path}.status", f"a test entry expects {Status.TEST_FAIL} of that test: leave out status "
+                         "and cause")
+        status = Status.TEST_FAIL
+    elif "status" not in e:
+        raise r.fail(path, f"name the status the cell is expected to end in: status: one of {', '.join(EXPECTABLE)}")
+    else:
+        status = Status(r.choice(e["status"], f"{path}.status", EXPECTABLE))
     return Expectation(
+        status=status, cause=r.string(e["cause"], f"{path}.cause", r"[a-z][a-z-]{0,39}", "a cause like deps") if "cause" in e
+        else None,
         cell=r.string(e["cell"], f"{path}.cell", f"{_CELL_PART}--{_CELL_PART}--{_CELL_PART}",
                       "a cell pattern TOOLCHAIN--SOURCE--FLAVOR (each part may use * and ?)"),
         reason=r.string(e["reason"], f"{path}.reason"),
@@ -494,7 +511,7 @@ def parse(data: Any, file: Path) -> Matrix:
     flaky = r.mapping(top.get("flaky") or {}, "flaky", ("flips", "window"))
     flips = r.positive_int(flaky["flips"], "flaky.flips", "status flips") if "flips" in flaky else 2
     window = r.positive_int(flaky["window"], "flaky.window", "runs") if "window" in flaky else 10
-    retention = r.positive_int(top["retention"], "retention", "runs") if "retention" in top else 30
+    retention = r.positive_int(top["retention"], "retention", "runs") if "retention" in top else 60
     raw_limits = r.mapping(top.get("limits") or {}, "limits", tuple(DEFAULT_LIMITS))
     limits = Limits(**{key: r.positive_int(raw_limits[key], f"limits.{key}", unit, MAX_LIMITS[key])
                        if key in raw_limits else DEFAULT_LIMITS[key]

@@ -8,7 +8,8 @@ from xml.etree import ElementTree
 from compat import expected
 from compat.history import RunDiff
 from compat.matrix import Expectation
-from compat.results import FAILED, CellResult
+from compat.results import CellResult
+from compat.status import Status
 
 ATOM = "http://www.w3.org/2005/Atom"
 
@@ -21,11 +22,11 @@ def render_junit(results: list[CellResult], known: tuple[Expectation, ...] = ())
         case = ElementTree.SubElement(suite, "testcase", classname=f"{r.toolchain}.{r.source}", name=r.flavor,
                                       time=str(round(sum(r.timings.values()), 1)))
         reasons = expected.explained(known, r)
-        if r.status == "unavailable" or reasons:
+        if r.status is Status.UNAVAILABLE or reasons:
             skipped += 1
             said = "; ".join(expected.describe(e) for e in reasons) or "; ".join(r.evidence[:1])
             ElementTree.SubElement(case, "skipped", message=said)
-        elif r.status in FAILED:
+        elif r.status.failed:
             failures += 1
             failure = ElementTree.SubElement(case, "failure", type=r.status,
                                              message=f"{r.status}{f' ({r.cause})' if r.cause else ''}")
@@ -60,8 +61,8 @@ def render_atom(diffs: list[tuple[RunDiff, str]], link: str = "latest.html") -> 
 
 def render_badge(results: list[CellResult]) -> str:
     """passing cells / cells that could run, coloured green, orange or red."""
-    ran = [r for r in results if r.status != "unavailable"]
-    passing = sum(r.status == "pass" for r in ran)
+    ran = [r for r in results if r.status is not Status.UNAVAILABLE]
+    passing = sum(r.status is Status.PASS for r in ran)
     colour = "#4c1" if ran and passing == len(ran) else "#dfb317" if passing else "#e05d44"
     text = f"{passing}/{len(ran)} pass"
     width = 70 + 7 * len(text)

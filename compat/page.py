@@ -7,12 +7,13 @@ from html import escape
 
 from compat import expected
 from compat.analysis.crosscell import drift_against
-from compat.history import CellChange, CellState, RunDiff, RunResults
+from compat.history import CellChange, CellState, RunDiff, RunResults, heading
 from compat.matrix import Expectation
 from compat.results import CellResult
+from compat.status import Status
 
-COLOURS = {"pass": "#2e7d32", "test-fail": "#ef6c00", "build-fail": "#c62828", "crash": "#6a1b9a",
-           "timeout": "#ad1457", "unavailable": "#757575", "error": "#37474f"}
+COLOURS = {Status.PASS: "#2e7d32", Status.TEST_FAIL: "#ef6c00", Status.BUILD_FAIL: "#c62828", Status.CRASH: "#6a1b9a",
+           Status.TIMEOUT: "#ad1457", Status.UNAVAILABLE: "#757575", Status.ERROR: "#37474f"}
 STYLE = """
 body{font-family:sans-serif;margin:1.5em;color:#222;max-width:110em}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .5em;vertical-align:top}
@@ -49,7 +50,7 @@ def render_html(results: list[CellResult], title: str, *, changes: RunDiff | Non
 def _changes(changes: RunDiff | None) -> list[str]:
     if changes is None:
         return []
-    out = [f"<h2>What changed since run {_e(changes.old)} (this run: {_e(changes.new)})</h2>"]
+    out = [f"<h2>{_e(heading(changes))}</h2>"]
     groups: list[tuple[str, list[CellChange]]] = [
         ("Regressions", changes.regressions), ("Fixes", changes.fixes), ("Newly unavailable", changes.unavailable),
         ("Available again", changes.available), ("Infrastructure problems (not the toolchain)", changes.infrastructure),
@@ -66,13 +67,14 @@ def _changes(changes: RunDiff | None) -> list[str]:
                 moved = ", ".join(f"{name} {old} -> {new}" for name, old, new in c.manifest)
                 detail += f"<li>changed beside it: {_e(moved)}</li>"
             out.append(f"<li><a href='#{anchor(c.key)}'>{_e(c.key)}</a>: {_e(c.before)} &rarr; {_e(c.after)}"
-                       + (f": {_e(c.why)}" if c.why else "") + (f"<ul>{detail}</ul>" if detail else "") + "</li>")
+                       + (f": {_e(c.why)}" if c.why else "") + (f" (compared with {_e(c.since)})" if c.since else "")
+                       + (f"<ul>{detail}</ul>" if detail else "") + "</li>")
         out.append("</ul>")
     if changes.flags:
         out.append("<h3>Flags</h3><ul>" + "".join(f"<li>{_e(key)}: {_e(name)} {_e(what)}</li>"
                                                    for key, what, name in changes.flags) + "</ul>")
     if len(out) == 1:
-        out.append("<p>Nothing changed in the cells both runs ran.</p>")
+        out.append("<p>Nothing changed.</p>")
     return out
 
 
@@ -191,7 +193,7 @@ def _charts(runs: list[RunResults], last: int = 30) -> list[str]:
     passed: dict[str, list[tuple[int, float]]] = {}
     for index, run in enumerate(runs):
         for result in run.cells.values():
-            if result.compiled_by is None and "build" in result.timings and result.status != "error":
+            if result.compiled_by is None and "build" in result.timings and not result.status.infrastructure:
                 build.setdefault(f"{result.toolchain} {result.source}", []).append((index, result.timings["build"]))
             if result.tests and result.tests.get("total"):
                 ratio = result.tests["passed"] / result.tests["total"]

@@ -16,6 +16,7 @@ from compat.matrix import Expectation
 from compat.outputs import render_atom, render_badge, render_junit
 from compat.page import render_html
 from compat.results import CellResult, write_atomic
+from compat.status import Status
 
 STEP_LOGS = ("image", "fetch", "prepare", "configure", "build", "test", "junit")
 FENCE = "`" * 3
@@ -53,7 +54,8 @@ def cell_text(result: CellResult) -> str:
 def render_markdown(results: list[CellResult], title: str, baseline: str | None = None,
                     focus: set[str] | None = None, faults: list[CellResult] | None = None,
                     changes: RunDiff | None = None, known: tuple[Expectation, ...] = (),
-                    states: dict[str, CellState] | None = None, unreadable: list[str] | None = None) -> str:
+                    states: dict[str, CellState] | None = None, unreadable: list[str] | None = None,
+                    passes: list[tuple[str, Expectation]] | None = None) -> str:
     toolchains = list(dict.fromkeys(r.toolchain for r in results))
     sources = list(dict.fromkeys(r.source for r in results))
     grid: dict[tuple[str, str], list[str]] = {}
@@ -71,7 +73,7 @@ def render_markdown(results: list[CellResult], title: str, baseline: str | None 
     if unreadable:
         lines += ["## Unreadable results (skipped)", "", *_fenced(unreadable)]
     lines += [_table(rows, headers=["toolchain"] + sources), ""]
-    lines += _details(results, known) + _unexpected_passes(results, known)
+    lines += _details(results, known) + _unexpected_passes(passes or [])
     lines += _ssl_section(results) + _fault_section(faults or [])
     lines += _abi_section(results, baseline, focus or set()) + _images_section(results)
     steps = ("image", "fetch", "configure", "build", "test", "inspect", "probe")
@@ -89,7 +91,7 @@ def _details(results: list[CellResult], known: tuple[Expectation, ...]) -> list[
     """Why each cell did not pass; cells that fail for the same reason share one explanation."""
     groups: dict[tuple[str, str | None, tuple[str, ...]], list[CellResult]] = {}
     for r in results:
-        if r.status != "pass":
+        if r.status is not Status.PASS:
             groups.setdefault((r.status, r.cause, tuple(r.evidence)), []).append(r)
     common = common_failures(results)
     lines = ["## Why cells did not pass", ""] if groups else []
@@ -112,8 +114,7 @@ def _details(results: list[CellResult], known: tuple[Expectation, ...]) -> list[
     return lines
 
 
-def _unexpected_passes(results: list[CellResult], known: tuple[Expectation, ...]) -> list[str]:
-    found = expected.unexpected_passes(known, results)
+def _unexpected_passes(found: list[tuple[str, Expectation]]) -> list[str]:
     if not found:
         return []
     return ["## Unexpected passes (remove these expected: entries)", ""] + [
@@ -125,7 +126,7 @@ def ssl_choice(results: list[CellResult]) -> dict[str, str]:
     flavor which TLS stacks the binaries load, through what, and whether GnuTLS is used for TLS."""
     said: dict[str, str] = {}
     for toolchain in dict.fromkeys(r.toolchain for r in results):
-        cells = [r for r in results if r.toolchain == toolchain and r.ssl and r.status != "error"]
+        cells = [r for r in results if r.toolchain == toolchain and r.ssl and not r.status.infrastructure]
         if not cells:
             continue
         source = cells[0].source  # one source speaks for the toolchain: the binaries' libraries are the suite's
@@ -225,10 +226,11 @@ def write_reports(reports: Path, results: list[CellResult], title: str, baseline
                   focus: set[str] | None = None, faults: list[CellResult] | None = None,
                   changes: RunDiff | None = None, known: tuple[Expectation, ...] = (),
                   states: dict[str, CellState] | None = None, runs: list[RunResults] | None = None,
-                  feed: list[tuple[RunDiff, str]] | None = None, unreadable: list[str] | None = None) -> list[Path]:
+                  feed: list[tuple[RunDiff, str]] | None = None, unreadable: list[str] | None = None,
+                  passes: list[tuple[str, Expectation]] | None = None) -> list[Path]:
     """reports/latest.{md,json,html}, matrix.junit.xml, feed.atom and badge.svg."""
     written = []
-    markdown = render_markdown(results, title, baseline, focus, faults, changes, known, states, unreadable)
+    markdown = render_markdown(results, title, baseline, focus, faults, changes, known, states, unreadable, passes)
     page = render_html(results, title, changes=changes, faults=faults, known=known, states=states, runs=runs,
                        baseline=baseline, focus=focus, unreadable=unreadable)
     data = render_json(results, title, faults, changes, unreadable)

@@ -11,11 +11,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-STATUSES = ("pass", "test-fail", "build-fail", "crash", "timeout", "unavailable", "error")
+from compat.outcome import Outcome, judged
+from compat.status import Status
+
 RUN_KINDS = ("matrix", "session", "fault-injection", "bench", "test")
 ORDINARY = ("matrix", "session")  # the runs a matrix report is made of
-FAILED = ("test-fail", "build-fail", "crash", "timeout", "error")
-SCHEMA_VERSION = 4  # 4: fingerprint, reused_from
+SCHEMA_VERSION = 5  # 4: fingerprint, reused_from; 5: outcome, judge
 
 
 @dataclass
@@ -23,7 +24,7 @@ class CellResult:
     toolchain: str
     source: str
     flavor: str
-    status: str = "error"
+    status: Status = Status.ERROR
     cause: str | None = None
     evidence: list[str] = field(default_factory=list)
     tests: dict[str, Any] | None = None
@@ -47,7 +48,12 @@ class CellResult:
     started: str = ""
     fingerprint: str | None = None  # the cell's inputs (compat.reuse): an equal one may take this result
     reused_from: str | None = None  # the run that measured this result, when this run took it unchanged
+    outcome: Outcome | None = None  # what happened, from which the verdict is derived; None before schema 5
+    judge: str | None = None  # the version of the judge that said this (compat.outcome.judge_version)
     schema: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)  # a ValueError for a status this version does not know
 
     @property
     def key(self) -> str:
@@ -68,7 +74,7 @@ class CellResult:
         for name in ("toolchain", "source", "flavor", "status"):
             if name not in data:
                 raise ValueError(f"field {name!r} is missing")
-        if data["status"] not in STATUSES:
+        if data["status"] not in set(Status):
             raise ValueError(f"unknown status {str(data['status'])[:40]!r}")
         if data.get("schema", SCHEMA_VERSION) > SCHEMA_VERSION:
             raise ValueError(f"schema {data['schema']} is newer than this version's {SCHEMA_VERSION}: upgrade ganeti-compat")
@@ -86,7 +92,10 @@ class CellResult:
         if not all(isinstance(v, str) for v in [*data.get("manifest", {}).values(), *data.get("logs", {}).values()]):
             raise ValueError("field 'manifest' or 'logs' holds something other than text")
         known = set(cls.__dataclass_fields__)
-        return cls(**{key: value for key, value in data.items() if key in known})
+        values = {key: value for key, value in data.items() if key in known}
+        if values.get("outcome") is not None:
+            values["outcome"] = Outcome.from_dict(values["outcome"])
+        return cls(**values)
 
 
 OPTIONAL_TEXT = (str, type(None))
@@ -98,7 +107,7 @@ FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "source_version": OPTIONAL_TEXT, "source_digest": OPTIONAL_TEXT, "logs": dict, "flags": list, "ssl": OPTIONAL_MAP,
     "probe": OPTIONAL_MAP, "packages": dict, "manifest": dict, "ssl_recommendation": str,
     "fault_injection": OPTIONAL_MAP, "run_id": str, "started": str, "fingerprint": OPTIONAL_TEXT,
-    "reused_from": OPTIONAL_TEXT, "schema": int,
+    "reused_from": OPTIONAL_TEXT, "outcome": OPTIONAL_MAP, "judge": OPTIONAL_TEXT, "schema": int,
 }
 
 
@@ -115,6 +124,11 @@ class RunRecord:
     interrupted: bool = False
     reason: str | None = None  # why it did not complete (interrupted, terminated, the engine lost)
     cells: list[str] = field(default_factory=list)  # the cells the run planned
+
+    @property
+    def complete_ordinary(self) -> bool:
+        """A matrix or session run that completed: what reuse, baselines, states and retention count."""
+        return self.kind in ORDINARY and bool(self.finished) and not self.interrupted
 
 
 def write_run(run_dir: Path, record: RunRecord) -> None:
@@ -133,6 +147,20 @@ def load_run_record(run_dir: Path) -> RunRecord | None:
     if not all(isinstance(text, str) for text in texts) or not isinstance(record.finished, (str, type(None))):
         return None
     return record
+
+
+def judge_again(result: CellResult, run_dir: Path) -> None:
+    """Today's verdict, from the outcome the result stored in `run_dir`; one stored before outcomes were
+    kept (schema < 5) keeps the verdict it recorded."""
+    if result.outcome is None:
+        return
+    found = judged(result.outcome, run_dir, result.source_version)
+    result.status, result.cause, result.evidence, result.flags = found.status, found.cause, found.evidence, found.flags
+    result.tests, result.ssl_recommendation, result.fault_injection = found.tests, found.ssl_recommendation, \
+        found.fault_injection
+    if found.ghc is not None:
+        result.ghc, result.packages = found.ghc, found.packages
+    result.ssl, result.probe, result.manifest, result.judge = found.ssl, found.probe, found.manifest, found.judge
 
 
 def cell_key(toolchain: str, source: str, flavor: str) -> str:
@@ -227,20 +255,22 @@ def latest_cells(reports: Path, defined: Callable[[CellResult], bool], kinds: tu
 
 
 def prune(reports: Path, keep: int) -> list[Path]:
-    """Remove all but the newest `keep` runs, never one as new as the newest complete ordinary run (so the
-    previous night survives any number of failed nights). Returns what was removed."""
+    """Keep the newest `keep` complete ordinary runs (the reports' history window) and every run newer than
+    the oldest of them; remove the older runs of any kind. Runs of other kinds (tests, benchmarks, fault
+    injection) and failed nights never crowd a night out. Returns what was removed."""
     runs = []
     for run_dir in (reports / "runs").glob("*") if (reports / "runs").is_dir() else []:
+        if run_dir.is_symlink() or not run_dir.is_dir():
+            continue  # only real run directories are ever removed
         record = load_run_record(run_dir)
         runs.append((record.started if record else run_dir.name, record, run_dir))
-    runs.sort(key=lambda item: item[0])
-    complete = [started for started, record, _ in runs
-                if record and record.kind in ORDINARY and record.finished and not record.interrupted]
-    if not complete:
+    complete = sorted(started for started, record, _ in runs if record and record.complete_ordinary)
+    if keep <= 0 or len(complete) <= keep:
         return []
+    oldest_kept = complete[-keep]
     removed = []
-    for started, _, run_dir in runs[:-keep] if keep > 0 else runs:
-        if started < complete[-1]:
+    for started, _, run_dir in sorted(runs, key=lambda item: item[0]):
+        if started < oldest_kept:
             shutil.rmtree(run_dir)
             removed.append(run_dir)
     return removed

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Protocol
 
 from compat import facts, reuse, sources
-from compat.analysis.probe import ProbeOutcome, parse_probe
 from compat.engine import LABEL, RunOutcome
 from compat.errors import ToolchainUnavailable
 from compat.images import FETCH_RECIPE, IMAGES_DIR, Image, ImageBuildFailed, fetcher, tar_directory, tar_files
 from compat.matrix import Limits, Matrix, Recipe, Source, Toolchain
-from compat.results import CellResult, cell_key
-from compat.verdict import CellOutcome, Step, judge
+from compat.results import CellResult, cell_key, judge_again
+from compat.outcome import Outcome, StepRecord, judged
+from compat.status import Status
 
 MOUNT = "/build"
 SRC = "/build/src"
@@ -83,16 +83,18 @@ class Cell:
 
 @dataclass
 class Collected:
-    """What happened in one cell, gathered as it runs; judged once at the end."""
+    """What happened in one cell, gathered as it runs (paths relative to the run directory); judged once
+    at the end, from what it stored (compat.outcome)."""
 
     unavailable: str | None = None
     runner_error: str | None = None
     engine_lost: str | None = None
-    steps: list[Step] = field(default_factory=list)
+    steps: list[StepRecord] = field(default_factory=list)
     junit: str | None = None
-    texts: dict[str, str] = field(default_factory=dict)  # inspected facts by file name
+    texts: dict[str, str] = field(default_factory=dict)  # inspected facts: file name -> log path
     incomplete: list[str] = field(default_factory=list)
-    probe: ProbeOutcome | None = None
+    probe: str | None = None  # the probe's log
+    probe_timed_out: bool = False
     missing_packages: tuple[str, ...] = ()
     taken: CellResult | None = None  # an earlier run's result of the same inputs, taken instead of running
 
@@ -176,6 +178,7 @@ class CellRunner:
         """
         volume = volume_name(self.run_id, cells[0].toolchain.name, cells[0].source.name)
         built_by: Cell | None = None  # the flavor whose tree the further ones relink
+        taken_first: Cell | None = None  # the first flavor, when it was taken unchanged: no tree was built
         try:
             for cell in cells:
                 result = CellResult(cell.toolchain.name, cell.source.name, cell.flavor, run_id=self.run_id,
@@ -187,9 +190,11 @@ class CellRunner:
                         if built_by is None:
                             self.engine.remove_volume(volume)  # a failed flavor's tree is not reused
                             self.engine.create_volume(volume, {f"{LABEL}.run": self.run_id})
-                        self._cell(cell, image, volume, result, seen, built_by)
+                        self._cell(cell, image, volume, result, seen, built_by, taken_first)
                         if built_by is None and seen.built():
                             built_by = cell
+                        if built_by is None and taken_first is None and seen.taken is not None:
+                            taken_first = cell
                 except Exception as exc:  # noqa: BLE001 - the runner failed, not the cell: say so and go on
                     seen.runner_error = self._runner_error(cell, result, exc)
                     if not self.engine.alive():
@@ -203,9 +208,9 @@ class CellRunner:
                 try:
                     self._judge(cell, result, seen)
                 except Exception as exc:  # noqa: BLE001 - a fact the judge could not read: still a cell
-                    result.status, result.cause = "error", "runner"
+                    result.status, result.cause = Status.ERROR, "runner"
                     result.evidence = [self._runner_error(cell, result, exc)]
-                reason = f": {result.evidence[0]}" if result.status in ("unavailable", "error") and result.evidence else ""
+                reason = f": {result.evidence[0]}" if not result.status.meaningful and result.evidence else ""
                 self.say(f"{cell.key}: {result.status}{' (' + result.cause + ')' if result.cause else ''}{reason}")
                 done(result)
                 if seen.engine_lost:
@@ -216,31 +221,15 @@ class CellRunner:
 
     def _judge(self, cell: Cell, result: CellResult, seen: Collected) -> None:
         recipe = self.matrix.recipes[cell.source.recipe]
-        soname = self.matrix.flavors[cell.flavor].soname
-        found = facts.verdicts(seen.texts, soname) if seen.texts else None
-        outcome = CellOutcome(
-            unavailable=seen.unavailable, runner_error=seen.runner_error, engine_lost=seen.engine_lost,
-            steps=tuple(seen.steps), expects_tests=bool(recipe.steps["test"]), junit_name=recipe.junit,
-            junit=seen.junit, facts=found, incomplete=tuple(seen.incomplete),
-            own_sources=facts.own_sources(seen.texts["haskell-sources.txt"]) if "haskell-sources.txt" in seen.texts
-            else None, probe=seen.probe, missing_packages=seen.missing_packages, suite=cell.toolchain.suite,
+        result.outcome = Outcome(
+            soname=self.matrix.flavors[cell.flavor].soname, unavailable=seen.unavailable,
+            runner_error=seen.runner_error, engine_lost=seen.engine_lost, steps=tuple(seen.steps),
+            expects_tests=bool(recipe.steps["test"]), junit_name=recipe.junit, junit=seen.junit,
+            texts=dict(seen.texts), incomplete=tuple(seen.incomplete), binaries=recipe.binaries, probe=seen.probe,
+            probe_requests=self.probe.requests, probe_timed_out=seen.probe_timed_out,
+            missing_packages=seen.missing_packages, suite=cell.toolchain.suite,
             pinned_by=cell.toolchain.name if cell.toolchain.kind == "bindist" else None)
-        verdict = judge(outcome)
-        result.status, result.cause, result.evidence = verdict.status, verdict.cause, list(verdict.evidence)
-        result.flags = [{"name": name, "evidence": list(evidence)} for name, evidence in verdict.flags]
-        result.tests = verdict.tests.as_dict() if verdict.tests else None
-        result.ssl_recommendation = verdict.recommendation
-        result.fault_injection = verdict.fault_injection
-        if found is not None:
-            result.ghc = found.ghc.as_dict()
-            result.packages = found.packages
-            result.ssl = found.ssl if seen.built() else None
-            if result.ssl is not None and seen.probe is not None:
-                result.ssl["gmp_allocations_per_request"] = seen.probe.per_request()
-        if "dpkg-all.tsv" in seen.texts:
-            result.manifest = facts.manifest(seen.texts["dpkg-all.tsv"])
-        if result.source_version:
-            result.manifest["source"] = result.source_version
+        judge_again(result, self.run_dir)
 
     def _runner_error(self, cell: Cell, result: CellResult, exc: Exception) -> str:
         """The exception in one line; the traceback goes to the cell's runner-error.log."""
@@ -265,7 +254,12 @@ class CellRunner:
             seen.unavailable = str(exc)
             return None
         except ImageBuildFailed as exc:
-            seen.steps.append(Step("image", 1, exc.log_text))
+            # The cell's own copy: the group's image log goes on growing with the next flavor's checks.
+            failure = self.run_dir / "cells" / cell.key / "image-failure.log"
+            failure.parent.mkdir(parents=True, exist_ok=True)
+            failure.write_text(exc.log_text)
+            result.logs["image-failure"] = self._relative(failure)
+            seen.steps.append(StepRecord("image", 1, self._relative(failure)))
             return None
         finally:
             result.timings["image"] = round(time.monotonic() - start, 1)
@@ -283,7 +277,7 @@ class CellRunner:
         return self.images.flavored(image, cell.toolchain, flavor.name, flavor.soname, log)
 
     def _cell(self, cell: Cell, image: Image, volume: str, result: CellResult, seen: Collected,
-              built_by: Cell | None) -> None:
+              built_by: Cell | None, taken_first: Cell | None) -> None:
         """The cell's steps, then the facts of its container, then the probe once something was built."""
         recipe = self.matrix.recipes[cell.source.recipe]
         logs = self.run_dir / "cells" / cell.key
@@ -304,7 +298,7 @@ class CellRunner:
                 self.engine.put_tree(image.tag, volume, MOUNT, tar_directory(IMAGES_DIR / "scripts", ".compat"), MOUNT)
                 fetched = self._fetch(cell, image, volume, logs, result, seen)
                 plan_ = [("prepare", []), ("configure", []), ("build", [])]
-            if fetched and self._take_earlier(cell, image, result, seen):
+            if fetched and self._take_earlier(cell, image, result, seen, built_by, taken_first):
                 return
             if fetched:
                 values["version"] = result.source_version or ""
@@ -314,10 +308,10 @@ class CellRunner:
                     if not self._step(cell, step, commands, image, volume, logs, result, seen):
                         break
                 if any(s.name == "test" for s in seen.steps) and recipe.junit:
-                    seen.junit = self._read_text(image, volume, f"{OUT}/{recipe.junit}") or None
-                    if seen.junit is not None:
-                        (logs / "junit.xml").write_text(seen.junit)
-                        result.logs["junit"] = self._relative(logs / "junit.xml")
+                    junit = self._read_text(image, volume, f"{OUT}/{recipe.junit}")
+                    if junit:
+                        (logs / "junit.xml").write_text(junit)
+                        seen.junit = result.logs["junit"] = self._relative(logs / "junit.xml")
                 if seen.failed() and not seen.built():
                     seen.missing_packages = tuple(self._read_text(image, volume, MISSING_PACKAGES).split())
         finally:
@@ -326,21 +320,28 @@ class CellRunner:
         if seen.built():
             self._probe(cell, image, volume, logs, result, seen)
 
-    def _take_earlier(self, cell: Cell, image: Image, result: CellResult, seen: Collected) -> bool:
-        """Fingerprint the cell now that its source is known; take an earlier result of the same inputs."""
+    def _take_earlier(self, cell: Cell, image: Image, result: CellResult, seen: Collected, built_by: Cell | None,
+                      taken_first: Cell | None) -> bool:
+        """Fingerprint the cell now that its source is known; take an earlier result of the same inputs.
+
+        A further flavor relinks `built_by`'s tree. When the first flavor was itself taken, the further one
+        is looked up as the relink of it it would have been, then as the compilation of its own it will be."""
         if not result.source_digest:
             return False  # what was fetched is unknown: nothing can be the same
-        result.fingerprint = reuse.fingerprint(
-            image=image.tag, source_digest=result.source_digest, recipe=self.matrix.recipes[cell.source.recipe],
-            flavor=self.matrix.flavors[cell.flavor], timeouts=self.matrix.timeouts, limits=self.matrix.limits,
-            probe={"requests": self.probe.requests, "fault": self.probe.fault})
-        if not self.reuse:
-            return False
-        found = reuse.earlier_result(self.run_dir.parent.parent, cell.key, result.fingerprint, self.run_id)
-        if found is None:
-            return False
-        seen.taken = reuse.take(*found, self.run_dir, result)
-        return True
+        ways = [built_by] if built_by is not None else [taken_first, None] if taken_first is not None else [None]
+        for relinks in ways:
+            result.fingerprint = reuse.fingerprint(
+                image=image.tag, source_digest=result.source_digest, recipe=self.matrix.recipes[cell.source.recipe],
+                flavor=self.matrix.flavors[cell.flavor],
+                relinks=self.matrix.flavors[relinks.flavor] if relinks is not None else None,
+                timeouts=self.matrix.timeouts, limits=self.matrix.limits,
+                probe={"requests": self.probe.requests, "fault": self.probe.fault})
+            found = reuse.earlier_result(self.run_dir.parent.parent, cell.key, result.fingerprint, self.run_id) \
+                if self.reuse else None
+            if found is not None:
+                seen.taken = reuse.take(*found, self.run_dir, result)
+                return True
+        return False
 
     @staticmethod
     def _test_setup(recipe: Recipe) -> list[list[str]]:
@@ -366,7 +367,7 @@ class CellRunner:
                 said = f"compat-fetch: the {self.matrix.fetch_suite} image that fetches sources cannot be had: {exc}"
                 (logs / "fetch.log").write_text(said + "\n")
                 result.logs["fetch"] = self._relative(logs / "fetch.log")
-                seen.steps.append(Step("fetch", 1, said + "\n"))
+                seen.steps.append(StepRecord("fetch", 1, result.logs["fetch"]))
                 return False
             if not self._step(cell, "fetch", [command], helper, volume, logs, result, seen):
                 return False
@@ -414,7 +415,7 @@ class CellRunner:
         finally:
             result.timings[step] = round(time.monotonic() - start, 1)
         memory = self.matrix.limits.memory_mib if out_of_memory else None
-        seen.steps.append(Step(step, exit_code, log.read_text(errors="replace") if log.exists() else "", budget, memory))
+        seen.steps.append(StepRecord(step, exit_code, result.logs[step], budget, memory))
         completed = exit_code == 0 and not out_of_memory
         self.say(f"{cell.key}: {step} {'done' if completed else 'failed'} in {result.timings[step]:.0f} s")
         return completed
@@ -438,15 +439,12 @@ class CellRunner:
                                   workdir=SRC if fetched else MOUNT, root=False, network=False,
                                   timeout=INSPECT_TIMEOUT, env={}, labels={f"{LABEL}.run": self.run_id},
                                   limits=self.matrix.limits)
-            seen.texts[name] = log.read_text(errors="replace") if log.exists() else ""
-            result.logs[name.rsplit(".", 1)[0]] = self._relative(log)
+            seen.texts[name] = result.logs[name.rsplit(".", 1)[0]] = self._relative(log)
             if ran.timed_out:
                 seen.incomplete.append(f"{name}: `{' '.join(question.argv[:2])}` timed out after {INSPECT_TIMEOUT} s")
             elif ran.exit_code not in question.answered:
                 seen.incomplete.append(f"{name}: `{' '.join(question.argv[:2])}` exited with {ran.exit_code}")
         result.timings["inspect"] = round(time.monotonic() - start, 1)
-        if "linkage.txt" in seen.texts:
-            seen.incomplete += facts.linkage_gaps(recipe.binaries, seen.texts["linkage.txt"])
 
     def _probe(self, cell: Cell, image: Image, volume: str, logs: Path, result: CellResult, seen: Collected) -> None:
         """HTTPS through the curl binding on loopback, plain, with a counting and (if asked) a hostile GMP hook."""
@@ -464,9 +462,7 @@ class CellRunner:
                               labels={f"{LABEL}.run": self.run_id, f"{LABEL}.step": "probe"},
                               limits=self.matrix.limits)
         result.timings["probe"] = round(time.monotonic() - start, 1)
-        seen.probe = parse_probe(log.read_text(errors="replace") if log.exists() else "", self.probe.requests,
-                                 ran.timed_out)
-        result.probe = seen.probe.as_dict()
+        seen.probe, seen.probe_timed_out = result.logs["probe"], ran.timed_out
 
     def _read_text(self, image: Image, volume: str, path: str) -> str:
         data = self.engine.read_file(image.tag, volume, MOUNT, path)

@@ -46,12 +46,13 @@ from typing import Any
 
 from compat.analysis.failures import MAX_SCAN, classify_build, crash_evidence, log_lines
 from compat.analysis.junit import TestCounts, parse_junit
-from compat.analysis.probe import ProbeOutcome
+from compat.analysis.probe import NOT_RUN, ProbeOutcome
 from compat.facts import Verdicts
 from compat.pins import HASKELL_LIBRARY
 from compat.pins import PROBLEM as PINS_PROBLEM
+from compat.status import Status
 
-ORDER = ("error", "timeout", "crash", "build-fail", "test-fail", "pass")
+PROBE_UNMEASURED = "probe:unmeasured"  # the grid shows it: a pass whose SSL line no runtime evidence supports
 BUILD_STEPS = ("prepare", "configure", "build")
 NOT_FOUND = re.compile(r"^not (?:found|executable): (\S+)")  # Engine.run's line for a command it cannot exec
 APT_DEPENDENCY = re.compile(  # '[^']*', not '.*': linear on a line that repeats the message (see failures.py)
@@ -101,7 +102,7 @@ class CellOutcome:
 
 @dataclass(frozen=True)
 class Verdict:
-    status: str
+    status: Status
     cause: str | None = None
     evidence: tuple[str, ...] = ()
     flags: tuple[tuple[str, tuple[str, ...]], ...] = ()
@@ -138,7 +139,7 @@ def evidence_lines(lines: tuple[str, ...]) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class _Candidate:
-    status: str
+    status: Status
     cause: str | None = None
     evidence: tuple[str, ...] = field(default=())
 
@@ -146,12 +147,12 @@ class _Candidate:
 def judge(outcome: CellOutcome) -> Verdict:
     """The cell's verdict: the worst candidate of all its outcomes (see the module's docstring)."""
     if outcome.unavailable is not None:
-        return Verdict("unavailable", None, tuple(outcome.unavailable.splitlines()))
+        return Verdict(Status.UNAVAILABLE, None, tuple(outcome.unavailable.splitlines()))
     candidates: list[_Candidate] = []
     if outcome.engine_lost is not None:
-        candidates.append(_Candidate("error", "engine", (outcome.engine_lost,)))
+        candidates.append(_Candidate(Status.ERROR, "engine", (outcome.engine_lost,)))
     elif outcome.runner_error is not None:
-        candidates.append(_Candidate("error", "runner", (outcome.runner_error,)))
+        candidates.append(_Candidate(Status.ERROR, "runner", (outcome.runner_error,)))
     for step in outcome.steps:
         candidates += _step(step, outcome)
     counts, test_candidates = _tests(outcome)
@@ -161,10 +162,12 @@ def judge(outcome: CellOutcome) -> Verdict:
     if not candidates:
         tested = any(s.name == "test" and s.exit_code == 0 for s in outcome.steps)
         if _built(outcome) and (tested or not outcome.expects_tests):
-            candidates.append(_Candidate("pass"))
+            candidates.append(_Candidate(Status.PASS))
         else:
-            candidates.append(_Candidate("error", "runner", ("the cell ended without a build and test outcome",)))
-    chosen = min(candidates, key=lambda c: ORDER.index(c.status))  # min keeps the first of equal rank
+            candidates.append(_Candidate(Status.ERROR, "runner", ("the cell ended without a build and test outcome",)))
+    chosen = min(candidates, key=lambda c: c.status.rank)  # min keeps the first of equal rank
+    if chosen.status is Status.PASS and (gap := _facts_gap(outcome)):
+        chosen = gap  # a fact a pass needs went unanswered; it never outranks a build or test failure
     flags = _flags(outcome)
     return Verdict(chosen.status, chosen.cause, chosen.evidence, flags, counts,
                    ssl_recommendation(outcome, flags), _fault_injection(outcome.probe))
@@ -175,38 +178,38 @@ def _step(step: Step, outcome: CellOutcome) -> list[_Candidate]:
         # Even when the step exited 0: a process it ran was killed, so what it did is not what it would do.
         killed = (f"step {step.name}: the kernel killed a process at the memory limit of {step.out_of_memory} MiB "
                   "(limits.memory_mib in matrix.yaml)")
-        return [_Candidate("crash", "memory", (killed,) + crash_evidence(step.log, step.exit_code))]
+        return [_Candidate(Status.CRASH, "memory", (killed,) + crash_evidence(step.log, step.exit_code))]
     if step.exit_code == 0:
         return []
     lines = log_lines(step.log)
     if step.exit_code is None:
         limit = f" of {step.limit:.0f} s" if step.limit else ""
-        return [_Candidate("timeout", None, (f"step {step.name} ran past its timeout{limit}",) + tuple(lines[-3:]))]
+        return [_Candidate(Status.TIMEOUT, None, (f"step {step.name} ran past its timeout{limit}",) + tuple(lines[-3:]))]
     if step.name == "image":
         # The pins of a bindist toolchain that cannot be installed offline, else apt's refusal.
         wanted = tuple(line for line in lines if line.startswith(PINS_PROBLEM))[:MAX_EVIDENCE] or _apt_evidence(lines)
         if wanted:
-            return [_Candidate("build-fail", "deps", wanted)]
-        return [_Candidate("error", "image", tuple(lines[-6:]))]
+            return [_Candidate(Status.BUILD_FAIL, "deps", wanted)]
+        return [_Candidate(Status.ERROR, "image", tuple(lines[-6:]))]
     if step.name == "fetch":
         said = [line for line in lines if line.startswith(("compat-fetch:", "E:", "curl:", "sha256sum:", "fatal:"))]
-        return [_Candidate("error", "fetch", tuple(said[-6:] or lines[-6:]))]
+        return [_Candidate(Status.ERROR, "fetch", tuple(said[-6:] or lines[-6:]))]
     crash = crash_evidence(step.log, step.exit_code)
     if crash:
-        return [_Candidate("crash", None, (f"step {step.name}:",) + crash)]
+        return [_Candidate(Status.CRASH, None, (f"step {step.name}:",) + crash)]
     missing = next((m.group(1) for line in lines if (m := NOT_FOUND.match(line))), None)
     if step.exit_code in (126, 127) and missing:
         evidence: tuple[str, ...] = (
             f"step {step.name}: {'not found' if step.exit_code == 127 else 'not executable'}: {missing}",)
         if step.name == "test":
-            return [_Candidate("test-fail", None, evidence)]
+            return [_Candidate(Status.TEST_FAIL, None, evidence)]
         # A bare command name is a tool the image lacks; a path is something the source should have had.
-        return [_Candidate("build-fail", "deps" if "/" not in missing else "unknown", evidence)]
+        return [_Candidate(Status.BUILD_FAIL, "deps" if "/" not in missing else "unknown", evidence)]
     if step.name == "test":
         return []  # judged with the JUnit file in _tests
     diagnosis = classify_build(step.log, outcome.own_sources)
     if diagnosis.cause == "ghc-panic":
-        return [_Candidate("crash", "ghc-panic", diagnosis.evidence)]
+        return [_Candidate(Status.CRASH, "ghc-panic", diagnosis.evidence)]
     evidence = tuple(diagnosis.evidence)
     if diagnosis.cause == "deps" and outcome.missing_packages:
         # On a bindist toolchain a Haskell library comes from the pins; anything else from the suite.
@@ -215,7 +218,7 @@ def _step(step: Step, outcome: CellOutcome) -> list[_Candidate]:
         said = ([f"no pinned Hackage sdist of {outcome.pinned_by}: {', '.join(unpinned)}"] if unpinned else []) + (
             [f"not packaged in {outcome.suite}: {', '.join(unpackaged)}"] if unpackaged else [])
         evidence = tuple(said) + evidence
-    return [_Candidate("build-fail", diagnosis.cause or "unknown", evidence)]
+    return [_Candidate(Status.BUILD_FAIL, diagnosis.cause or "unknown", evidence)]
 
 
 def _tests(outcome: CellOutcome) -> tuple[TestCounts | None, list[_Candidate]]:
@@ -229,22 +232,22 @@ def _tests(outcome: CellOutcome) -> tuple[TestCounts | None, list[_Candidate]]:
     tail = tuple(lines[-4:])
     if outcome.junit_name is None:
         if test.exit_code:
-            return None, [_Candidate("test-fail", None, (f"the tests exited with {test.exit_code}",) + tail)]
+            return None, [_Candidate(Status.TEST_FAIL, None, (f"the tests exited with {test.exit_code}",) + tail)]
         return None, []
     if outcome.junit is None:
         said = f"the tests exited with {test.exit_code} and wrote no JUnit file {outcome.junit_name}"
-        return None, [_Candidate("test-fail", "no-junit", (said,) + tail)]
+        return None, [_Candidate(Status.TEST_FAIL, "no-junit", (said,) + tail)]
     try:
         counts = parse_junit(outcome.junit)
     except ValueError as exc:
-        return None, [_Candidate("test-fail", "no-junit", (f"the JUnit file {outcome.junit_name} is unreadable: {exc}",))]
+        return None, [_Candidate(Status.TEST_FAIL, "no-junit", (f"the JUnit file {outcome.junit_name} is unreadable: {exc}",))]
     if counts.failed:
-        return counts, [_Candidate("test-fail", None, (f"{counts.failed} of {counts.total} tests failed",)
+        return counts, [_Candidate(Status.TEST_FAIL, None, (f"{counts.failed} of {counts.total} tests failed",)
                                    + counts.failed_names[:MAX_FAILED_NAMES])]
     if counts.total == 0:
-        return counts, [_Candidate("test-fail", "no-junit", (f"the JUnit file {outcome.junit_name} holds no test cases",))]
+        return counts, [_Candidate(Status.TEST_FAIL, "no-junit", (f"the JUnit file {outcome.junit_name} holds no test cases",))]
     if test.exit_code:
-        return counts, [_Candidate("test-fail", None, ((f"the tests exited with {test.exit_code} although the JUnit "
+        return counts, [_Candidate(Status.TEST_FAIL, None, ((f"the tests exited with {test.exit_code} although the JUnit "
                                                        f"file reports {counts.total} passed"),) + tail)]
     return counts, []
 
@@ -256,16 +259,21 @@ def _facts(outcome: CellOutcome) -> list[_Candidate]:
         return []
     candidates = []
     if found is not None and found.missing_binaries:
-        candidates.append(_Candidate("build-fail", "link", tuple(f"missing after the build: {b}"
+        candidates.append(_Candidate(Status.BUILD_FAIL, "link", tuple(f"missing after the build: {b}"
                                                                  for b in found.missing_binaries)))
     if found is not None and found.wrong_flavor:
-        candidates.append(_Candidate("build-fail", "link", found.wrong_flavor))
-    linkage_gaps = [line for line in outcome.incomplete if line.startswith("linkage")]
-    if linkage_gaps or found is None:
-        said = tuple(linkage_gaps) or ("no facts were inspected",)
-        candidates.append(_Candidate("error", "facts", (("the linkage facts of the binaries are incomplete: "
-                                                        "which libcurl they link is unknown"),) + said))
+        candidates.append(_Candidate(Status.BUILD_FAIL, "link", found.wrong_flavor))
     return candidates
+
+
+def _facts_gap(outcome: CellOutcome) -> _Candidate | None:
+    """What stops a pass: the linkage of the binaries went uninspected, so which libcurl they link is unknown."""
+    linkage_gaps = [line for line in outcome.incomplete if line.startswith("linkage")]
+    if not (linkage_gaps or outcome.facts is None):
+        return None
+    said = tuple(linkage_gaps) or ("no facts were inspected",)
+    return _Candidate(Status.ERROR, "facts", ("the linkage facts of the binaries are incomplete: which libcurl they "
+                                              "link is unknown",) + said)
 
 
 def _probe(probe: ProbeOutcome | None) -> list[_Candidate]:
@@ -274,12 +282,12 @@ def _probe(probe: ProbeOutcome | None) -> list[_Candidate]:
         return []
     plain = probe.verdict("plain")
     lines = tuple(probe.lines[-4:])
-    if plain.startswith("crash"):
-        return [_Candidate("crash", None, (f"runtime probe, plain run (HTTPS through the curl binding): {plain}",) + lines)]
-    if plain == "timeout":
-        return [_Candidate("timeout", None, ("runtime probe, plain run (HTTPS through the curl binding): timeout",) + lines)]
+    if plain.startswith(Status.CRASH):
+        return [_Candidate(Status.CRASH, None, (f"runtime probe, plain run (HTTPS through the curl binding): {plain}",) + lines)]
+    if plain == Status.TIMEOUT:
+        return [_Candidate(Status.TIMEOUT, None, ("runtime probe, plain run (HTTPS through the curl binding): timeout",) + lines)]
     if plain.startswith("fail"):
-        return [_Candidate("test-fail", "probe", (f"runtime probe, plain run (HTTPS through the curl binding): {plain}",)
+        return [_Candidate(Status.TEST_FAIL, "probe", (f"runtime probe, plain run (HTTPS through the curl binding): {plain}",)
                            + lines)]
     return []
 
@@ -295,7 +303,27 @@ def _flags(outcome: CellOutcome) -> tuple[tuple[str, tuple[str, ...]], ...]:
         flags.append((flag.name, evidence))
     if outcome.incomplete:
         flags.append(("facts:incomplete", outcome.incomplete))
+    if _built(outcome) and (why := unmeasured(outcome.probe)):
+        flags.append((PROBE_UNMEASURED, (why,)))
     return tuple(flags)
+
+
+def unmeasured(probe: ProbeOutcome | None) -> str | None:
+    """Why the runtime probe measured no GMP allocations per TLS request; None when it did."""
+    if probe is None:
+        return "the runtime probe did not run"
+    if probe.per_request() is not None:
+        return None
+    failed = next((f"probe-exit {run} {probe.exits[run]}" for run in ("build", "shim") if run in probe.exits), None)
+    if failed:
+        return f"the runtime probe did not build ({failed})"
+    for run in ("plain", "counting"):
+        said = probe.verdict(run)
+        if said == NOT_RUN:
+            return f"the runtime probe ended without the exit line of its {run} run (killed, or out of memory)"
+        if said != Status.PASS:
+            return f"the runtime probe's {run} run: {said}"
+    return "the runtime probe's counting run reported no GMP allocation count"
 
 
 def ssl_recommendation(outcome: CellOutcome, flags: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
@@ -312,6 +340,8 @@ def ssl_recommendation(outcome: CellOutcome, flags: tuple[tuple[str, tuple[str, 
         return "unknown: the integer library of this GHC could not be determined (ghc-pkg list)"
     if any(line.startswith("linkage") for line in outcome.incomplete):
         return "unknown: the binaries' linkage could not be inspected"
+    if why := dict(flags).get(PROBE_UNMEASURED):
+        return f"unknown: {why[0]}: no runtime evidence of what TLS does with GMP"
     library = f"{found.ghc.integer_library} {found.ghc.integer_library_version or ''}".strip()
     text = f"GnuTLS safe with this GHC ({library} does not hook GMP's allocator)"
     if found.declared_flavors:
@@ -321,10 +351,10 @@ def ssl_recommendation(outcome: CellOutcome, flags: tuple[tuple[str, tuple[str, 
 
 def _fault_injection(probe: ProbeOutcome | None) -> dict[str, Any] | None:
     """The hostile GMP hook's run, as its own outcome: what it says about TLS, never about the toolchain."""
-    if probe is None or probe.verdict("hostile") == "not run":
+    if probe is None or probe.verdict("hostile") == NOT_RUN:
         return None
     hostile = probe.verdict("hostile")
-    crashed = hostile.startswith("crash")
+    crashed = hostile.startswith(Status.CRASH)
     return {"hostile_gmp": hostile,
             "says": "GnuTLS crashes under a hostile GMP allocator hook: TLS in this process allocates through GMP"
             if crashed else f"GnuTLS does not crash under a hostile GMP allocator hook ({hostile})",

@@ -12,7 +12,8 @@ from compat.analysis.failures import classify_build, crash_evidence
 from compat.analysis.junit import case_states, parse_junit
 from compat.analysis.probe import parse_probe
 from compat.facts import verdicts
-from compat.verdict import MAX_LINE, MAX_LINES, ORDER, CellOutcome, Step, judge
+from compat.status import Status
+from compat.verdict import MAX_LINE, MAX_LINES, CellOutcome, Step, judge
 from tests.test_verdict import GNUTLS, texts
 
 # Pieces of what the patterns look for, so that arbitrary text also comes near a match and not only far from one.
@@ -95,7 +96,7 @@ def printable(line: str) -> bool:
 @given(outcomes)
 def test_the_judge_answers_any_outcome_with_bounded_printable_evidence(outcome: CellOutcome) -> None:
     verdict = judge(outcome)
-    assert verdict.status in ORDER or verdict.status == "unavailable"
+    assert verdict.status in set(Status)
     assert len(verdict.evidence) <= MAX_LINES and all(printable(line) for line in verdict.evidence)
     for _, evidence in verdict.flags:
         assert len(evidence) <= MAX_LINES and all(printable(line) for line in evidence)

@@ -17,6 +17,7 @@ from compat.history import cell_state, complete_runs, diff, junit_states, load_r
 from compat.matrix import Expectation
 from compat.report import render_markdown
 from compat.results import CellResult, RunRecord, prune, store, write_run
+from compat.status import Status
 from tests.conftest import DATA, ROOT
 
 PASSING = DATA / "ganeti" / "3.1-trixie-htest.jxml.xml"
@@ -135,7 +136,7 @@ def test_expected_failures_are_not_regressions_and_a_pass_that_was_expected_to_f
     assert not found.regressed and [c.key for c in found.expected] == [KEY]
     assert found.expected[0].why == "expected (test *): all ten"
     assert [(c.key, c.before) for c in found.unexpected_passes] == [
-        ("ghc910--ganeti-3.1--gnutls", "expected (cell): GHC 9.10 breaks Ganeti.THH <https://bugs.debian.org/1>")]
+        ("ghc910--ganeti-3.1--gnutls", "expected (test-fail): GHC 9.10 breaks Ganeti.THH <https://bugs.debian.org/1>")]
     assert "### Unexpected passes" in "\n".join(render(found))
     assert diff(old, new, junit_states, known[2:]).regressed  # without an entry for it, it is one
     assert exit_code([failing[0]], covered) == 0 and exit_code([failing[0]]) == 1
@@ -143,7 +144,8 @@ def test_expected_failures_are_not_regressions_and_a_pass_that_was_expected_to_f
 
 def test_an_expected_entry_that_matches_no_cell_is_a_validation_warning(tmp_path: Path) -> None:
     text = (ROOT / "matrix.yaml").read_text() + (
-        "\nexpected:\n  - {cell: 'ghc97--*--*', reason: typo}\n  - {cell: 'ghc96--ganeti-3.1--*', reason: real}\n")
+        "\nexpected:\n  - {cell: 'ghc97--*--*', status: test-fail, reason: typo}\n"
+        "  - {cell: 'ghc96--ganeti-3.1--*', status: build-fail, cause: deps, reason: real}\n")
     file = tmp_path / "matrix.yaml"
     file.write_text(text)
     m = matrix.load(file)
@@ -169,7 +171,7 @@ def test_an_expected_entry_that_matches_no_cell_is_a_validation_warning(tmp_path
     (["error"], "unknown", None),
 ])
 def test_a_cells_state_over_the_runs(statuses: list[str], state: str, since: tuple[str, str] | None) -> None:
-    found = cell_state([(status, f"d{i}", f"r{i}") for i, status in enumerate(statuses)])
+    found = cell_state([(Status(status), f"d{i}", f"r{i}") for i, status in enumerate(statuses)])
     assert (found.state, (found.since, found.since_run) if found.since else None) == (state, since)
 
 
@@ -179,16 +181,17 @@ def test_the_nightly_fails_only_on_regressions_or_errors(tmp_path: Path) -> None
            cell("test-fail", TEN_FAILING, trixie(), toolchain="ghc910"))
     stored(tmp_path, "b", "2026-11-24T02:00:00+00:00", cell("pass", PASSING, trixie()),
            cell("test-fail", TEN_FAILING, trixie(), toolchain="ghc910"))
-    assert nightly_exit(complete_runs(tmp_path), m) == 0  # ghc910 was failing already
+    assert nightly_exit(complete_runs(tmp_path), m, "b") == 0  # ghc910 was failing already
     stored(tmp_path, "c", "2026-11-25T02:00:00+00:00", cell("error", None, {}, cause="runner"),
            cell("test-fail", TEN_FAILING, trixie(), toolchain="ghc910"))
-    assert nightly_exit(complete_runs(tmp_path), m) == 5
+    assert nightly_exit(complete_runs(tmp_path), m, "c") == 5
     stored(tmp_path, "d", "2026-11-26T02:00:00+00:00", cell("pass", PASSING, trixie()),
            cell("test-fail", TEN_FAILING, trixie(), toolchain="ghc910"))
     stored(tmp_path, "e", "2026-11-27T02:00:00+00:00", cell("crash", None, trixie()),
            cell("test-fail", TEN_FAILING, trixie(), toolchain="ghc910"))
-    assert nightly_exit(complete_runs(tmp_path), m) == 1
-    assert nightly_exit([], m) == 5
+    assert nightly_exit(complete_runs(tmp_path), m, "e") == 1
+    assert nightly_exit([], m, "f") == 5
+    assert nightly_exit(complete_runs(tmp_path), m, "f") == 5  # the night's run did not complete
 
 
 def test_retention_never_removes_the_last_complete_run(tmp_path: Path) -> None:
@@ -196,8 +199,7 @@ def test_retention_never_removes_the_last_complete_run(tmp_path: Path) -> None:
     stored(tmp_path, "b", "2026-11-22T02:00:00+00:00", cell("pass", PASSING, trixie()))
     for i, day in enumerate(("23", "24", "25")):  # three nights that never completed
         stored(tmp_path, f"x{i}", f"2026-11-{day}T02:00:00+00:00", cell("error", None, {}), finished=False)
-    removed = prune(tmp_path, 2)
-    assert [p.name for p in removed] == ["a"]
-    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["b", "x0", "x1", "x2"]
+    assert prune(tmp_path, 2) == []  # two complete runs: both are the window
     stored(tmp_path, "c", "2026-11-26T02:00:00+00:00", cell("pass", PASSING, trixie()))
-    assert sorted(p.name for p in prune(tmp_path, 2)) == ["b", "x0", "x1"]
+    assert [p.name for p in prune(tmp_path, 2)] == ["a"]
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["b", "c", "x0", "x1", "x2"]

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from compat.analysis.failures import signal_of
+from compat.status import Status
 
 RUNS = ("plain", "counting", "hostile")
+NOT_RUN = "not run"
 TIMEOUT_EXIT = 124  # coreutils timeout(1): run-probe limits each run
 
 
@@ -24,12 +26,12 @@ class ProbeOutcome:
         if run not in self.exits:
             # The container was killed in the first run that reported no exit: that run hung.
             hung = next((r for r in RUNS if r not in self.exits), None) if self.timed_out and self.built() else None
-            return "timeout" if run == hung else "not run"
+            return Status.TIMEOUT if run == hung else NOT_RUN
         code = self.exits[run]
         if code == TIMEOUT_EXIT:
-            return "timeout"
+            return Status.TIMEOUT
         signal = signal_of(code)
-        return "pass" if code == 0 else f"crash ({signal})" if signal else f"fail (exit {code})"
+        return Status.PASS if code == 0 else f"{Status.CRASH} ({signal})" if signal else f"fail (exit {code})"
 
     def built(self) -> bool:
         return "build" not in self.exits and "shim" not in self.exits

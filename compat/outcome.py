@@ -1,0 +1,173 @@
+"""What happened in a cell, kept beside its verdict: exits, signals, limits and the paths of the texts the
+judge reads. The verdict is derived from it, here, both when the cell ran and when a later run takes the
+cell unchanged: so a reused result is judged by today's judge, and the judge is no input of a cell.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from compat import facts
+from compat.analysis.probe import parse_probe
+from compat.status import Status
+from compat.verdict import CellOutcome, Step, judge
+
+JUDGE_FILES = ("verdict.py", "outcome.py", "facts.py", "status.py", "analysis")
+
+
+@functools.cache
+def judge_version() -> str:
+    """sha256 (12 digits) of the judge's code: which judge said what a stored cell says."""
+    top = Path(__file__).parent
+    digest = hashlib.sha256()
+    for name in JUDGE_FILES:
+        paths = sorted((top / name).rglob("*.py")) if (top / name).is_dir() else [top / name]
+        for path in paths:
+            digest.update(f"{path.relative_to(top)}\0".encode() + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    name: str
+    exit_code: int | None  # None: killed at its timeout
+    log: str | None  # relative to the run directory
+    limit: float | None = None
+    out_of_memory: int | None = None  # the memory limit (MiB) at which the kernel killed a process of it
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A cell's outcome as stored: plain values and paths relative to its run directory."""
+
+    soname: str  # the flavor's libcurl, which the linkage facts are checked against
+    unavailable: str | None = None
+    runner_error: str | None = None
+    engine_lost: str | None = None
+    steps: tuple[StepRecord, ...] = ()
+    expects_tests: bool = True
+    junit_name: str | None = None
+    junit: str | None = None  # this cell's own JUnit file, copied out after its own test run
+    texts: dict[str, str] = field(default_factory=dict)  # inspected facts: file name -> log path
+    incomplete: tuple[str, ...] = ()  # inspect commands that failed or timed out
+    binaries: tuple[str, ...] = ()
+    probe: str | None = None  # the probe's log
+    probe_requests: int = 0
+    probe_timed_out: bool = False
+    missing_packages: tuple[str, ...] = ()
+    pinned_by: str | None = None
+    suite: str = ""
+
+    def built(self) -> bool:
+        return any(s.name == "build" and s.exit_code == 0 and not s.out_of_memory for s in self.steps)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Outcome:
+        """ValueError naming the field when a stored outcome is not one this version wrote."""
+        if not isinstance(data, dict):
+            raise ValueError("field 'outcome' is not an object")
+        known = {f.name: f for f in fields(cls)}
+        values = {key: value for key, value in data.items() if key in known}
+        steps = values.get("steps", [])
+        if not isinstance(steps, list) or not all(isinstance(s, dict) for s in steps):
+            raise ValueError("field 'outcome.steps' is not a list of steps")
+        try:
+            values["steps"] = tuple(StepRecord(**{k: v for k, v in s.items() if k in StepRecord.__dataclass_fields__})
+                                    for s in steps)
+        except TypeError as exc:
+            raise ValueError(f"field 'outcome.steps': {exc}") from None
+        for name in ("incomplete", "binaries", "missing_packages"):
+            values[name] = tuple(values.get(name, ()))
+        outcome = cls(**values)
+        _check_types(outcome)
+        return outcome
+
+
+def _check_types(outcome: Outcome) -> None:
+    texts = [outcome.soname, outcome.suite, *outcome.incomplete, *outcome.binaries, *outcome.missing_packages,
+             *outcome.texts.values(), *outcome.texts.keys()] if isinstance(outcome.texts, dict) else [None]
+    optional = [outcome.unavailable, outcome.runner_error, outcome.engine_lost, outcome.junit_name, outcome.junit,
+                outcome.probe, outcome.pinned_by] + [s.log for s in outcome.steps]
+    numbers = [s.exit_code for s in outcome.steps] + [s.out_of_memory for s in outcome.steps]
+    if not (all(isinstance(t, str) for t in texts) and all(isinstance(t, (str, type(None))) for t in optional)
+            and all(isinstance(n, (int, type(None))) and not isinstance(n, bool) for n in numbers)
+            and all(isinstance(s.name, str) for s in outcome.steps)
+            and all(isinstance(s.limit, (int, float, type(None))) for s in outcome.steps)
+            and isinstance(outcome.probe_requests, int) and isinstance(outcome.expects_tests, bool)
+            and isinstance(outcome.probe_timed_out, bool)):
+        raise ValueError("field 'outcome' holds a value of the wrong type")
+
+
+def read_inside(run_dir: Path, relative: str | None) -> str | None:
+    """A text the outcome names, only from inside its run directory: a stored path is data, never a way out."""
+    if not relative:
+        return None
+    path = run_dir / relative
+    try:
+        if not path.resolve().is_relative_to(run_dir.resolve()) or not path.is_file():
+            return None
+        return path.read_text(errors="replace")
+    except OSError:
+        return None
+
+
+def reread(outcome: Outcome, run_dir: Path) -> CellOutcome:
+    """The judge's input, read back from the run directory."""
+    texts = {name: read_inside(run_dir, path) or "" for name, path in outcome.texts.items()}
+    incomplete = list(outcome.incomplete)
+    if "linkage.txt" in texts:
+        incomplete += facts.linkage_gaps(outcome.binaries, texts["linkage.txt"])
+    probe_text = read_inside(run_dir, outcome.probe)
+    return CellOutcome(
+        unavailable=outcome.unavailable, runner_error=outcome.runner_error, engine_lost=outcome.engine_lost,
+        steps=tuple(Step(s.name, s.exit_code, read_inside(run_dir, s.log) or "", s.limit, s.out_of_memory)
+                    for s in outcome.steps),
+        expects_tests=outcome.expects_tests, junit_name=outcome.junit_name, junit=read_inside(run_dir, outcome.junit),
+        facts=facts.verdicts(texts, outcome.soname) if texts else None, incomplete=tuple(incomplete),
+        own_sources=facts.own_sources(texts["haskell-sources.txt"]) if "haskell-sources.txt" in texts else None,
+        probe=parse_probe(probe_text or "", outcome.probe_requests, outcome.probe_timed_out)
+        if outcome.probe is not None else None,
+        missing_packages=outcome.missing_packages, pinned_by=outcome.pinned_by, suite=outcome.suite)
+
+
+@dataclass(frozen=True)
+class Judged:
+    """What the judge and the facts say of a cell: every field of a result that is derived, not measured."""
+
+    status: Status
+    cause: str | None
+    evidence: list[str]
+    flags: list[dict[str, Any]]
+    tests: dict[str, Any] | None
+    ssl_recommendation: str
+    fault_injection: dict[str, Any] | None
+    ghc: dict[str, Any] | None
+    packages: dict[str, list[str]]
+    ssl: dict[str, Any] | None
+    probe: dict[str, Any] | None
+    manifest: dict[str, str]
+    judge: str
+
+
+def judged(outcome: Outcome, run_dir: Path, source_version: str | None) -> Judged:
+    """Today's verdict on a stored outcome."""
+    seen = reread(outcome, run_dir)
+    verdict = judge(seen)
+    found = seen.facts
+    ssl = found.ssl if found is not None and outcome.built() else None
+    if ssl is not None and seen.probe is not None:
+        ssl = ssl | {"gmp_allocations_per_request": seen.probe.per_request()}
+    texts = {name: read_inside(run_dir, path) for name, path in outcome.texts.items()}
+    manifest = facts.manifest(texts["dpkg-all.tsv"] or "") if "dpkg-all.tsv" in texts else {}
+    if source_version:
+        manifest["source"] = source_version
+    return Judged(
+        verdict.status, verdict.cause, list(verdict.evidence),
+        [{"name": name, "evidence": list(evidence)} for name, evidence in verdict.flags],
+        verdict.tests.as_dict() if verdict.tests else None, verdict.recommendation, verdict.fault_injection,
+        found.ghc.as_dict() if found is not None else None, found.packages if found is not None else {}, ssl,
+        seen.probe.as_dict() if seen.probe is not None else None, manifest, judge_version())
