@@ -86,7 +86,7 @@ TestsOf = Callable[[RunResults, CellResult], dict[str, bool] | None]
 
 def no_tests(run: RunResults, cell: CellResult) -> None:
     """For comparisons that need no test states (the feed, the nightly's exit)."""
-    return None
+    return
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ class Outcome:
     def from_dict(cls, data: Any) -> Outcome:
         """ValueError naming the field when a stored outcome is not one this version wrote."""
         if not isinstance(data, dict):
-            raise ValueError("field 'outcome' is not an object")
+            raise ValueError("field 'outcome' is not an object")  # noqa: TRY004 - bad file content, not a bad call
         known = {f.name: f for f in fields(cls)}
         values = {key: value for key, value in data.items() if key in known}
         steps = values.get("steps", [])

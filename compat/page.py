@@ -9,6 +9,7 @@ from compat import expected
 from compat.analysis.crosscell import drift_against
 from compat.history import CellChange, CellState, RunDiff, RunResults, heading
 from compat.matrix import Expectation
+from compat.report_text import grid_flags
 from compat.results import CellResult
 from compat.status import Status
 
@@ -100,7 +101,7 @@ def _cell(r: CellResult, state: CellState | None, known: tuple[Expectation, ...]
     cause = f" ({r.cause})" if r.cause else ""
     said = state.state + (f" since {state.since[:10]} (run {state.since_run})" if state.since else "") + " · " \
         if state else ""
-    expect = " expected" if expected.explained(known, r) else ""
+    expect = (" expected" if expected.explained(known, r) else "") + grid_flags(r)
     return (f"<a class='cell status-{_e(r.status)}' style='background:{COLOURS.get(r.status, '#000')}' "
             f"href='#{anchor(r.key)}' data-cell='{_e(r.key)}'>{_e(r.flavor)}: {_e(r.status)}{_e(cause)}{_e(tests)}"
             f"{_e(expect)}<br><small>{_e(said)}{_e(r.started[:10])}</small></a>")

@@ -15,6 +15,7 @@ from compat.history import CellState, RunDiff, RunResults
 from compat.matrix import Expectation
 from compat.outputs import render_atom, render_badge, render_junit
 from compat.page import render_html
+from compat.report_text import grid_flags
 from compat.results import CellResult, write_atomic
 from compat.status import Status
 
@@ -37,11 +38,12 @@ def _table(rows: Sequence[Sequence[object]], headers: list[str]) -> str:
 
 def cell_text(result: CellResult) -> str:
     """What one grid cell says: status, cause, tests passed/total, flavor."""
-    text = result.status
+    text = str(result.status)
     if result.cause:
         text += f" ({result.cause})"
     if result.tests and result.tests.get("total"):
         text += f" {result.tests['passed']}/{result.tests['total']}"
+    text += grid_flags(result)
     if result.flavor:
         text += f" [{result.flavor}]"
     if result.started:

@@ -20,8 +20,8 @@ from compat.engine import LABEL, RunOutcome
 from compat.errors import ToolchainUnavailable
 from compat.images import FETCH_RECIPE, IMAGES_DIR, Image, ImageBuildFailed, fetcher, tar_directory, tar_files
 from compat.matrix import Limits, Matrix, Recipe, Source, Toolchain
+from compat.outcome import Outcome, StepRecord
 from compat.results import CellResult, cell_key, judge_again
-from compat.outcome import Outcome, StepRecord, judged
 from compat.status import Status
 
 MOUNT = "/build"

@@ -272,8 +272,8 @@ def _facts_gap(outcome: CellOutcome) -> _Candidate | None:
     if not (linkage_gaps or outcome.facts is None):
         return None
     said = tuple(linkage_gaps) or ("no facts were inspected",)
-    return _Candidate(Status.ERROR, "facts", ("the linkage facts of the binaries are incomplete: which libcurl they "
-                                              "link is unknown",) + said)
+    said = ("the linkage facts of the binaries are incomplete: which libcurl they link is unknown", *said)
+    return _Candidate(Status.ERROR, "facts", said)
 
 
 def _probe(probe: ProbeOutcome | None) -> list[_Candidate]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -26,13 +27,13 @@ def workspace(tmp_path: Path) -> Path:
 
 
 def run(file: Path, run_id: str, *, reuse_results: bool = True, complete: bool = True, kind: str = "session",
-        probe_requests: int = 20) -> tuple[list[CellResult], list[list[str]]]:
+        probe_requests: int = 20, flavors: list[str] | None = None) -> tuple[list[CellResult], list[list[str]]]:
     """One run of both flavors of ghc96 x curlint, recorded like the command line records it: its
     results and the commands it ran."""
     m = matrix.load(file)
     reports = file.parent / "reports"
     run_dir = reports / "runs" / run_id
-    groups = plan(m, ["ghc96"], ["curlint"])
+    groups = plan(m, ["ghc96"], ["curlint"], flavors)
     record = RunRecord(run_id, kind, "digest", "0.1.0", f"2026-11-26T0{len(list(reports.glob('runs/*')))}:00:00",
                        cells=[cell.key for group in groups for cell in group])
     write_run(run_dir, record)
@@ -119,3 +120,78 @@ def test_the_fingerprint_changes_with_every_input() -> None:
     prints = {reuse.fingerprint(**base)} | {reuse.fingerprint(**{**base, **change}) for change in changed}  # type: ignore[arg-type]
     assert len(prints) == 1 + len(changed)
     assert reuse.fingerprint(**base) == reuse.fingerprint(**base)  # type: ignore[arg-type]
+
+
+def relinked(commands: list[list[str]]) -> bool:
+    return any("relink-curl-binaries" in " ".join(argv) for argv in commands)
+
+
+def test_reuse_stops_at_the_newest_result_of_the_same_inputs(tmp_path: Path) -> None:
+    file = workspace(tmp_path)
+    first, _ = run(file, "r1")
+    for result in first:  # r2: the same inputs, and a crash
+        store(file.parent / "reports" / "runs" / "r1", result)
+    run(file, "r2", reuse_results=False)
+    for path in (file.parent / "reports" / "runs" / "r2" / "cells").glob("*.json"):
+        crashed = replace(CellResult.from_dict(json.loads(path.read_text())), status="crash")
+        store(path.parent.parent, crashed)
+    third, commands = run(file, "r3")
+    assert built(commands) and [r.reused_from for r in third] == [None, None]  # never r1's pass over r2's crash
+
+
+def test_a_relinked_flavor_and_a_compiled_one_are_different_inputs(tmp_path: Path) -> None:
+    file = workspace(tmp_path)
+    alone, commands = run(file, "r1", flavors=["openssl"])
+    assert alone[0].compiled_by is None and not relinked(commands)
+    both, commands = run(file, "r2")  # gnutls compiles, openssl relinks its tree: not r1's openssl
+    assert [r.reused_from for r in both] == [None, None] and relinked(commands)
+    assert both[1].compiled_by == "ghc96--curlint--gnutls"
+    again, commands = run(file, "r3")  # gnutls taken; openssl taken as the relink it was in r2
+    assert [r.reused_from for r in again] == ["r2", "r2"] and not built(commands)
+    assert again[1].compiled_by == "ghc96--curlint--gnutls"
+
+
+def test_swapping_the_flavors_or_changing_the_first_ones_soname_runs_both_again(tmp_path: Path) -> None:
+    file = workspace(tmp_path)
+    run(file, "r1")
+    data = yaml.safe_load(file.read_text())
+    data["toolchains"]["ghc96"]["flavors"] = ["openssl", "gnutls"]
+    file.write_text(yaml.safe_dump(data))
+    swapped, _ = run(file, "r2")
+    assert [(r.flavor, r.reused_from, r.compiled_by) for r in swapped] == [
+        ("openssl", None, None), ("gnutls", None, "ghc96--curlint--openssl")]
+    data["flavors"]["openssl"]["soname"] = "libcurl.so.5"
+    file.write_text(yaml.safe_dump(data))
+    renamed, _ = run(file, "r3")
+    assert [r.reused_from for r in renamed] == [None, None]
+
+
+def test_a_new_judge_or_report_is_no_new_input_but_a_new_runner_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                    ) -> None:
+    package = ROOT / "compat"
+    modules = {str(p.relative_to(package)) for p in package.rglob("*.py")}
+    assert modules == set(reuse.OUTCOME_CODE) | set(reuse.JUDGE_AND_REPORTS)  # every module is one or the other
+    assert not set(reuse.OUTCOME_CODE) & set(reuse.JUDGE_AND_REPORTS)
+    copy = tmp_path / "tool"
+    shutil.copytree(package, copy / "compat", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "images", copy / "images")
+    monkeypatch.setattr(reuse, "PACKAGE", copy / "compat")
+    digest = reuse.tool_digest.__wrapped__
+    before = digest()
+    for name in ("page.py", "verdict.py", "report.py"):
+        (copy / "compat" / name).write_text((copy / "compat" / name).read_text() + "\n# changed\n")
+    assert digest() == before
+    (copy / "compat" / "runner.py").write_text((copy / "compat" / "runner.py").read_text() + "\n# changed\n")
+    assert digest() != before
+
+
+def test_a_taken_result_is_judged_again_by_todays_judge(tmp_path: Path) -> None:
+    file = workspace(tmp_path)
+    first, _ = run(file, "r1")
+    path = file.parent / "reports" / "runs" / "r1" / "cells" / f"{first[0].key}.json"
+    data = json.loads(path.read_text())
+    data |= {"ssl_recommendation": "said by an older judge", "judge": "0" * 12}
+    path.write_text(json.dumps(data))
+    again, _ = run(file, "r2")
+    assert again[0].reused_from == "r1" and again[0].ssl_recommendation != "said by an older judge"
+    assert again[0].judge != "0" * 12 and again[0].ssl_recommendation == first[0].ssl_recommendation

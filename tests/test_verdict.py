@@ -13,6 +13,8 @@ from compat.analysis.probe import parse_probe
 from compat.expected import explained
 from compat.facts import manifest, own_sources, verdicts
 from compat.matrix import Expectation
+from compat.page import render_html
+from compat.report import cell_text
 from compat.results import CellResult
 from compat.status import Status
 from compat.verdict import MAX_LINE, MAX_LINES, MAX_TEST_NAMES, CellOutcome, Step, judge
@@ -366,3 +368,29 @@ def test_on_a_bindist_toolchain_what_the_suite_lacks_is_not_blamed_on_the_pins()
     make, _ = CASES["an old suite lacks a package a later Ganeti's recipe names, beside a library no pin provides"]
     assert judge(make()).evidence[:2] == ("no pinned Hackage sdist of ghc710: libghc-cryptonite-dev",
                                          "not packaged in jessie: python3-bitarray")
+
+
+def test_a_facts_gap_stops_only_a_pass_never_a_test_failure() -> None:
+    gap = ("linkage.txt: `sh /build/.compat/inspect-build` timed out after 120 s",)
+    failing = judge(ganeti(junit=read("ganeti", "3.1-trixie-htest-without-generated-python.jxml.xml"), incomplete=gap))
+    assert (failing.status, failing.evidence[0]) == ("test-fail", "10 of 456 tests failed")
+    assert ("facts:incomplete", gap) in failing.flags
+    passing = judge(ganeti(incomplete=gap))
+    assert (passing.status, passing.cause) == ("error", "facts")
+
+
+@pytest.mark.parametrize("probe_output, why", [
+    ("ghc: could not find module Network.Curl\nprobe-exit build 1\n", "did not build (probe-exit build 1)"),
+    ("", "ended without the exit line of its plain run"),  # killed at the memory limit before it printed
+    ("probe-exit plain 0\n", "ended without the exit line of its counting run"),
+])
+def test_a_probe_that_measured_nothing_leaves_the_ssl_answer_unknown(probe_output: str, why: str) -> None:
+    verdict = judge(ganeti(probe=parse_probe(probe_output, 20)))
+    assert verdict.status == "pass"  # the build and the tests passed
+    assert verdict.recommendation.startswith("unknown: the runtime probe ") and why in verdict.recommendation
+    assert [evidence for name, evidence in verdict.flags if name == "probe:unmeasured"] == [
+        (verdict.recommendation.removeprefix("unknown: ").split(": no runtime evidence")[0],)]
+    assert judge(ganeti()).recommendation.startswith("GnuTLS safe")
+    result = CellResult("ghc96", "ganeti-3.1", "gnutls", status=verdict.status,
+                        flags=[{"name": name, "evidence": list(lines)} for name, lines in verdict.flags])
+    assert "(SSL unmeasured)" in cell_text(result) and "(SSL unmeasured)" in render_html([result], "t")
