@@ -171,7 +171,8 @@ def plan_image(toolchain: Toolchain, recipe: Recipe) -> ImagePlan:
              "base-sources.list": f"deb {toolchain.mirror} {toolchain.suite} main\n".encode() if toolchain.mirror else b"",
              "packages.txt": ("\n".join(packages) + "\n").encode()}
     if toolchain.kind == "bindist":
-        files["missing-packages.txt"] = "".join(f"{package}\n" for package in unpinned).encode()
+        # Not missing-packages.txt, which check-freshness reads: jessie serving them is no news (issue 17).
+        files["unpinned-packages.txt"] = "".join(f"{package}\n" for package in unpinned).encode()
         files["hackage-order.txt"] = b""  # with_hackage_order fills it in once the sdists are at hand
         files["install-sdists"] = (IMAGES_DIR / "scripts" / "install-sdists").read_bytes()
     return ImagePlan(toolchain, dockerfile, files)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from compat import matrix, sources
 from compat.errors import ToolchainUnavailable
 from compat.images import (
     IMAGES_DIR,
+    Freshness,
     ImageBuilder,
     apt_conf,
     bootstrap_argv,
@@ -166,12 +168,53 @@ def test_a_bindist_image_installs_neither_debians_ghc_nor_its_haskell_libraries(
     assert "python3" in packages  # the rest of the recipe stays, but for what a pin provides (cabal-install 1.22)
     assert "cabal-install" in m.recipes["ganeti-3.1"].packages and "cabal-install" not in packages
     # What no pin provides is named for the verdict: the libraries Ganeti 3.1 took up after GHC 7's era.
-    assert plan.files["missing-packages.txt"].decode().split() == ["libghc-cryptonite-dev", "libghc-regex-tdfa-dev"]
+    assert plan.files["unpinned-packages.txt"].decode().split() == ["libghc-cryptonite-dev", "libghc-regex-tdfa-dev"]
     # Pins match Debian's lower-cased names (PSQueue-1.1.tar.gz provides libghc-psqueue-dev).
-    assert "libghc-psqueue-dev" not in plan.files["missing-packages.txt"].decode()
+    assert "libghc-psqueue-dev" not in plan.files["unpinned-packages.txt"].decode()
     debian = plan_image(m.toolchains["ghc96"], m.recipes["ganeti-3.1"])
     assert "libghc-lens-dev" in debian.files["packages.txt"].decode().split()
-    assert "missing-packages.txt" not in debian.files  # a Debian image finds its own, with apt
+    assert "unpinned-packages.txt" not in debian.files  # a Debian image finds what it lacks with apt
+
+
+# An apt that serves every package at version 1 and moves nothing: check-freshness then reports only what
+# the image's own lists make news.
+FAKE_APT = {
+    "apt-get": "exit 0\n",
+    "apt-cache": 'case $1 in show) exit 0;; madison) shift; for p; do echo "$p | 1 | http://mirror jessie/main"; done;; esac\n',
+    "dpkg-query": 'for p; do case $p in -*) ;; *) echo "ii  $p 1";; esac; done\n',
+}
+
+
+def check_freshness(share: Path, tmp_path: Path) -> Freshness:
+    """images/scripts/check-freshness on this host, against an image's package lists in share, with FAKE_APT."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, body in FAKE_APT.items():
+        (bin_dir / name).write_text("#!/bin/sh\n" + body)
+        (bin_dir / name).chmod(0o755)
+    done = subprocess.run(["sh", str(IMAGES_DIR / "scripts" / "check-freshness"), str(share)], capture_output=True,
+                          text=True, timeout=60, check=False,
+                          env={"PATH": f"{bin_dir}:/usr/bin:/bin", "TMPDIR": str(tmp_path)})
+    return parse_freshness(done.stdout, done.returncode)
+
+
+def test_what_a_bindist_image_leaves_out_on_purpose_never_reads_as_the_suite_moving(tmp_path: Path) -> None:
+    # Issue 17: jessie serves libghc-regex-tdfa-dev, which the ghc710 image leaves out for want of a pin; read
+    # as "new in jessie", it rebuilt the image (GHC and ~80 sdists) every run.
+    plan = plan_image(default().toolchains["ghc710"], default().recipes["ganeti-3.1"])
+    share = tmp_path / "share"
+    share.mkdir()
+    for name in ("packages.txt", "unpinned-packages.txt"):  # as bindist.Dockerfile copies them
+        (share / name).write_bytes(plan.files[name])
+    # What the image lacks, for the verdict: the unpinned, then what the suite did not serve at build time.
+    dockerfile = (IMAGES_DIR / "bindist.Dockerfile").read_text()
+    assert "cp /usr/share/ganeti-compat/unpinned-packages.txt /usr/share/ganeti-compat/missing-packages.txt" in dockerfile
+    (share / "missing-packages.txt").write_bytes(plan.files["unpinned-packages.txt"])
+    assert check_freshness(share, tmp_path).changes == ()
+    # A package the suite could have served and did not is news once it does.
+    with (share / "missing-packages.txt").open("a") as missing:
+        missing.write("libghc-later-dev\n")
+    assert check_freshness(share, tmp_path).changes == ("libghc-later-dev now packaged",)
 
 
 def test_ganeti_2x_finds_every_library_it_names_among_the_pins_or_ghcs_own() -> None:
@@ -179,7 +222,7 @@ def test_ganeti_2x_finds_every_library_it_names_among_the_pins_or_ghcs_own() -> 
     m = default()
     for toolchain in ("ghc78", "ghc710"):
         plan = plan_image(m.toolchains[toolchain], m.recipes["ganeti-2.x"])
-        assert plan.files["missing-packages.txt"] == b"", toolchain
+        assert plan.files["unpinned-packages.txt"] == b"", toolchain
     assert "old-time" in hackage_names(m.toolchains["ghc710"]) and "old-time" not in hackage_names(m.toolchains["ghc78"])
     assert m.sources["ganeti-2.16"].ref == "95a2a10bf9638cba31bee09582e593923cc0bc3e"  # tag v2.16.0
 
