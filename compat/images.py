@@ -6,6 +6,8 @@ import datetime
 import hashlib
 import io
 import json
+import os
+import secrets
 import shutil
 import subprocess
 import tarfile
@@ -33,7 +35,7 @@ DOWNLOAD_TIMEOUT = 30
 DEBIAN_GHC = ("ghc", "ghc-prof", "ghc-doc")
 MISSING_NAMED = 8  # missing downloads named per line of an unavailable cell's evidence
 FRESHNESS_TIMEOUT = 300
-PROVISIONAL = "-new"  # the tag of an image until its installed packages name it
+PROVISIONAL = "new"  # marks the tag of an image until its installed packages name it (provisional_tag)
 FETCH_TOOLCHAIN = "fetch"  # reserved in compat.matrix: never the name of a toolchain of the matrix
 FETCH_RECIPE = Recipe("fetch", (), {}, None, ())  # COMMON_PACKAGES are all it needs
 
@@ -43,6 +45,18 @@ def fetcher(suite: str) -> Toolchain:
     is on: jessie's apt cannot verify today's archive (its keys expired), nor its git and curl today's TLS."""
     return Toolchain(FETCH_TOOLCHAIN, f"fetches and verifies sources on {suite}", "debian", suite, "", (), "",
                      apt_options=("Acquire::Check-Valid-Until=false",))
+
+
+def provisional_tag(repository: str, plan_digest: str) -> str:
+    """The tag of an image being built until its installed packages name it: this build's own (pid and a random
+    part), since two processes may build one plan at once and each retags what it built."""
+    return f"{repository}:{plan_digest[:16]}-{PROVISIONAL}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def is_provisional(tag: str) -> bool:
+    """Whether a tag is a build in flight (or a killed one's): `<plan>-new-…`, or `<plan>-new` before issue 17.
+    A final tag's second part is hexadecimal, never "new"."""
+    return tag.rpartition(":")[2].split("-")[1:2] == [PROVISIONAL]
 
 
 def repository_of(toolchain: str, flavor: str | None = None) -> str:
@@ -293,7 +307,7 @@ class ImageBuilder:
     def _current(self, plan_digest: str) -> str | None:
         """The newest local image built from this plan (flavor layers are not toolchain images)."""
         for tag, _, labels in self.engine.images_labelled(f"{LABEL}.plan={plan_digest}"):
-            if f"{LABEL}.flavor" not in labels and not tag.endswith(PROVISIONAL):
+            if f"{LABEL}.flavor" not in labels and not is_provisional(tag):
                 return tag
         return None
 
@@ -315,7 +329,7 @@ class ImageBuilder:
                log: Path) -> str:
         """Build, then tag by the package versions the image ended up with."""
         repository = repository_of(plan.toolchain.name)
-        provisional = f"{repository}:{plan_digest[:16]}{PROVISIONAL}"
+        provisional = provisional_tag(repository, plan_digest)
         self.say(f"building image {repository} on {base} ({refresh}; log: {log})")
         files = {"Dockerfile": plan.dockerfile.encode(), **plan.files}
         labels = {LABEL: "1", f"{LABEL}.toolchain": plan.toolchain.name, f"{LABEL}.ghc": plan.toolchain.ghc,
@@ -332,9 +346,10 @@ class ImageBuilder:
         return tag
 
     def _forget_older(self, plan_digest: str, keep: str) -> None:
-        """Older images of the plan (and their flavor layers, first) are superseded: free their space."""
+        """Older images of the plan (and their flavor layers, first) are superseded: free their space. Another
+        process's build in flight is no older image."""
         older = [(tag, labels) for tag, _, labels in self.engine.images_labelled(f"{LABEL}.plan={plan_digest}")
-                 if tag != keep]
+                 if tag != keep and not is_provisional(tag)]
         for tag, _ in sorted(older, key=lambda item: f"{LABEL}.flavor" not in item[1]):
             self.engine.remove_image(tag)
 

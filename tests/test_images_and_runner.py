@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import subprocess
 from pathlib import Path
 
@@ -16,14 +17,17 @@ from compat.images import (
     apt_conf,
     bootstrap_argv,
     hackage_names,
+    is_provisional,
     parse_freshness,
     plan_image,
+    provisional_tag,
     unused_images,
     verify,
 )
 from compat.matrix import Download
 from compat.runner import expand, plan
 from tests.conftest import ROOT
+from tests.memory_engine import MemoryImageEngine
 
 
 def default() -> matrix.Matrix:
@@ -254,3 +258,21 @@ def test_an_image_is_worked_out_once_a_run_however_often_it_is_asked_for(tmp_pat
     assert images[0] == images[1] == images[2] and images[0].tag == "ganeti-compat/ghc96:plan-installed"
     assert engine.asked == ["image_id debian:trixie", "image_id debian:trixie", "images_labelled",
                             "output ganeti-compat/ghc96:plan-installed"]  # base, plan, freshness: once
+
+
+def test_a_build_tags_its_image_as_its_own_until_named_and_leaves_another_process_build_alone(tmp_path: Path) -> None:
+    # Issue 17: two processes building one plan both tagged `<plan>-new`; each retagged (or removed) the other's.
+    m = default()
+    ghc96, recipe = m.toolchains["ghc96"], m.recipes["ganeti-3.1"]
+    digest = plan_image(ghc96, recipe).digest("sha256:base")
+    engine = MemoryImageEngine()
+    in_flight = f"ganeti-compat/ghc96:{digest[:16]}-new-999999-0badcafe"  # another process's build, not yet named
+    engine.image_labels["sha256:other"] = {"org.ganeti-compat.plan": digest}
+    engine.tags[in_flight] = "sha256:other"
+    image = ImageBuilder(engine, tmp_path, lambda line: None).ensure(ghc96, recipe, tmp_path / "image.log")  # type: ignore[arg-type]
+    assert not image.reused  # another's build in flight is no image to reuse
+    assert engine.built[0].startswith(f"ganeti-compat/ghc96:{digest[:16]}-new-{os.getpid()}-")
+    assert engine.built[0] != provisional_tag("ganeti-compat/ghc96", digest)  # and a random part
+    assert image.tag in engine.tags and in_flight in engine.tags  # nor an older image to remove
+    assert is_provisional(in_flight) and is_provisional(f"ganeti-compat/ghc96:{digest[:16]}-new")
+    assert not is_provisional(image.tag)
