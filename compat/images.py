@@ -234,6 +234,9 @@ class ImageBuilder:
     Safe to call from several threads (a group asking for its image while the next group's is prepared):
     one lock per image, base suite and download, so a second caller waits for the first one's work and
     then takes its result.
+
+    Every image it hands out it holds (Engine.hold) until release(): another run's rebuild, or `clean`,
+    removes a superseded image only once no live run holds it (issue 17).
     """
 
     def __init__(self, engine: Engine, cache: Path, say: Callable[[str], None], mirrors: tuple[str, ...] = ()) -> None:
@@ -247,6 +250,26 @@ class ImageBuilder:
         self.failed: dict[tuple[str, str], ToolchainUnavailable | ImageBuildFailed] = {}
         self._locks: dict[tuple[str, ...], threading.Lock] = {}
         self._locks_lock = threading.Lock()
+        self._holders: dict[str, str] = {}  # tag -> its holder; each under its own lock ("image", "plan", "flavor")
+
+    def release(self) -> None:
+        """The run is over: let go of its images (they may go once superseded and no other run holds them)."""
+        for tag in list(self._holders):
+            self._let_go(tag)
+
+    def _hold(self, tag: str) -> bool:
+        """Hold an image for this run; False when it is gone (another run removed it first)."""
+        if tag in self._holders:
+            return True
+        holder = self.engine.hold(tag)
+        if holder is not None:
+            self._holders[tag] = holder
+        return holder is not None
+
+    def _let_go(self, tag: str) -> None:
+        holder = self._holders.pop(tag, None)
+        if holder is not None:
+            self.engine.let_go(holder)
 
     def _lock(self, *key: str) -> threading.Lock:
         with self._locks_lock:
@@ -283,6 +306,8 @@ class ImageBuilder:
         if plan_digest in self.known:
             return self.known[plan_digest]
         current = self._current(plan_digest)
+        if current is not None and not self._hold(current):
+            current = None  # removed since it was listed: build anew
         if current is None:
             image = self._rebuild(plan, plan_digest, base, downloads, "first build", log)
         else:
@@ -294,6 +319,7 @@ class ImageBuilder:
                 image = Image(current, True, base, summary)
             else:
                 self.say(f"image {current} is stale: {summary}; rebuilding")
+                self._let_go(current)  # superseded: this run will not use it
                 image = self._rebuild(plan, plan_digest, base, downloads, summary, log)
         self.known[plan_digest] = image
         return image
@@ -337,12 +363,15 @@ class ImageBuilder:
         stamp = hashlib.sha256(f"{refresh}\0{datetime.datetime.now(datetime.UTC).isoformat()}".encode()).hexdigest()
         self._docker_build(files, downloads, provisional, {"BASE": base, "REFRESH": stamp[:16]}, labels, log,
                            f"image for {plan.toolchain.name}")
+        self._hold(provisional)  # the holder keeps the image, whatever its tag: retagging keeps the hold
         exit_code, installed = self.engine.output(provisional, ["dpkg-query", "-W", "-f=${Package}\t${Version}\n"],
                                                   network=False, timeout=FRESHNESS_TIMEOUT)
         if exit_code != 0:
             raise ImageBuildFailed(f"dpkg-query failed in {provisional}", installed)
         tag = f"{repository}:{plan_digest[:16]}-{hashlib.sha256(installed.encode()).hexdigest()[:12]}"
         self.engine.retag(provisional, tag)
+        if provisional in self._holders:
+            self._holders[tag] = self._holders.pop(provisional)
         return tag
 
     def _forget_older(self, plan_digest: str, keep: str) -> None:
@@ -367,7 +396,7 @@ class ImageBuilder:
                   wrapper: bytes, log: Path) -> Image:
         if tag in self.known:
             return self.known[tag]
-        reused = self.engine.image_id(tag) is not None
+        reused = self._hold(tag)
         if not reused:
             self.say(f"building image {tag}: libcurl.so -> {soname}")
             plan_label = self.engine.labels(image.tag).get(f"{LABEL}.plan", "")
@@ -376,6 +405,7 @@ class ImageBuilder:
             self._docker_build({"Dockerfile": dockerfile.encode(), "link-shared-first": wrapper}, {}, tag,
                                {"BASE": image.tag, "SONAME": soname},
                                labels, log, f"the {flavor} flavor of {toolchain.name}")
+            self._hold(tag)
         self.known[tag] = Image(tag, reused and image.reused, image.base, image.freshness)
         return self.known[tag]
 

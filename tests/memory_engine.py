@@ -97,6 +97,9 @@ class MemoryImages:
     def flavored(self, image: Image, toolchain: Toolchain, flavor: str, soname: str, log: Path) -> Image:
         return Image(f"{image.tag}-{flavor}", True, image.base, image.freshness)
 
+    def release(self) -> None:
+        pass
+
 
 @dataclass
 class MemoryImageEngine:

@@ -245,6 +245,10 @@ class CountingEngine:
         self.asked.append("images_labelled")
         return [("ganeti-compat/ghc96:plan-installed", "sha256:image", {})]
 
+    def hold(self, ref: str) -> str:
+        self.asked.append(f"hold {ref}")
+        return "holder"
+
     def output(self, image: str, argv: list[str], *, network: bool, timeout: float) -> tuple[int, str]:
         self.asked.append(f"output {image}")
         return 0, "release trixie Tue, 24 Nov 2026 02:12:15 UTC\n"
@@ -257,7 +261,8 @@ def test_an_image_is_worked_out_once_a_run_however_often_it_is_asked_for(tmp_pat
     images = [builder.ensure(m.toolchains["ghc96"], m.recipes["ganeti-3.1"], tmp_path / "image.log") for _ in range(3)]
     assert images[0] == images[1] == images[2] and images[0].tag == "ganeti-compat/ghc96:plan-installed"
     assert engine.asked == ["image_id debian:trixie", "image_id debian:trixie", "images_labelled",
-                            "output ganeti-compat/ghc96:plan-installed"]  # base, plan, freshness: once
+                            "hold ganeti-compat/ghc96:plan-installed",
+                            "output ganeti-compat/ghc96:plan-installed"]  # base, plan, hold, freshness: once
 
 
 def test_a_build_tags_its_image_as_its_own_until_named_and_leaves_another_process_build_alone(tmp_path: Path) -> None:
@@ -276,3 +281,25 @@ def test_a_build_tags_its_image_as_its_own_until_named_and_leaves_another_proces
     assert image.tag in engine.tags and in_flight in engine.tags  # nor an older image to remove
     assert is_provisional(in_flight) and is_provisional(f"ganeti-compat/ghc96:{digest[:16]}-new")
     assert not is_provisional(image.tag)
+
+
+def test_a_superseded_image_stays_while_another_run_holds_it(tmp_path: Path) -> None:
+    # Issue 17: one run's rebuild removed the image (and flavor layer) another run was between two steps on.
+    m = default()
+    ghc96, recipe, gnutls = m.toolchains["ghc96"], m.recipes["ganeti-3.1"], m.flavors["gnutls"]
+    engine = MemoryImageEngine()
+    log = tmp_path / "image.log"
+    first_run = ImageBuilder(engine, tmp_path, lambda line: None)  # type: ignore[arg-type]
+    old = first_run.ensure(ghc96, recipe, log)
+    old_layer = first_run.flavored(old, ghc96, "gnutls", gnutls.soname, log)
+    engine.installed, engine.moves = "ghc\t9.6.7-1\n", "moved ghc 9.6.6-4 9.6.7-1\n"
+    second_run = ImageBuilder(engine, tmp_path, lambda line: None)  # type: ignore[arg-type]
+    new = second_run.ensure(ghc96, recipe, log)
+    assert not new.reused and new.tag != old.tag
+    assert old.tag in engine.tags and old_layer.tag in engine.tags  # the first run goes on with them
+    first_run.release()
+    second_run.release()
+    assert engine.held == {}
+    engine.installed = "ghc\t9.6.8-1\n"  # the suite moves again: now nobody holds the older ones
+    ImageBuilder(engine, tmp_path, lambda line: None).ensure(ghc96, recipe, log)  # type: ignore[arg-type]
+    assert old.tag not in engine.tags and old_layer.tag not in engine.tags and new.tag not in engine.tags
