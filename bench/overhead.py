@@ -121,6 +121,7 @@ def main(matrix: Path | None = None, source: str | None = None, pairs: int | Non
             flavor = m.flavors[cell.flavor]
             image = builder.ensure(cell.toolchain, m.recipes[cell.source.recipe], log)
             images[cell.flavor] = builder.flavored(image, cell.toolchain, flavor.name, flavor.soname, log).tag
+        builder.release()  # the runs below hold them for themselves
         script = Path(tmp) / "by-hand.sh"
         script.write_text(by_hand_script(m, args.toolchain, args.source, images, str(engine.cpus()),
                                          IMAGES_DIR / "scripts"))

@@ -22,7 +22,8 @@ from compat.errors import EngineUnavailable
 from compat.matrix import Limits
 
 LABEL = "org.ganeti-compat"
-OWNER = f"{LABEL}.owner"  # host:pid of the run that made a volume
+OWNER = f"{LABEL}.owner"  # host:pid of the run that made a volume or holds an image
+HOLDS = f"{LABEL}.holds"  # the image a never-started container keeps for its owner (Engine.hold)
 BUILD_USER = "builder"
 HOW_TO_START = "start one (apt-get install docker.io; dockerd &) or point DOCKER_HOST at one"
 NOT_EXECUTABLE = {127: "not found", 126: "not executable"}  # Engine.run writes "<this>: COMMAND" to the log
@@ -112,12 +113,38 @@ class Engine:
         self.client.images.remove(source, noprune=True)
 
     def remove_image(self, ref: str) -> bool:
-        """Remove an image tag; one still in use by a container or another image stays (False)."""
+        """Remove an image tag; one still in use by a container, another image or a live run (Engine.hold)
+        stays (False)."""
+        self._let_go_of_dead_holders()
         try:
             self.client.images.remove(ref)
             return True
         except docker.errors.APIError:
             return False
+
+    def hold(self, ref: str) -> str | None:
+        """Keep an image for this process while it lives, between its steps too: a container of it that never
+        starts, labelled with its owner. Docker removes no image a container uses, whichever run (of whatever
+        reports directory) asks. The holder's id, or None when the image is gone."""
+        try:
+            holder = self.client.containers.create(ref, command=["true"], network_disabled=True,
+                                                   labels={LABEL: "1", OWNER: _owner(), HOLDS: ref})
+        except docker.errors.ImageNotFound:
+            return None
+        return str(holder.id)
+
+    def let_go(self, holder: str) -> None:
+        """Remove a holder: its image may go once no other run holds or uses it."""
+        try:
+            _discard(self.client.containers.get(holder))
+        except docker.errors.NotFound:
+            pass
+
+    def _let_go_of_dead_holders(self) -> None:
+        """The holders of runs that ended without letting go (killed): they keep nothing any more."""
+        for holder in self.client.containers.list(all=True, filters={"label": HOLDS}):
+            if not _owner_alive(holder.labels):
+                _discard(holder)
 
     def pull(self, ref: str) -> str | None:
         """Pull an image; None (with the reason left to the caller) when no registry answers."""
@@ -156,8 +183,7 @@ class Engine:
     # volumes
     def create_volume(self, name: str, labels: dict[str, str]) -> None:
         # Between two steps a live run's volume is in no container: its owner tells `clean` to leave it.
-        self.client.volumes.create(name=name, labels={LABEL: "1", OWNER: f"{socket.gethostname()}:{os.getpid()}",
-                                                      **labels})
+        self.client.volumes.create(name=name, labels={LABEL: "1", OWNER: _owner(), **labels})
 
     def remove_volume(self, name: str) -> None:
         try:
@@ -274,13 +300,16 @@ class Engine:
 
     def remove_leftovers(self, min_age: float) -> list[str]:
         """Stopped containers and unused volumes of the tool (a killed run's). Running ones are another
-        run's, and so are stopped ones younger than min_age seconds: a live run removes its own."""
+        run's, and so are stopped ones younger than min_age seconds: a live run removes its own. A live run's
+        holder of an image (Engine.hold) stays."""
         removed = []
         now = datetime.datetime.now(datetime.UTC)
         for container in self.client.containers.list(all=True, filters={"label": LABEL}):
             state = container.attrs.get("State", {})
             since = state.get("FinishedAt") if container.status in ("exited", "dead") else container.attrs.get("Created")
             if container.status not in ("created", "exited", "dead") or _age(since, now) < min_age:
+                continue
+            if _owner_alive(container.labels):
                 continue
             container.remove(force=True)
             removed.append(f"container {container.name}")
@@ -295,8 +324,13 @@ class Engine:
         return removed
 
 
+def _owner() -> str:
+    """host:pid of this run, on what it makes: `clean` and other runs leave it while this process lives."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def _owner_alive(labels: dict[str, str]) -> bool:
-    """Whether the run that made a volume may still use it: its process is alive on this host, or it ran on
+    """Whether the run that made a volume or holder may still use it: its process is alive on this host, or it ran on
     another host (whose processes cannot be seen from here: that host's `clean` removes it)."""
     host, _, pid = labels.get(OWNER, "").rpartition(":")
     if not host or not pid.isdigit():

@@ -6,6 +6,8 @@ import datetime
 import hashlib
 import io
 import json
+import os
+import secrets
 import shutil
 import subprocess
 import tarfile
@@ -33,7 +35,7 @@ DOWNLOAD_TIMEOUT = 30
 DEBIAN_GHC = ("ghc", "ghc-prof", "ghc-doc")
 MISSING_NAMED = 8  # missing downloads named per line of an unavailable cell's evidence
 FRESHNESS_TIMEOUT = 300
-PROVISIONAL = "-new"  # the tag of an image until its installed packages name it
+PROVISIONAL = "new"  # marks the tag of an image until its installed packages name it (provisional_tag)
 FETCH_TOOLCHAIN = "fetch"  # reserved in compat.matrix: never the name of a toolchain of the matrix
 FETCH_RECIPE = Recipe("fetch", (), {}, None, ())  # COMMON_PACKAGES are all it needs
 
@@ -43,6 +45,18 @@ def fetcher(suite: str) -> Toolchain:
     is on: jessie's apt cannot verify today's archive (its keys expired), nor its git and curl today's TLS."""
     return Toolchain(FETCH_TOOLCHAIN, f"fetches and verifies sources on {suite}", "debian", suite, "", (), "",
                      apt_options=("Acquire::Check-Valid-Until=false",))
+
+
+def provisional_tag(repository: str, plan_digest: str) -> str:
+    """The tag of an image being built until its installed packages name it: this build's own (pid and a random
+    part), since two processes may build one plan at once and each retags what it built."""
+    return f"{repository}:{plan_digest[:16]}-{PROVISIONAL}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def is_provisional(tag: str) -> bool:
+    """Whether a tag is a build in flight (or a killed one's): `<plan>-new-…`, or `<plan>-new` before issue 17.
+    A final tag's second part is hexadecimal, never "new"."""
+    return tag.rpartition(":")[2].split("-")[1:2] == [PROVISIONAL]
 
 
 def repository_of(toolchain: str, flavor: str | None = None) -> str:
@@ -171,7 +185,8 @@ def plan_image(toolchain: Toolchain, recipe: Recipe) -> ImagePlan:
              "base-sources.list": f"deb {toolchain.mirror} {toolchain.suite} main\n".encode() if toolchain.mirror else b"",
              "packages.txt": ("\n".join(packages) + "\n").encode()}
     if toolchain.kind == "bindist":
-        files["missing-packages.txt"] = "".join(f"{package}\n" for package in unpinned).encode()
+        # Not missing-packages.txt, which check-freshness reads: jessie serving them is no news (issue 17).
+        files["unpinned-packages.txt"] = "".join(f"{package}\n" for package in unpinned).encode()
         files["hackage-order.txt"] = b""  # with_hackage_order fills it in once the sdists are at hand
         files["install-sdists"] = (IMAGES_DIR / "scripts" / "install-sdists").read_bytes()
     return ImagePlan(toolchain, dockerfile, files)
@@ -219,6 +234,9 @@ class ImageBuilder:
     Safe to call from several threads (a group asking for its image while the next group's is prepared):
     one lock per image, base suite and download, so a second caller waits for the first one's work and
     then takes its result.
+
+    Every image it hands out it holds (Engine.hold) until release(): another run's rebuild, or `clean`,
+    removes a superseded image only once no live run holds it (issue 17).
     """
 
     def __init__(self, engine: Engine, cache: Path, say: Callable[[str], None], mirrors: tuple[str, ...] = ()) -> None:
@@ -232,6 +250,26 @@ class ImageBuilder:
         self.failed: dict[tuple[str, str], ToolchainUnavailable | ImageBuildFailed] = {}
         self._locks: dict[tuple[str, ...], threading.Lock] = {}
         self._locks_lock = threading.Lock()
+        self._holders: dict[str, str] = {}  # tag -> its holder; each under its own lock ("image", "plan", "flavor")
+
+    def release(self) -> None:
+        """The run is over: let go of its images (they may go once superseded and no other run holds them)."""
+        for tag in list(self._holders):
+            self._let_go(tag)
+
+    def _hold(self, tag: str) -> bool:
+        """Hold an image for this run; False when it is gone (another run removed it first)."""
+        if tag in self._holders:
+            return True
+        holder = self.engine.hold(tag)
+        if holder is not None:
+            self._holders[tag] = holder
+        return holder is not None
+
+    def _let_go(self, tag: str) -> None:
+        holder = self._holders.pop(tag, None)
+        if holder is not None:
+            self.engine.let_go(holder)
 
     def _lock(self, *key: str) -> threading.Lock:
         with self._locks_lock:
@@ -268,6 +306,8 @@ class ImageBuilder:
         if plan_digest in self.known:
             return self.known[plan_digest]
         current = self._current(plan_digest)
+        if current is not None and not self._hold(current):
+            current = None  # removed since it was listed: build anew
         if current is None:
             image = self._rebuild(plan, plan_digest, base, downloads, "first build", log)
         else:
@@ -279,6 +319,7 @@ class ImageBuilder:
                 image = Image(current, True, base, summary)
             else:
                 self.say(f"image {current} is stale: {summary}; rebuilding")
+                self._let_go(current)  # superseded: this run will not use it
                 image = self._rebuild(plan, plan_digest, base, downloads, summary, log)
         self.known[plan_digest] = image
         return image
@@ -292,7 +333,7 @@ class ImageBuilder:
     def _current(self, plan_digest: str) -> str | None:
         """The newest local image built from this plan (flavor layers are not toolchain images)."""
         for tag, _, labels in self.engine.images_labelled(f"{LABEL}.plan={plan_digest}"):
-            if f"{LABEL}.flavor" not in labels and not tag.endswith(PROVISIONAL):
+            if f"{LABEL}.flavor" not in labels and not is_provisional(tag):
                 return tag
         return None
 
@@ -314,7 +355,7 @@ class ImageBuilder:
                log: Path) -> str:
         """Build, then tag by the package versions the image ended up with."""
         repository = repository_of(plan.toolchain.name)
-        provisional = f"{repository}:{plan_digest[:16]}{PROVISIONAL}"
+        provisional = provisional_tag(repository, plan_digest)
         self.say(f"building image {repository} on {base} ({refresh}; log: {log})")
         files = {"Dockerfile": plan.dockerfile.encode(), **plan.files}
         labels = {LABEL: "1", f"{LABEL}.toolchain": plan.toolchain.name, f"{LABEL}.ghc": plan.toolchain.ghc,
@@ -322,18 +363,22 @@ class ImageBuilder:
         stamp = hashlib.sha256(f"{refresh}\0{datetime.datetime.now(datetime.UTC).isoformat()}".encode()).hexdigest()
         self._docker_build(files, downloads, provisional, {"BASE": base, "REFRESH": stamp[:16]}, labels, log,
                            f"image for {plan.toolchain.name}")
+        self._hold(provisional)  # the holder keeps the image, whatever its tag: retagging keeps the hold
         exit_code, installed = self.engine.output(provisional, ["dpkg-query", "-W", "-f=${Package}\t${Version}\n"],
                                                   network=False, timeout=FRESHNESS_TIMEOUT)
         if exit_code != 0:
             raise ImageBuildFailed(f"dpkg-query failed in {provisional}", installed)
         tag = f"{repository}:{plan_digest[:16]}-{hashlib.sha256(installed.encode()).hexdigest()[:12]}"
         self.engine.retag(provisional, tag)
+        if provisional in self._holders:
+            self._holders[tag] = self._holders.pop(provisional)
         return tag
 
     def _forget_older(self, plan_digest: str, keep: str) -> None:
-        """Older images of the plan (and their flavor layers, first) are superseded: free their space."""
+        """Older images of the plan (and their flavor layers, first) are superseded: free their space. Another
+        process's build in flight is no older image."""
         older = [(tag, labels) for tag, _, labels in self.engine.images_labelled(f"{LABEL}.plan={plan_digest}")
-                 if tag != keep]
+                 if tag != keep and not is_provisional(tag)]
         for tag, _ in sorted(older, key=lambda item: f"{LABEL}.flavor" not in item[1]):
             self.engine.remove_image(tag)
 
@@ -351,7 +396,7 @@ class ImageBuilder:
                   wrapper: bytes, log: Path) -> Image:
         if tag in self.known:
             return self.known[tag]
-        reused = self.engine.image_id(tag) is not None
+        reused = self._hold(tag)
         if not reused:
             self.say(f"building image {tag}: libcurl.so -> {soname}")
             plan_label = self.engine.labels(image.tag).get(f"{LABEL}.plan", "")
@@ -360,6 +405,7 @@ class ImageBuilder:
             self._docker_build({"Dockerfile": dockerfile.encode(), "link-shared-first": wrapper}, {}, tag,
                                {"BASE": image.tag, "SONAME": soname},
                                labels, log, f"the {flavor} flavor of {toolchain.name}")
+            self._hold(tag)
         self.known[tag] = Image(tag, reused and image.reused, image.base, image.freshness)
         return self.known[tag]
 

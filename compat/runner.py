@@ -62,6 +62,7 @@ class CellEngine(Protocol):
 class Images(Protocol):
     def ensure(self, toolchain: Toolchain, recipe: Recipe, log: Path) -> Image: ...
     def flavored(self, image: Image, toolchain: Toolchain, flavor: str, soname: str, log: Path) -> Image: ...
+    def release(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -148,8 +149,10 @@ class CellRunner:
         self.stopping = threading.Event()
 
     def stop(self) -> None:
-        """No group starts another step; the step under way ends when its container is removed."""
+        """No group starts another step; the step under way ends when its container is removed. The run lets
+        go of its images: a step under way keeps its own by its container."""
         self.stopping.set()
+        self.images.release()
 
     def _go_on(self) -> None:
         if self.stopping.is_set():

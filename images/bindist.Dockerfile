@@ -7,10 +7,11 @@ COPY apt.conf /etc/apt/apt.conf.d/99ganeti-compat
 COPY sources.list /etc/apt/sources.list.d/ganeti-compat.list
 COPY base-sources.list /usr/share/ganeti-compat/base-sources.list
 COPY packages.txt /usr/share/ganeti-compat/packages.txt
-# The recipe's Haskell libraries that no pinned sdist provides (Debian's would bring Debian's GHC along); the
-# packages the old suite does not have (a recipe of a later Ganeti names them) are added below, as
-# debian.Dockerfile does: left out, so that the build says what it lacks.
-COPY missing-packages.txt /usr/share/ganeti-compat/missing-packages.txt
+# The recipe's Haskell libraries that no pinned sdist provides (Debian's would bring Debian's GHC along), left out
+# on purpose: kept apart, since check-freshness would read the suite serving them as the suite moving. They begin
+# missing-packages.txt (what the build lacks, for the verdict); the packages the old suite does not have (a recipe
+# of a later Ganeti names them) are added below, as debian.Dockerfile does.
+COPY unpinned-packages.txt /usr/share/ganeti-compat/unpinned-packages.txt
 # REFRESH changes when the suite moved since the last build: apt then runs again instead of being cached.
 ARG REFRESH
 RUN echo "refresh: ${REFRESH}" \
@@ -18,6 +19,7 @@ RUN echo "refresh: ${REFRESH}" \
       cp /usr/share/ganeti-compat/base-sources.list /etc/apt/sources.list \
       && rm -f /etc/apt/sources.list.d/debian.sources; fi \
  && apt-get update && apt-get dist-upgrade -y \
+ && cp /usr/share/ganeti-compat/unpinned-packages.txt /usr/share/ganeti-compat/missing-packages.txt \
  && while read -r package; do \
       if apt-cache show "$package" >/dev/null 2>&1; then echo "$package" >> /tmp/available.txt; \
       else echo "$package" >> /usr/share/ganeti-compat/missing-packages.txt; fi; \

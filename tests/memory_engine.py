@@ -96,3 +96,63 @@ class MemoryImages:
 
     def flavored(self, image: Image, toolchain: Toolchain, flavor: str, soname: str, log: Path) -> Image:
         return Image(f"{image.tag}-{flavor}", True, image.base, image.freshness)
+
+    def release(self) -> None:
+        pass
+
+
+@dataclass
+class MemoryImageEngine:
+    """An engine's images for ImageBuilder: tags naming image ids (oldest first), builds, holds, and Docker's
+    refusal to remove the last tag of an image a container uses. Every base is there; check-freshness says
+    `moves` once an image exists."""
+
+    installed: str = "ghc\t9.6.6-4\n"  # what dpkg-query lists in a new image
+    moves: str = ""  # check-freshness's output
+    tags: dict[str, str] = field(default_factory=dict)
+    image_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    held: dict[str, str] = field(default_factory=dict)  # holder -> image id
+    built: list[str] = field(default_factory=list)  # the tags builds were given
+    holds: int = 0  # holders made so far, for their names
+
+    def image_id(self, ref: str) -> str | None:
+        return "sha256:base" if ref.startswith("debian:") else self.tags.get(ref)
+
+    def images_labelled(self, label: str) -> list[tuple[str, str, dict[str, str]]]:
+        key, _, value = label.partition("=")
+        return [(tag, image, self.image_labels[image]) for tag, image in reversed(self.tags.items())
+                if self.image_labels[image].get(key) == value]
+
+    def labels(self, ref: str) -> dict[str, str]:
+        return dict(self.image_labels.get(self.tags.get(ref, ""), {}))
+
+    def build(self, context: Path, tag: str, buildargs: dict[str, str], labels: dict[str, str],
+              on_line: Callable[[str], None]) -> tuple[bool, list[str]]:
+        image = f"sha256:{len(self.image_labels)}"
+        self.image_labels[image], self.tags[tag] = dict(labels), image
+        self.built.append(tag)
+        return True, []
+
+    def output(self, image: str, argv: list[str], *, network: bool, timeout: float) -> tuple[int, str]:
+        return 0, self.installed if argv[0] == "dpkg-query" else self.moves
+
+    def retag(self, source: str, target: str) -> None:
+        self.tags[target] = self.tags.pop(source)
+
+    def remove_image(self, ref: str) -> bool:
+        image = self.tags.get(ref)
+        if image is None or (list(self.tags.values()).count(image) == 1 and image in self.held.values()):
+            return False
+        del self.tags[ref]
+        return True
+
+    def hold(self, ref: str) -> str | None:
+        if ref not in self.tags:
+            return None
+        self.holds += 1
+        holder = f"holder-{self.holds}"
+        self.held[holder] = self.tags[ref]
+        return holder
+
+    def let_go(self, holder: str) -> None:
+        self.held.pop(holder, None)

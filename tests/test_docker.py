@@ -24,7 +24,7 @@ import yaml
 from compat import matrix
 from compat.analysis.probe import parse_probe
 from compat.engine import Engine
-from compat.images import ImageBuilder
+from compat.images import Image, ImageBuilder
 from compat.pins import plan_hackage
 from tests.conftest import ROOT
 from tests.sdists import ALPHA, ZETA, write_sdist
@@ -515,13 +515,20 @@ def test_an_engine_lost_mid_run_leaves_an_incomplete_run_that_resumes(workspace:
         assert subprocess.run(["ip", "link", "show", "docker0"], capture_output=True, check=False).returncode == 0
 
 
+def curlint_image(engine: Engine, m: matrix.Matrix, tmp_path: Path) -> Image:
+    """The fixture's GHC 9.6 image, not held (no holder container outlives the test)."""
+    builder = ImageBuilder(engine, tmp_path / "cache", lambda line: None)
+    image = builder.ensure(m.toolchains["ghc96"], m.recipes["curlint"], tmp_path / "image.log")
+    builder.release()
+    return image
+
+
 def test_the_counting_shim_counts_through_an_allocator_the_program_installs_after_start_up(tmp_path: Path) -> None:
     # GHC <= 7.8's runtime installed its own GMP allocator during start-up, after the preloaded shim's
     # constructor; a C program doing the same stands in for it, built in a real toolchain image.
     m = matrix.load(FIXTURES / "matrix.yaml")
     engine = Engine()
-    image = ImageBuilder(engine, tmp_path / "cache", lambda line: None).ensure(
-        m.toolchains["ghc96"], m.recipes["curlint"], tmp_path / "image.log")
+    image = curlint_image(engine, m, tmp_path)
     shim = (ROOT / "images" / "scripts" / "probe" / "gmpshim.c").read_text()
     late = (FIXTURES / "late-allocator.c").read_text()
     script = ('cd /tmp && printf %s "$1" > shim.c && printf %s "$2" > late.c && '
@@ -543,8 +550,7 @@ def test_pinned_sdists_install_offline_with_their_own_setup_in_the_order_their_c
     # no network, no package index, no cabal-install; in the order compat.pins reads from the tarballs.
     m = matrix.load(FIXTURES / "matrix.yaml")
     engine = Engine()
-    image = ImageBuilder(engine, tmp_path / "cache", lambda line: None).ensure(
-        m.toolchains["ghc96"], m.recipes["curlint"], tmp_path / "image.log")
+    image = curlint_image(engine, m, tmp_path)
     sdists = {f"{ident}.tar.gz": write_sdist(tmp_path, ident, files)
               for ident, files in (("compat-alpha-1.0", ALPHA), ("compat-zeta-0.1", ZETA))}
     plan = plan_hackage("9.6.6", sdists)

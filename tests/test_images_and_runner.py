@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,18 +12,22 @@ from compat import matrix, sources
 from compat.errors import ToolchainUnavailable
 from compat.images import (
     IMAGES_DIR,
+    Freshness,
     ImageBuilder,
     apt_conf,
     bootstrap_argv,
     hackage_names,
+    is_provisional,
     parse_freshness,
     plan_image,
+    provisional_tag,
     unused_images,
     verify,
 )
 from compat.matrix import Download
 from compat.runner import expand, plan
 from tests.conftest import ROOT
+from tests.memory_engine import MemoryImageEngine
 
 
 def default() -> matrix.Matrix:
@@ -166,12 +172,53 @@ def test_a_bindist_image_installs_neither_debians_ghc_nor_its_haskell_libraries(
     assert "python3" in packages  # the rest of the recipe stays, but for what a pin provides (cabal-install 1.22)
     assert "cabal-install" in m.recipes["ganeti-3.1"].packages and "cabal-install" not in packages
     # What no pin provides is named for the verdict: the libraries Ganeti 3.1 took up after GHC 7's era.
-    assert plan.files["missing-packages.txt"].decode().split() == ["libghc-cryptonite-dev", "libghc-regex-tdfa-dev"]
+    assert plan.files["unpinned-packages.txt"].decode().split() == ["libghc-cryptonite-dev", "libghc-regex-tdfa-dev"]
     # Pins match Debian's lower-cased names (PSQueue-1.1.tar.gz provides libghc-psqueue-dev).
-    assert "libghc-psqueue-dev" not in plan.files["missing-packages.txt"].decode()
+    assert "libghc-psqueue-dev" not in plan.files["unpinned-packages.txt"].decode()
     debian = plan_image(m.toolchains["ghc96"], m.recipes["ganeti-3.1"])
     assert "libghc-lens-dev" in debian.files["packages.txt"].decode().split()
-    assert "missing-packages.txt" not in debian.files  # a Debian image finds its own, with apt
+    assert "unpinned-packages.txt" not in debian.files  # a Debian image finds what it lacks with apt
+
+
+# An apt that serves every package at version 1 and moves nothing: check-freshness then reports only what
+# the image's own lists make news.
+FAKE_APT = {
+    "apt-get": "exit 0\n",
+    "apt-cache": 'case $1 in show) exit 0;; madison) shift; for p; do echo "$p | 1 | http://mirror jessie/main"; done;; esac\n',
+    "dpkg-query": 'for p; do case $p in -*) ;; *) echo "ii  $p 1";; esac; done\n',
+}
+
+
+def check_freshness(share: Path, tmp_path: Path) -> Freshness:
+    """images/scripts/check-freshness on this host, against an image's package lists in share, with FAKE_APT."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, body in FAKE_APT.items():
+        (bin_dir / name).write_text("#!/bin/sh\n" + body)
+        (bin_dir / name).chmod(0o755)
+    done = subprocess.run(["sh", str(IMAGES_DIR / "scripts" / "check-freshness"), str(share)], capture_output=True,
+                          text=True, timeout=60, check=False,
+                          env={"PATH": f"{bin_dir}:/usr/bin:/bin", "TMPDIR": str(tmp_path)})
+    return parse_freshness(done.stdout, done.returncode)
+
+
+def test_what_a_bindist_image_leaves_out_on_purpose_never_reads_as_the_suite_moving(tmp_path: Path) -> None:
+    # Issue 17: jessie serves libghc-regex-tdfa-dev, which the ghc710 image leaves out for want of a pin; read
+    # as "new in jessie", it rebuilt the image (GHC and ~80 sdists) every run.
+    plan = plan_image(default().toolchains["ghc710"], default().recipes["ganeti-3.1"])
+    share = tmp_path / "share"
+    share.mkdir()
+    for name in ("packages.txt", "unpinned-packages.txt"):  # as bindist.Dockerfile copies them
+        (share / name).write_bytes(plan.files[name])
+    # What the image lacks, for the verdict: the unpinned, then what the suite did not serve at build time.
+    dockerfile = (IMAGES_DIR / "bindist.Dockerfile").read_text()
+    assert "cp /usr/share/ganeti-compat/unpinned-packages.txt /usr/share/ganeti-compat/missing-packages.txt" in dockerfile
+    (share / "missing-packages.txt").write_bytes(plan.files["unpinned-packages.txt"])
+    assert check_freshness(share, tmp_path).changes == ()
+    # A package the suite could have served and did not is news once it does.
+    with (share / "missing-packages.txt").open("a") as missing:
+        missing.write("libghc-later-dev\n")
+    assert check_freshness(share, tmp_path).changes == ("libghc-later-dev now packaged",)
 
 
 def test_ganeti_2x_finds_every_library_it_names_among_the_pins_or_ghcs_own() -> None:
@@ -179,7 +226,7 @@ def test_ganeti_2x_finds_every_library_it_names_among_the_pins_or_ghcs_own() -> 
     m = default()
     for toolchain in ("ghc78", "ghc710"):
         plan = plan_image(m.toolchains[toolchain], m.recipes["ganeti-2.x"])
-        assert plan.files["missing-packages.txt"] == b"", toolchain
+        assert plan.files["unpinned-packages.txt"] == b"", toolchain
     assert "old-time" in hackage_names(m.toolchains["ghc710"]) and "old-time" not in hackage_names(m.toolchains["ghc78"])
     assert m.sources["ganeti-2.16"].ref == "95a2a10bf9638cba31bee09582e593923cc0bc3e"  # tag v2.16.0
 
@@ -198,6 +245,10 @@ class CountingEngine:
         self.asked.append("images_labelled")
         return [("ganeti-compat/ghc96:plan-installed", "sha256:image", {})]
 
+    def hold(self, ref: str) -> str:
+        self.asked.append(f"hold {ref}")
+        return "holder"
+
     def output(self, image: str, argv: list[str], *, network: bool, timeout: float) -> tuple[int, str]:
         self.asked.append(f"output {image}")
         return 0, "release trixie Tue, 24 Nov 2026 02:12:15 UTC\n"
@@ -210,4 +261,45 @@ def test_an_image_is_worked_out_once_a_run_however_often_it_is_asked_for(tmp_pat
     images = [builder.ensure(m.toolchains["ghc96"], m.recipes["ganeti-3.1"], tmp_path / "image.log") for _ in range(3)]
     assert images[0] == images[1] == images[2] and images[0].tag == "ganeti-compat/ghc96:plan-installed"
     assert engine.asked == ["image_id debian:trixie", "image_id debian:trixie", "images_labelled",
-                            "output ganeti-compat/ghc96:plan-installed"]  # base, plan, freshness: once
+                            "hold ganeti-compat/ghc96:plan-installed",
+                            "output ganeti-compat/ghc96:plan-installed"]  # base, plan, hold, freshness: once
+
+
+def test_a_build_tags_its_image_as_its_own_until_named_and_leaves_another_process_build_alone(tmp_path: Path) -> None:
+    # Issue 17: two processes building one plan both tagged `<plan>-new`; each retagged (or removed) the other's.
+    m = default()
+    ghc96, recipe = m.toolchains["ghc96"], m.recipes["ganeti-3.1"]
+    digest = plan_image(ghc96, recipe).digest("sha256:base")
+    engine = MemoryImageEngine()
+    in_flight = f"ganeti-compat/ghc96:{digest[:16]}-new-999999-0badcafe"  # another process's build, not yet named
+    engine.image_labels["sha256:other"] = {"org.ganeti-compat.plan": digest}
+    engine.tags[in_flight] = "sha256:other"
+    image = ImageBuilder(engine, tmp_path, lambda line: None).ensure(ghc96, recipe, tmp_path / "image.log")  # type: ignore[arg-type]
+    assert not image.reused  # another's build in flight is no image to reuse
+    assert engine.built[0].startswith(f"ganeti-compat/ghc96:{digest[:16]}-new-{os.getpid()}-")
+    assert engine.built[0] != provisional_tag("ganeti-compat/ghc96", digest)  # and a random part
+    assert image.tag in engine.tags and in_flight in engine.tags  # nor an older image to remove
+    assert is_provisional(in_flight) and is_provisional(f"ganeti-compat/ghc96:{digest[:16]}-new")
+    assert not is_provisional(image.tag)
+
+
+def test_a_superseded_image_stays_while_another_run_holds_it(tmp_path: Path) -> None:
+    # Issue 17: one run's rebuild removed the image (and flavor layer) another run was between two steps on.
+    m = default()
+    ghc96, recipe, gnutls = m.toolchains["ghc96"], m.recipes["ganeti-3.1"], m.flavors["gnutls"]
+    engine = MemoryImageEngine()
+    log = tmp_path / "image.log"
+    first_run = ImageBuilder(engine, tmp_path, lambda line: None)  # type: ignore[arg-type]
+    old = first_run.ensure(ghc96, recipe, log)
+    old_layer = first_run.flavored(old, ghc96, "gnutls", gnutls.soname, log)
+    engine.installed, engine.moves = "ghc\t9.6.7-1\n", "moved ghc 9.6.6-4 9.6.7-1\n"
+    second_run = ImageBuilder(engine, tmp_path, lambda line: None)  # type: ignore[arg-type]
+    new = second_run.ensure(ghc96, recipe, log)
+    assert not new.reused and new.tag != old.tag
+    assert old.tag in engine.tags and old_layer.tag in engine.tags  # the first run goes on with them
+    first_run.release()
+    second_run.release()
+    assert engine.held == {}
+    engine.installed = "ghc\t9.6.8-1\n"  # the suite moves again: now nobody holds the older ones
+    ImageBuilder(engine, tmp_path, lambda line: None).ensure(ghc96, recipe, log)  # type: ignore[arg-type]
+    assert old.tag not in engine.tags and old_layer.tag not in engine.tags and new.tag not in engine.tags

@@ -105,8 +105,11 @@ def test_an_image_is_rebuilt_when_its_suite_moves_and_reused_while_it_does_not(
     said: list[str] = []
 
     def ensure() -> Image:
-        # A new builder each time, as each run of the tool makes its own.
-        return ImageBuilder(engine, tmp_path / "cache", said.append).ensure(toolchain, recipe, tmp_path / "image.log")
+        # A new builder each time, as each run of the tool makes its own, and lets go of its images at its end.
+        builder = ImageBuilder(engine, tmp_path / "cache", said.append)
+        image = builder.ensure(toolchain, recipe, tmp_path / "image.log")
+        builder.release()
+        return image
 
     repository.publish("1")
     first = ensure()
@@ -170,6 +173,30 @@ def test_a_last_line_without_a_newline_is_never_lost(base: str) -> None:
     outputs = {engine.output(base, ["dpkg-query", "-W", "-f=${Version}", "dpkg"], network=False, timeout=60)
                for _ in range(8)}
     assert len(outputs) == 1 and next(iter(outputs))[1].startswith("1.")
+
+
+HOLDER = ("import sys, time\nfrom compat.engine import Engine\nprint(Engine().hold(sys.argv[1]), flush=True)\n"
+          "time.sleep(300)\n")  # another run of the tool, between two steps on an image
+
+
+def test_an_image_another_live_run_holds_is_not_removed_until_that_run_ends(base: str, tmp_path: Path) -> None:
+    # Issue 17: one run's rebuild removed the image another run (another process) was between two steps on.
+    engine = Engine()
+    tag = f"ganeti-compat/hold-test:{os.getpid()}"
+    (tmp_path / "Dockerfile").write_text("ARG BASE\nFROM ${BASE}\nLABEL org.ganeti-compat.test=hold\n")
+    assert engine.build(tmp_path, tag, {"BASE": base}, {"org.ganeti-compat": "1"}, lambda line: None)[0]
+    try:
+        with subprocess.Popen([sys.executable, "-c", HOLDER, tag], cwd=ROOT, stdout=subprocess.PIPE, text=True) as other:
+            try:
+                assert other.stdout is not None and other.stdout.readline().strip() not in ("", "None")
+                assert not engine.remove_image(tag) and engine.image_id(tag) is not None  # it lives: its image stays
+            finally:
+                other.kill()
+        assert engine.remove_image(tag) and engine.image_id(tag) is None  # it ended without letting go
+        assert docker.from_env().containers.list(all=True, filters={"label": f"org.ganeti-compat.holds={tag}"}) == []
+    finally:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            docker.from_env().images.remove(tag, force=True)
 
 
 def test_clean_removes_what_a_killed_run_left_and_nothing_running(base: str, tmp_path: Path) -> None:

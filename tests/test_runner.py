@@ -266,6 +266,20 @@ def test_a_stopped_runner_starts_no_further_step_and_delivers_no_result(engine: 
     assert engine.events[-1].startswith("remove ") and not engine.volumes
 
 
+def test_a_stopped_run_lets_go_of_its_images(engine: MemoryEngine, tmp_path: Path) -> None:
+    # Issue 17: what a run holds stays only while it lives; stop() is how every run ends (compat.cli).
+    class Held(MemoryImages):
+        released = 0
+
+        def release(self) -> None:
+            self.released += 1
+
+    images = Held()
+    CellRunner(engine, matrix.load(ROOT / "tests" / "fixtures" / "matrix.yaml"), tmp_path / "runs" / "r1",
+               lambda line: None, images).stop()
+    assert images.released == 1
+
+
 def fetched_matrix(tmp_path: Path) -> matrix.Matrix:
     """The fixture matrix with its source fetched (a tarball) rather than copied from a directory."""
     data = yaml.safe_load((ROOT / "tests" / "fixtures" / "matrix.yaml").read_text())
