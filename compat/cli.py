@@ -366,8 +366,10 @@ def write_matrix_reports(reports: Path, m: Matrix, run: str | None = None
         results, title = load_run(reports / "runs" / run, unreadable), f"run {run}"
     else:
         cells = set(expected.matrix_cells(m))
-        results, title = latest_cells(reports, defined_by(m), wanted=cells, unreadable=unreadable), LATEST_TITLE
-    faults = latest_cells(reports, defined_by(m), ("fault-injection",), set(expected.matrix_cells(m)), unreadable)
+        results = latest_cells(reports, defined_by(m), wanted=cells, unreadable=unreadable, window=m.retention)
+        title = LATEST_TITLE
+    faults = latest_cells(reports, defined_by(m), ("fault-injection",), set(expected.matrix_cells(m)), None,
+                          m.retention)
     if not results and not faults and not unreadable:
         raise CompatError(f"{reports}/runs: no cell results{f' in run {run}' if run else ' of an ordinary run'}; "
                           "run `python -m compat run` first")

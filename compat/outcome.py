@@ -7,13 +7,27 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from compat import facts
 from compat.analysis.probe import parse_probe
 from compat.status import Status
+from compat.stored import (
+    FLAG,
+    NUMBER,
+    OPTIONAL_TEXT,
+    TEXT,
+    TEXTS,
+    WHOLE,
+    Fields,
+    ListOf,
+    Made,
+    MapOf,
+    Optional,
+    Text,
+)
 from compat.verdict import CellOutcome, Step, judge
 
 JUDGE_FILES = ("verdict.py", "outcome.py", "facts.py", "status.py", "analysis")
@@ -65,41 +79,17 @@ class Outcome:
     def built(self) -> bool:
         return any(s.name == "build" and s.exit_code == 0 and not s.out_of_memory for s in self.steps)
 
-    @classmethod
-    def from_dict(cls, data: Any) -> Outcome:
-        """ValueError naming the field when a stored outcome is not one this version wrote."""
-        if not isinstance(data, dict):
-            raise ValueError("field 'outcome' is not an object")  # noqa: TRY004 - bad file content, not a bad call
-        known = {f.name: f for f in fields(cls)}
-        values = {key: value for key, value in data.items() if key in known}
-        steps = values.get("steps", [])
-        if not isinstance(steps, list) or not all(isinstance(s, dict) for s in steps):
-            raise ValueError("field 'outcome.steps' is not a list of steps")
-        try:
-            values["steps"] = tuple(StepRecord(**{k: v for k, v in s.items() if k in StepRecord.__dataclass_fields__})
-                                    for s in steps)
-        except TypeError as exc:
-            raise ValueError(f"field 'outcome.steps': {exc}") from None
-        for name in ("incomplete", "binaries", "missing_packages"):
-            values[name] = tuple(values.get(name, ()))
-        outcome = cls(**values)
-        _check_types(outcome)
-        return outcome
 
 
-def _check_types(outcome: Outcome) -> None:
-    texts = [outcome.soname, outcome.suite, *outcome.incomplete, *outcome.binaries, *outcome.missing_packages,
-             *outcome.texts.values(), *outcome.texts.keys()] if isinstance(outcome.texts, dict) else [None]
-    optional = [outcome.unavailable, outcome.runner_error, outcome.engine_lost, outcome.junit_name, outcome.junit,
-                outcome.probe, outcome.pinned_by] + [s.log for s in outcome.steps]
-    numbers = [s.exit_code for s in outcome.steps] + [s.out_of_memory for s in outcome.steps]
-    if not (all(isinstance(t, str) for t in texts) and all(isinstance(t, (str, type(None))) for t in optional)
-            and all(isinstance(n, (int, type(None))) and not isinstance(n, bool) for n in numbers)
-            and all(isinstance(s.name, str) for s in outcome.steps)
-            and all(isinstance(s.limit, (int, float, type(None))) for s in outcome.steps)
-            and isinstance(outcome.probe_requests, int) and isinstance(outcome.expects_tests, bool)
-            and isinstance(outcome.probe_timed_out, bool)):
-        raise ValueError("field 'outcome' holds a value of the wrong type")
+STEP = Made(Fields({"name": Text(40), "exit_code": Optional(WHOLE), "log": OPTIONAL_TEXT, "limit": Optional(NUMBER),
+                    "out_of_memory": Optional(WHOLE)}, required=("name", "exit_code")), lambda v: StepRecord(**v))
+OUTCOME = Made(Fields({
+    "soname": TEXT, "unavailable": Optional(Text(lines=True)), "runner_error": OPTIONAL_TEXT,
+    "engine_lost": OPTIONAL_TEXT, "steps": Made(ListOf(STEP, 100), tuple), "expects_tests": FLAG,
+    "junit_name": OPTIONAL_TEXT, "junit": OPTIONAL_TEXT, "texts": MapOf(TEXT, 100),
+    "incomplete": Made(TEXTS, tuple), "binaries": Made(TEXTS, tuple), "probe": OPTIONAL_TEXT,
+    "probe_requests": WHOLE, "probe_timed_out": FLAG, "missing_packages": Made(TEXTS, tuple),
+    "pinned_by": OPTIONAL_TEXT, "suite": TEXT}, required=("soname",)), lambda v: Outcome(**v))
 
 
 def read_inside(run_dir: Path, relative: str | None) -> str | None:

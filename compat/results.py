@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -11,8 +12,26 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compat.outcome import Outcome, judged
+from compat import matrix as matrix_names
+from compat.outcome import OUTCOME, Outcome, judged
 from compat.status import Status
+from compat.stored import (
+    FLAG,
+    NUMBER,
+    OPTIONAL_TEXT,
+    TEXT,
+    TEXTS,
+    WHOLE,
+    Check,
+    Fields,
+    ListOf,
+    MapOf,
+    Name,
+    Optional,
+    Text,
+    clean,
+    load_json,
+)
 
 RUN_KINDS = ("matrix", "session", "fault-injection", "bench", "test")
 ORDINARY = ("matrix", "session")  # the runs a matrix report is made of
@@ -65,50 +84,40 @@ class CellResult:
     @classmethod
     def from_dict(cls, data: Any) -> CellResult:
         """A result read back; ValueError naming the field when it is not one this version can trust."""
-        if not isinstance(data, dict):
-            raise ValueError(f"not a JSON object but {type(data).__name__}")  # noqa: TRY004 - bad file content, not a bad call
-        for name, kinds in FIELD_TYPES.items():
-            if name in data and not isinstance(data[name], kinds):
-                raise ValueError(f"field {name!r} is {type(data[name]).__name__}, not what schema {SCHEMA_VERSION} "
-                                 "writes")
-        for name in ("toolchain", "source", "flavor", "status"):
-            if name not in data:
-                raise ValueError(f"field {name!r} is missing")
-        if data["status"] not in set(Status):
-            raise ValueError(f"unknown status {str(data['status'])[:40]!r}")
-        if data.get("schema", SCHEMA_VERSION) > SCHEMA_VERSION:
-            raise ValueError(f"schema {data['schema']} is newer than this version's {SCHEMA_VERSION}: upgrade ganeti-compat")
-        if not all(isinstance(line, str) for line in data.get("evidence", [])):
-            raise ValueError("field 'evidence' holds something other than lines")
-        tests = data.get("tests")
-        if tests is not None and not (all(isinstance(tests.get(k), int) for k in ("total", "passed", "failed"))
-                                      and all(isinstance(n, str) for n in tests.get("failed_names", []))):
-            raise ValueError("field 'tests' is not {total, passed, failed, failed_names}")
-        if not all(isinstance(f, dict) and isinstance(f.get("name"), str) and isinstance(f.get("evidence", []), list)
-                   for f in data.get("flags", [])):
-            raise ValueError("field 'flags' is not a list of {name, evidence}")
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in data.get("timings", {}).values()):
-            raise ValueError("field 'timings' holds something other than seconds")
-        if not all(isinstance(v, str) for v in [*data.get("manifest", {}).values(), *data.get("logs", {}).values()]):
-            raise ValueError("field 'manifest' or 'logs' holds something other than text")
-        known = set(cls.__dataclass_fields__)
-        values = {key: value for key, value in data.items() if key in known}
-        if values.get("outcome") is not None:
-            values["outcome"] = Outcome.from_dict(values["outcome"])
+        values = CELL.read(data, "")
+        if values.get("schema", SCHEMA_VERSION) > SCHEMA_VERSION:
+            raise ValueError(f"schema {values['schema']} is newer than this version's {SCHEMA_VERSION}: upgrade "
+                             "ganeti-compat")
         return cls(**values)
 
 
-OPTIONAL_TEXT = (str, type(None))
-OPTIONAL_MAP = (dict, type(None))
-FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
-    "toolchain": str, "source": str, "flavor": str, "status": str, "cause": OPTIONAL_TEXT, "evidence": list,
-    "tests": OPTIONAL_MAP, "timings": dict, "ghc": OPTIONAL_MAP, "image": OPTIONAL_TEXT,
-    "image_reused": (bool, type(None)), "image_freshness": OPTIONAL_TEXT, "compiled_by": OPTIONAL_TEXT,
-    "source_version": OPTIONAL_TEXT, "source_digest": OPTIONAL_TEXT, "logs": dict, "flags": list, "ssl": OPTIONAL_MAP,
-    "probe": OPTIONAL_MAP, "packages": dict, "manifest": dict, "ssl_recommendation": str,
-    "fault_injection": OPTIONAL_MAP, "run_id": str, "started": str, "fingerprint": OPTIONAL_TEXT,
-    "reused_from": OPTIONAL_TEXT, "outcome": OPTIONAL_MAP, "judge": OPTIONAL_TEXT, "schema": int,
-}
+NAME = Name(re.compile(rf"(?=.{{1,63}}$){matrix_names.NAME}"))
+HASKELL_COUNTS = Fields({"total": WHOLE, "passed": WHOLE, "failed": WHOLE, "failed_names": ListOf(Text(500))},
+                        required=("total", "passed", "failed"))
+CELL = Fields({
+    "toolchain": NAME, "source": NAME, "flavor": NAME,
+    "status": Check(Text(40), lambda text: None if text in set(Status) else f"unknown status {text!r}"),
+    "cause": Optional(Text(40)), "evidence": ListOf(TEXT, 1000), "tests": Optional(HASKELL_COUNTS),
+    "timings": MapOf(NUMBER, 100),
+    "ghc": Optional(Fields({"version": OPTIONAL_TEXT, "integer_library": OPTIONAL_TEXT,
+                            "integer_library_version": OPTIONAL_TEXT, "bignum_backend": OPTIONAL_TEXT,
+                            "replaces_gmp_allocator": Optional(FLAG)})),
+    "image": OPTIONAL_TEXT, "image_reused": Optional(FLAG), "image_freshness": OPTIONAL_TEXT,
+    "compiled_by": OPTIONAL_TEXT, "source_version": OPTIONAL_TEXT, "source_digest": OPTIONAL_TEXT,
+    "logs": MapOf(TEXT, 1000),
+    "flags": ListOf(Fields({"name": Text(100), "evidence": ListOf(TEXT, 1000)}, required=("name",)), 1000),
+    "ssl": Optional(Fields({"binaries": TEXTS, "curl_flavors": TEXTS, "tls_stacks": MapOf(TEXTS), "gmp_loaded": FLAG,
+                            "gmp_hook": FLAG, "gmp_allocations_per_request": Optional(NUMBER)})),
+    "probe": Optional(Fields({"requests": WHOLE, "plain": TEXT, "counting": TEXT, "hostile": TEXT,
+                              "gmp_allocations_per_request": Optional(NUMBER), "built": FLAG, "timed_out": FLAG})),
+    "packages": MapOf(Check(ListOf(TEXT), lambda pair: None if len(pair) == 2 else "not [version, abi]")),
+    "manifest": MapOf(TEXT), "ssl_recommendation": TEXT,
+    "fault_injection": Optional(Fields({"hostile_gmp": TEXT, "says": TEXT,
+                                        "gmp_allocations_per_request": Optional(NUMBER)},
+                                       required=("hostile_gmp", "says"))),
+    "run_id": TEXT, "started": TEXT, "fingerprint": OPTIONAL_TEXT, "reused_from": OPTIONAL_TEXT,
+    "outcome": Optional(OUTCOME), "judge": OPTIONAL_TEXT, "schema": WHOLE,
+}, required=("toolchain", "source", "flavor", "status"))
 
 
 @dataclass
@@ -135,18 +144,36 @@ def write_run(run_dir: Path, record: RunRecord) -> None:
     write_atomic(run_dir / "run.json", json.dumps(asdict(record), indent=2, sort_keys=True) + "\n")
 
 
-def load_run_record(run_dir: Path) -> RunRecord | None:
-    """The run's record; None for a run without one (made by an older version: its kind is unknown)."""
-    try:
-        data = json.loads((run_dir / "run.json").read_bytes().decode("utf-8"))
-        known = set(RunRecord.__dataclass_fields__)
-        record = RunRecord(**{key: value for key, value in data.items() if key in known})
-    except (OSError, ValueError, TypeError, AttributeError):
-        return None
-    texts = (record.run_id, record.kind, record.started)
-    if not all(isinstance(text, str) for text in texts) or not isinstance(record.finished, (str, type(None))):
-        return None
+RUN = Fields({"run_id": Name(re.compile(matrix_names.RUN_ID)), "kind": Text(40), "matrix_digest": Text(128),
+              "tool_version": Text(100), "started": Text(40), "finished": Optional(Text(40)), "interrupted": FLAG,
+              "reason": OPTIONAL_TEXT, "cells": ListOf(Name(re.compile(r"(?=.{1,200}$)[a-z0-9._-]+")))},
+             required=("run_id", "kind", "matrix_digest", "tool_version", "started"))
+
+
+def read_run_record(run_dir: Path) -> RunRecord:
+    """run.json of a run directory; OSError or ValueError saying why it cannot be trusted. The directory is
+    the truth: a record naming another run is refused."""
+    record = RunRecord(**RUN.read(load_json(run_dir / "run.json"), ""))
+    if record.run_id != run_dir.name:
+        raise ValueError(f"run_id: {record.run_id!r}, but the run's directory is {clean(run_dir.name, 80)!r}")
     return record
+
+
+def load_run_record(run_dir: Path, unreadable: list[str] | None = None) -> RunRecord | None:
+    """The run's record; None for a run without one (made by an older version: its kind is unknown) or with
+    one that cannot be trusted (named in `unreadable`)."""
+    if run_dir.is_symlink() or not (run_dir / "run.json").exists():
+        return None
+    try:
+        return read_run_record(run_dir)
+    except (OSError, ValueError) as exc:
+        if unreadable is not None:
+            unreadable.append(f"{run_dir / 'run.json'}: {_why(exc)}")
+        return None
+
+
+def _why(exc: Exception) -> str:
+    return clean(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 300)
 
 
 def judge_again(result: CellResult, run_dir: Path) -> None:
@@ -199,18 +226,28 @@ def load_run(run_dir: Path, unreadable: list[str] | None = None) -> list[CellRes
     empty, not UTF-8, wrongly typed, an unknown status, a newer schema) is skipped and named in
     `unreadable` ("path: why")."""
     results = []
-    for path in sorted((run_dir / "cells").glob("*.json")):
+    cells = run_dir / "cells"
+    if run_dir.is_symlink() or cells.is_symlink():
+        return []  # never read outside reports/
+    for path in sorted(cells.glob("*.json")):
         try:
-            results.append(read_cell(path))
-        except (OSError, ValueError, TypeError) as exc:
+            result = read_cell(path)
+        except (OSError, ValueError, TypeError, RecursionError) as exc:
             if unreadable is not None:
-                unreadable.append(f"{path}: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}")
+                unreadable.append(f"{path}: {_why(exc)}")
+            continue
+        result.run_id = run_dir.name  # the directory is the truth, whatever the file says
+        results.append(result)
     return results
 
 
 def read_cell(path: Path) -> CellResult:
-    """One cell result file; OSError, ValueError or TypeError when it cannot be trusted (see load_run)."""
-    return CellResult.from_dict(json.loads(path.read_bytes().decode("utf-8")))
+    """One cell result file; OSError or ValueError when it cannot be trusted (see load_run). Its name must
+    be its cell's key: a file that claims another cell is refused."""
+    result = CellResult.from_dict(load_json(path))
+    if path.name != f"{result.key}.json":
+        raise ValueError(f"it holds cell {result.key}, not the one its name says")
+    return result
 
 
 def copy_log(from_run: Path, to_run: Path, relative: str) -> bool:
@@ -226,26 +263,31 @@ def copy_log(from_run: Path, to_run: Path, relative: str) -> bool:
     return True
 
 
-def run_records(reports: Path) -> list[tuple[RunRecord, Path]]:
+def run_records(reports: Path, unreadable: list[str] | None = None) -> list[tuple[RunRecord, Path]]:
     """Every run that has a record, oldest first (reading only the small run.json files)."""
     found = []
     for run_dir in (reports / "runs").glob("*") if (reports / "runs").is_dir() else []:
-        record = load_run_record(run_dir)
+        record = load_run_record(run_dir, unreadable)
         if record is not None:
             found.append((record, run_dir))
     return sorted(found, key=lambda item: (item[0].started, item[0].run_id))
 
 
 def latest_cells(reports: Path, defined: Callable[[CellResult], bool], kinds: tuple[str, ...] = ORDINARY,
-                 wanted: set[str] | None = None, unreadable: list[str] | None = None) -> list[CellResult]:
+                 wanted: set[str] | None = None, unreadable: list[str] | None = None, window: int | None = None
+                 ) -> list[CellResult]:
     """For every cell the current matrix defines, its most recent result among runs of these kinds: what
     `nox -s ghc96` then `nox -s ghc90` add up to. Fault-injection, benchmark and test runs, runs of unknown
     kind and cells the matrix no longer defines never stand in for a cell's result. Runs are read newest
-    first, and no further once every cell in `wanted` was found (a long history costs what it must)."""
+    first, no further once every cell in `wanted` was found, and at most `window` of them."""
     newest: dict[str, CellResult] = {}
-    for record, run_dir in reversed(run_records(reports)):
+    read = 0
+    for record, run_dir in reversed(run_records(reports, unreadable)):
         if record.kind not in kinds:
             continue
+        if window is not None and read >= window:
+            break
+        read += 1
         for result in load_run(run_dir, unreadable):
             if defined(result) and (result.key not in newest or result.started > newest[result.key].started):
                 newest[result.key] = result
