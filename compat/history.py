@@ -13,8 +13,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from compat import expected
-from compat.analysis.junit import case_states
+from compat.analysis.junit import MAX_CHARS, case_states
 from compat.matrix import Expectation
+from compat.outcome import read_inside
 from compat.results import CellResult, RunRecord, load_run, load_run_record, run_records
 from compat.status import Status
 
@@ -204,9 +205,10 @@ def junit_states(run: RunResults, cell: CellResult) -> dict[str, bool] | None:
     path = cell.logs.get("junit")
     if not path:
         return None
+    text = read_inside(run.run_dir, path, MAX_CHARS + 1)  # a larger file is refused, never read whole
     try:
-        return case_states((run.run_dir / path).read_text(errors="replace"))
-    except (OSError, ValueError):
+        return case_states(text) if text is not None else None
+    except ValueError:
         return None
 
 

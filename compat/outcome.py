@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from compat import facts
+from compat.analysis.junit import MAX_CHARS
 from compat.analysis.probe import parse_probe
 from compat.status import Status
 from compat.stored import (
@@ -27,6 +28,7 @@ from compat.stored import (
     MapOf,
     Optional,
     Text,
+    read_bytes,
 )
 from compat.verdict import CellOutcome, Step, judge
 
@@ -92,16 +94,17 @@ OUTCOME = Made(Fields({
     "pinned_by": OPTIONAL_TEXT, "suite": TEXT}, required=("soname",)), lambda v: Outcome(**v))
 
 
-def read_inside(run_dir: Path, relative: str | None) -> str | None:
-    """A text the outcome names, only from inside its run directory: a stored path is data, never a way out."""
+def read_inside(run_dir: Path, relative: str | None, limit: int = -1) -> str | None:
+    """A text a result names, only from inside its run directory (a stored path is data, never a way out),
+    at most `limit` bytes of it (-1: all); None when it is not there."""
     if not relative:
         return None
     path = run_dir / relative
     try:
-        if not path.resolve().is_relative_to(run_dir.resolve()) or not path.is_file():
+        if not path.resolve().is_relative_to(run_dir.resolve()):
             return None
-        return path.read_text(errors="replace")
-    except OSError:
+        return read_bytes(path, limit).decode(errors="replace")
+    except (OSError, ValueError):
         return None
 
 
@@ -116,7 +119,8 @@ def reread(outcome: Outcome, run_dir: Path) -> CellOutcome:
         unavailable=outcome.unavailable, runner_error=outcome.runner_error, engine_lost=outcome.engine_lost,
         steps=tuple(Step(s.name, s.exit_code, read_inside(run_dir, s.log) or "", s.limit, s.out_of_memory)
                     for s in outcome.steps),
-        expects_tests=outcome.expects_tests, junit_name=outcome.junit_name, junit=read_inside(run_dir, outcome.junit),
+        expects_tests=outcome.expects_tests, junit_name=outcome.junit_name,
+        junit=read_inside(run_dir, outcome.junit, MAX_CHARS + 1),
         facts=facts.verdicts(texts, outcome.soname) if texts else None, incomplete=tuple(incomplete),
         own_sources=facts.own_sources(texts["haskell-sources.txt"]) if "haskell-sources.txt" in texts else None,
         probe=parse_probe(probe_text or "", outcome.probe_requests, outcome.probe_timed_out)

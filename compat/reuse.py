@@ -64,6 +64,7 @@ def earlier_result(reports: Path, key: str, wanted: str, this_run: str) -> tuple
         except (OSError, ValueError, TypeError):
             continue  # not there, or unreadable: the report names it; nothing to take from it
         if found.fingerprint == wanted:
+            found.run_id = run_dir.name  # the directory is the truth, whatever the file says
             return (found, run_dir) if found.status.reusable else None
     return None
 

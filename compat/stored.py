@@ -31,13 +31,18 @@ def clean(text: str, limit: int = MAX_TEXT) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def load_json(path: Path, max_bytes: int = MAX_BYTES) -> Any:
-    """A JSON file's value; OSError or ValueError saying why it cannot be read. A symlink is not followed."""
+def read_bytes(path: Path, limit: int) -> bytes:
+    """At most `limit` bytes of a regular file; a symlink is not followed (OSError), nor is a directory read."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise ValueError("not a regular file")
-        data = handle.read(max_bytes + 1)
+        return handle.read(limit)
+
+
+def load_json(path: Path, max_bytes: int = MAX_BYTES) -> Any:
+    """A JSON file's value; OSError or ValueError saying why it cannot be read. A symlink is not followed."""
+    data = read_bytes(path, max_bytes + 1)
     if len(data) > max_bytes:
         raise ValueError(f"larger than {max_bytes} bytes")
     text = data.decode("utf-8")
