@@ -17,7 +17,7 @@ from typing import Protocol
 
 from compat import facts, reuse, sources
 from compat.analysis.probe import ProbeOutcome, parse_probe
-from compat.engine import LABEL, RunOutcome
+from compat.engine import LABEL, EngineDropped, RunOutcome
 from compat.errors import ToolchainUnavailable
 from compat.images import FETCH_RECIPE, IMAGES_DIR, Image, ImageBuildFailed, fetcher, tar_directory, tar_files
 from compat.matrix import Limits, Matrix, Recipe, Source, Toolchain
@@ -192,8 +192,7 @@ class CellRunner:
                             built_by = cell
                 except Exception as exc:  # noqa: BLE001 - the runner failed, not the cell: say so and go on
                     seen.runner_error = self._runner_error(cell, result, exc)
-                    if not self.engine.alive():
-                        seen.engine_lost = f"the Docker engine stopped answering: {seen.runner_error}"
+                    seen.engine_lost = self._engine_lost(exc, seen.runner_error)
                 self._go_on()
                 if seen.taken is not None:
                     result = seen.taken
@@ -241,6 +240,13 @@ class CellRunner:
             result.manifest = facts.manifest(seen.texts["dpkg-all.tsv"])
         if result.source_version:
             result.manifest["source"] = result.source_version
+
+    def _engine_lost(self, exc: Exception, error: str) -> str | None:
+        """Why the engine, not the cell, ended a step: it said so (the connection broke under the step, even
+        if the engine answers again), or it no longer answers; None when the tool itself failed."""
+        if isinstance(exc, EngineDropped):
+            return str(exc)
+        return None if self.engine.alive() else f"the Docker engine stopped answering: {error}"
 
     def _runner_error(self, cell: Cell, result: CellResult, exc: Exception) -> str:
         """The exception in one line; the traceback goes to the cell's runner-error.log."""
