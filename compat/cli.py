@@ -205,7 +205,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     say(f"run {run_id} ({record.kind}): {len(record.cells)} cell(s), results in {run_dir}")
     images = ImageBuilder(engine, args.reports / "cache", say, mirrors=mirrors)
     cpus = engine.cpus()
-    jobs = min(args.jobs or schedule.default_jobs(cpus, engine.memory()), max(1, len(groups)))
+    jobs = schedule.choose_jobs(args.jobs, cpus, engine.memory(), m.limits.memory_mib, len(groups), say)
     runner = CellRunner(engine, m, run_dir, say, images, keep=args.keep,
                         probe=ProbeSettings(args.probe_requests, args.probe_fault),
                         reuse=not args.fresh and record.kind in ORDINARY, cores=schedule.cores_per_group(cpus, jobs))
@@ -537,7 +537,7 @@ def download_places(given: list[str] | None) -> tuple[str, ...]:
 
 
 JOBS_HELP = ("groups of toolchain x source at once, each with its share of the cores (default: one per two cores, "
-             "as memory allows: 2 GiB each)")
+             "as the engine's memory allows: limits.memory_mib each, at least 2 GiB)")
 
 
 def jobs_argument(text: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import io
 import os
@@ -9,6 +10,7 @@ import socket
 import tarfile
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import Any
 import docker
 import docker.errors
 import requests.exceptions
+import urllib3.exceptions
 
 from compat.errors import EngineUnavailable
 from compat.matrix import Limits
@@ -27,10 +30,18 @@ HOLDS = f"{LABEL}.holds"  # the image a never-started container keeps for its ow
 BUILD_USER = "builder"
 HOW_TO_START = "start one (apt-get install docker.io; dockerd &) or point DOCKER_HOST at one"
 NOT_EXECUTABLE = {127: "not found", 126: "not executable"}  # Engine.run writes "<this>: COMMAND" to the log
+PING_TIMEOUT = 10.0  # seconds: whether the engine answers is asked quickly, even of a remote host gone silent
+ANSWER_WAIT = 30.0  # seconds an engine whose connection broke is given to answer again (a dockerd restart)
+RECONNECTS = 3  # broken connections one step survives while its container runs on (a remote engine's blips)
 
 
 class EngineRefused(Exception):
     """The engine answered, but would not make or start the container (one line: its reason)."""
+
+
+class EngineDropped(Exception):
+    """The connection to the engine broke during a step and the step cannot be judged: the engine no longer
+    answers, or the container ended meanwhile (a restarting dockerd kills it). Never the toolchain's doing."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,7 @@ class Engine:
             # A step may print nothing for longer than any read timeout (a quiet link, a long test):
             # its log stream gets a client that waits as long as the container lives.
             self.stream_client = docker.from_env(timeout=None)
+            self.ping_client = docker.from_env(timeout=PING_TIMEOUT)
             self.client.ping()
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             reason = str(exc).splitlines()[0][:160]
@@ -60,11 +72,12 @@ class Engine:
     def close(self) -> None:
         self.client.close()
         self.stream_client.close()
+        self.ping_client.close()
 
     def alive(self) -> bool:
         """Whether the engine still answers (after a failure: the engine's, or the cell's?)."""
         try:
-            return bool(self.client.ping())
+            return bool(self.ping_client.ping())
         except (docker.errors.DockerException, requests.exceptions.RequestException):
             return False
 
@@ -233,7 +246,7 @@ class Engine:
             environment=env, volumes={volume: {"bind": mount, "mode": "rw"}} if volume else {},
             network_mode="bridge" if network else "none", labels={LABEL: "1", **labels}, detach=True,
             privileged=False, security_opt=["no-new-privileges"], **capped)
-        try:
+        with _removed(container):
             try:
                 container.start()
             except docker.errors.APIError as exc:
@@ -251,18 +264,44 @@ class Engine:
             pump.finish(self.client.api.logs(container.id, stream=False))
             container.reload()
             out_of_memory = bool(container.attrs["State"].get("OOMKilled"))
-        finally:
-            _discard(container)
         return RunOutcome(exit_code, out_of_memory)
 
-    @classmethod
-    def _wait(cls, container: Any, timeout: float) -> int | None:
-        """The exit code, or None when the container was killed at its timeout."""
+    def _wait(self, container: Any, timeout: float) -> int | None:
+        """The exit code, or None when the container was killed at its timeout. A broken connection is no
+        timeout: while the engine answers again and the container runs on, the wait goes on (bounded)."""
+        deadline = time.monotonic() + timeout
+        for _ in range(RECONNECTS + 1):
+            try:
+                status: dict[str, Any] = container.wait(timeout=max(1.0, deadline - time.monotonic()))
+                return int(status.get("StatusCode", -1))
+            except requests.exceptions.RequestException as exc:
+                if _read_timed_out(exc):
+                    return self._kill(container)
+                self._check_running(container, _one_line(exc))
+        raise EngineDropped(f"the connection to the Docker engine broke {RECONNECTS + 1} times in one step")
+
+    def _check_running(self, container: Any, why: str) -> None:
+        """After a broken connection: return when the engine answers again and the container still runs. Else
+        the step is lost with the engine: a container a restarting dockerd killed did not crash."""
+        if not self._answers_within(ANSWER_WAIT):
+            raise EngineDropped(f"the Docker engine stopped answering: {why}")
         try:
-            status: dict[str, Any] = container.wait(timeout=max(1.0, timeout))
-            return int(status.get("StatusCode", -1))
-        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
-            return cls._kill(container)
+            container.reload()
+            state = container.attrs["State"]
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise EngineDropped(f"the connection to the Docker engine broke ({why}) and the step's container "
+                                f"cannot be seen ({_one_line(exc)})") from None
+        if state.get("Status") != "running":
+            raise EngineDropped(f"the connection to the Docker engine broke ({why}) and the step's container no "
+                                f"longer runs ({state.get('Status')}, exit code {state.get('ExitCode')})")
+
+    def _answers_within(self, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while not self.alive():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
+        return True
 
     @staticmethod
     def _kill(container: Any) -> int | None:
@@ -344,6 +383,33 @@ def _owner_alive(labels: dict[str, str]) -> bool:
     except PermissionError:
         return True  # alive, another user's
     return True
+
+
+@contextlib.contextmanager
+def _removed(container: Any) -> Iterator[None]:
+    """Remove a step's container however the step ends. After a lost engine, only if it answers: an error of
+    its removal would hide why the step ended (`clean` removes what is left)."""
+    try:
+        yield
+    except EngineDropped:
+        with contextlib.suppress(docker.errors.DockerException, requests.exceptions.RequestException):
+            _discard(container)
+        raise
+    except BaseException:
+        _discard(container)
+        raise
+    _discard(container)
+
+
+def _read_timed_out(exc: Exception) -> bool:
+    """Whether a wait ran out of time. requests says so as ReadTimeout, or as a ConnectionError around
+    urllib3's ReadTimeoutError when the time runs out in the body (dockerd sends the headers at once)."""
+    return isinstance(exc, requests.exceptions.ReadTimeout) or any(
+        isinstance(arg, urllib3.exceptions.ReadTimeoutError) for arg in exc.args)
+
+
+def _one_line(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
 
 
 def _discard(item: Any) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from compat import facts, reuse, sources
-from compat.engine import LABEL, RunOutcome
+from compat.engine import LABEL, EngineDropped, RunOutcome
 from compat.errors import ToolchainUnavailable
 from compat.images import FETCH_RECIPE, IMAGES_DIR, Image, ImageBuildFailed, fetcher, tar_directory, tar_files
 from compat.matrix import Limits, Matrix, Recipe, Source, Toolchain
@@ -200,8 +200,7 @@ class CellRunner:
                             taken_first = cell
                 except Exception as exc:  # noqa: BLE001 - the runner failed, not the cell: say so and go on
                     seen.runner_error = self._runner_error(cell, result, exc)
-                    if not self.engine.alive():
-                        seen.engine_lost = f"the Docker engine stopped answering: {seen.runner_error}"
+                    seen.engine_lost = self._engine_lost(exc, seen.runner_error)
                 self._go_on()
                 if seen.taken is not None:
                     result = seen.taken
@@ -233,6 +232,13 @@ class CellRunner:
             missing_packages=seen.missing_packages, suite=cell.toolchain.suite,
             pinned_by=cell.toolchain.name if cell.toolchain.kind == "bindist" else None)
         judge_again(result, self.run_dir)
+
+    def _engine_lost(self, exc: Exception, error: str) -> str | None:
+        """Why the engine, not the cell, ended a step: it said so (the connection broke under the step, even
+        if the engine answers again), or it no longer answers; None when the tool itself failed."""
+        if isinstance(exc, EngineDropped):
+            return str(exc)
+        return None if self.engine.alive() else f"the Docker engine stopped answering: {error}"
 
     def _runner_error(self, cell: Cell, result: CellResult, exc: Exception) -> str:
         """The exception in one line; the traceback goes to the cell's runner-error.log."""

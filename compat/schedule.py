@@ -19,10 +19,24 @@ STOP_WAIT = 60.0  # seconds a stopped run waits for its groups to leave their ki
 Group = TypeVar("Group")
 
 
-def default_jobs(cpus: int, memory_bytes: int) -> int:
+def default_jobs(cpus: int, memory_bytes: int, memory_mib: int) -> int:
     """Groups at once: two cores each (one core per group leaves GHC's make -j nothing to spread), and
-    never more than the memory holds."""
-    return max(1, min(cpus // 2, memory_bytes // GROUP_MEMORY))
+    never more than the memory holds: a group's step may use its limit (limits.memory_mib), and past the
+    engine's memory the host's OOM killer, not the limit, kills a compile (a crash nobody caused)."""
+    per_group = max(GROUP_MEMORY, memory_mib << 20)
+    return max(1, min(cpus // 2, memory_bytes // per_group))
+
+
+def choose_jobs(asked: int | None, cpus: int, memory_bytes: int, memory_mib: int, groups: int,
+                say: Callable[[str], None]) -> int:
+    """Groups at once, as asked (`--jobs`) or by default, never more than there are groups. An asked
+    number that may need more memory than the engine has is said in one line, not refused: the user
+    may know the steps stay well under their limit."""
+    jobs = min(asked or default_jobs(cpus, memory_bytes, memory_mib), max(1, groups))
+    if asked and memory_bytes and jobs * (memory_mib << 20) > memory_bytes:
+        say(f"--jobs {jobs}: {jobs} groups may use {jobs * memory_mib} MiB at once (limits.memory_mib "
+            f"{memory_mib} each), the engine has {memory_bytes >> 20} MiB: the host may kill a step (a crash)")
+    return jobs
 
 
 def cores_per_group(cpus: int, jobs: int) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 from compat.matrix import Source
@@ -33,8 +34,19 @@ def local_path(source: Source, matrix_file: Path) -> Path:
 
 
 def tree_digest(directory: Path) -> str:
-    """sha256 over the relative names and contents of every file, so an unchanged tree has one digest."""
+    """sha256 over every file's relative name, kind and content, so an unchanged tree has one digest and a
+    tree the build would see differently (`chmod -x configure`, a link retargeted) has another."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(directory)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in sorted(p for p in directory.rglob("*") if p.is_symlink() or p.is_file()):
+        kind, data = _entry(path)
+        # The length makes the stream unambiguous: a file's content may hold NULs and look like a name.
+        digest.update(b"%s %d %s\0" % (kind, len(data), str(path.relative_to(directory)).encode()) + data)
     return digest.hexdigest()
+
+
+def _entry(path: Path) -> tuple[bytes, bytes]:
+    """A file as the container gets it (tar keeps modes and links): a symlink as its target, else whether
+    it is executable and its content."""
+    if path.is_symlink():
+        return b"link", os.readlink(path).encode()
+    return (b"exec" if path.stat().st_mode & 0o111 else b"file"), path.read_bytes()

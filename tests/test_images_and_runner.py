@@ -89,6 +89,28 @@ def test_tree_digest_changes_with_content(tmp_path: Path) -> None:
     assert sources.tree_digest(tmp_path) != before
 
 
+def test_tree_digest_covers_the_executable_bit_and_symlinks_as_links(tmp_path: Path) -> None:
+    configure = tmp_path / "configure"
+    configure.write_text("#!/bin/sh\n")
+    configure.chmod(0o755)
+    executable = sources.tree_digest(tmp_path)
+    assert sources.tree_digest(tmp_path) == executable
+    configure.chmod(0o644)  # `chmod -x configure`: the build now fails with exit 126, so no earlier pass holds
+    assert sources.tree_digest(tmp_path) != executable
+    configure.chmod(0o755)
+    (tmp_path / "target").write_text("x")
+    (tmp_path / "other").write_text("x")
+    (tmp_path / "copy").write_text("x")
+    copied = sources.tree_digest(tmp_path)
+    (tmp_path / "copy").unlink()
+    (tmp_path / "copy").symlink_to("target")  # the same content through the link, but a link in the tree
+    linked = sources.tree_digest(tmp_path)
+    assert linked != copied
+    (tmp_path / "copy").unlink()
+    (tmp_path / "copy").symlink_to("other")  # the same content again, another link
+    assert sources.tree_digest(tmp_path) not in (linked, copied)
+
+
 def test_unavailability_is_remembered_per_toolchain_and_recipe(tmp_path: Path) -> None:
     m = default()
     gone = dataclasses.replace(m.toolchains["ghc710"], downloads=(

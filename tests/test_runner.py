@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compat import matrix, sources
+from compat.engine import EngineDropped
 from compat.errors import ToolchainUnavailable
 from compat.images import Image, repository_of
 from compat.results import CellResult
@@ -214,6 +215,26 @@ def test_an_engine_that_stops_answering_ends_the_run_with_the_cell_in_flight_an_
             runner.run_group(group, results.append)
     assert [(r.flavor, r.status, r.cause) for r in results] == [("gnutls", "error", "engine")]  # openssl never started
     assert "remove ganeti-compat-r1--ghc96--curlint" not in engine.events[2:]  # nothing asked of a dead engine
+
+
+def test_a_connection_lost_under_a_step_is_the_engines_error_even_when_the_engine_answers_again(
+        engine: MemoryEngine, tmp_path: Path) -> None:
+    # A dockerd restart killed the compile: the engine answers again, but the step says nothing of the toolchain.
+    lost = ("the connection to the Docker engine broke (ConnectionError: Connection aborted.) and the step's "
+            "container no longer runs (exited, exit code 137)")
+
+    def restarted(files: dict[str, bytes], argv: list[str], image: str) -> tuple[int, str]:
+        raise EngineDropped(lost)
+
+    engine.on(("runhaskell", "Setup.hs", "build"), restarted)
+    m = matrix.load(ROOT / "tests" / "fixtures" / "matrix.yaml")
+    runner = CellRunner(engine, m, tmp_path / "runs" / "r1", lambda line: None, MemoryImages())
+    results: list[CellResult] = []
+    with pytest.raises(EngineLost, match=re.escape(lost)):
+        for group in plan(m, ["ghc96"], ["curlint"]):
+            runner.run_group(group, results.append)
+    assert [(r.flavor, r.status, r.cause, r.evidence) for r in results] == [("gnutls", "error", "engine", [lost])]
+    assert engine.events[-1] == "remove ganeti-compat-r1--ghc96--curlint"  # the engine answers: its volume goes
 
 
 # Docker's grammar for a repository path component and for a volume name (moby's names.go).

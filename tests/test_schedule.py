@@ -13,7 +13,7 @@ from compat import images as images_module
 from compat.errors import ToolchainUnavailable
 from compat.images import ImageBuilder
 from compat.matrix import Download
-from compat.schedule import Schedule, cores_per_group, default_jobs
+from compat.schedule import Schedule, choose_jobs, cores_per_group, default_jobs
 from tests.test_images_and_runner import default
 
 GiB = 1 << 30
@@ -21,11 +21,33 @@ WAIT = 10  # seconds: only reached when the behaviour under test is missing
 
 
 def test_default_jobs_gives_each_group_two_cores_and_two_gib() -> None:
-    assert default_jobs(2, 24 * GiB) == 1  # this machine: one group, make -j2
-    assert default_jobs(16, 64 * GiB) == 8
-    assert default_jobs(16, 5 * GiB) == 2  # memory bounds it
-    assert default_jobs(1, 512 << 20) == 1  # never none
+    assert default_jobs(2, 24 * GiB, 1024) == 1  # this machine: one group, make -j2
+    assert default_jobs(16, 64 * GiB, 1024) == 8
+    assert default_jobs(16, 5 * GiB, 1024) == 2  # memory bounds it, at 2 GiB a group under a smaller limit
+    assert default_jobs(1, 512 << 20, 1024) == 1  # never none
     assert cores_per_group(16, 8) == 2 and cores_per_group(2, 4) == 1
+
+
+def test_default_jobs_never_oversubscribes_the_memory_limit() -> None:
+    # Each group's step may use limits.memory_mib: past the machine's memory the host's OOM killer, not the
+    # limit, kills a compile, and the cell reads crash (SIGKILL).
+    assert default_jobs(64, 64 * GiB, 8192) == 8
+    assert default_jobs(64, 63 * GiB, 8192) == 7
+    assert default_jobs(16, 24 * GiB, 8192) == 3
+    assert default_jobs(16, 4 * GiB, 8192) == 1  # one group even when a step may use more than there is
+
+
+def test_an_explicit_jobs_that_oversubscribes_memory_is_said_in_one_line() -> None:
+    said: list[str] = []
+    assert choose_jobs(4, 16, 24 * GiB, 8192, 10, said.append) == 4  # said, not refused
+    assert said == [("--jobs 4: 4 groups may use 32768 MiB at once (limits.memory_mib 8192 each), the engine has "
+                     "24576 MiB: the host may kill a step (a crash)")]
+    said.clear()
+    assert choose_jobs(3, 16, 24 * GiB, 8192, 10, said.append) == 3  # fits
+    assert choose_jobs(8, 16, 24 * GiB, 8192, 2, said.append) == 2  # two groups are all there are: they fit
+    assert choose_jobs(None, 16, 24 * GiB, 8192, 10, said.append) == 3
+    assert choose_jobs(None, 16, 4 * GiB, 8192, 10, said.append) == 1  # the default is no user's choice
+    assert said == []
 
 
 def test_the_next_groups_images_are_prepared_while_a_group_runs() -> None:
