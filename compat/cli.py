@@ -493,25 +493,27 @@ def cmd_diff(args: argparse.Namespace) -> int:
     """Without OLD: each cell of the newest (or the NEW) complete run against its own baseline; with OLD: two
     named runs, cell by cell."""
     m = matrix_module.load(args.matrix)
-    runs = history.complete_runs(args.reports)
-    by_id = {run.record.run_id: run for run in runs}
+    records = history.complete_records(args.reports)
+    ids = [record.run_id for record, _ in records]
     for name in (args.old, args.new):
-        if name and name not in by_id:
-            raise ConfigError(f"{args.reports}/runs/{name}: no complete matrix or session run of that id; "
-                              f"complete runs: {', '.join(by_id) or 'none'}")
-    if not runs:
+        if name and name not in ids:
+            raise ConfigError(f"{args.reports}/runs/{name}: no complete matrix or session run of that id; the newest "
+                              f"complete runs: {', '.join(ids[-10:]) or 'none'}")
+    if not records:
         raise CompatError(f"{args.reports}/runs: no complete matrix or session run to compare")
-    new = by_id[args.new] if args.new else runs[-1]
+    upto = ids.index(args.new) + 1 if args.new else len(ids)
     if args.old:
-        found = history.diff(by_id[args.old], new, history.junit_states, m.expected)
-    else:
-        upto = runs[:runs.index(new) + 1]
-        found = history.nights(upto[-m.retention:], m.expected, history.junit_states)[-1]
+        old, new = (history.read_results(*records[ids.index(name)]) for name in (args.old, ids[upto - 1]))
+        found = history.diff(old, new, history.junit_states, m.expected)
+    else:  # the window that ends with NEW: what the report would read
+        window = [history.read_results(*item) for item in records[max(0, upto - m.retention):upto]]
+        found = history.nights(window, m.expected, history.junit_states)[-1]
     print("\n".join(history.render(found)))
     return EXIT_CELL_FAILED if found.regressed else EXIT_OK
 
 
 STORAGE_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES)
+PATH_ERRORS = (errno.EISDIR, errno.ENOTDIR, errno.EEXIST)
 
 
 def run_id_argument(text: str) -> str:
@@ -648,6 +650,11 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except OSError as exc:
+        if exc.errno in PATH_ERRORS:
+            # A directory where a file goes (latest.html, --output), or a file where a directory goes.
+            print(f"ganeti-compat: cannot write {exc.filename or 'a report'}: {exc.strerror}; remove what is in the "
+                  "way or give another path", file=sys.stderr)
+            return EXIT_BAD_INPUT
         if exc.errno not in STORAGE_ERRORS:
             raise
         # A full or read-only disk: earlier reports are intact (every file is written atomically).

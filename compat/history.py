@@ -14,6 +14,7 @@ from pathlib import Path
 
 from compat import expected
 from compat.analysis.junit import MAX_CHARS, case_states
+from compat.markdown import inline
 from compat.matrix import Expectation
 from compat.outcome import read_inside
 from compat.results import CellResult, RunRecord, load_run, load_run_record, run_records
@@ -181,11 +182,19 @@ def load_run_results(run_dir: Path) -> RunResults | None:
     return RunResults(record, {r.key: r for r in load_run(run_dir)}, run_dir)
 
 
+def complete_records(reports: Path) -> list[tuple[RunRecord, Path]]:
+    """Every complete ordinary run, oldest first, from its run.json alone: an interrupted run is never one."""
+    return [(record, run_dir) for record, run_dir in run_records(reports) if record.complete_ordinary]
+
+
+def read_results(record: RunRecord, run_dir: Path) -> RunResults:
+    return RunResults(record, {r.key: r for r in load_run(run_dir)}, run_dir)
+
+
 def complete_runs(reports: Path, last: int | None = None) -> list[RunResults]:
-    """The last complete ordinary runs, oldest first: an interrupted run is never "the previous run"."""
-    records = [(record, run_dir) for record, run_dir in run_records(reports) if record.complete_ordinary]
-    return [RunResults(record, {r.key: r for r in load_run(run_dir)}, run_dir)
-            for record, run_dir in (records[-last:] if last else records)]
+    """The last complete ordinary runs with their cells, oldest first (only those are read)."""
+    records = complete_records(reports)
+    return [read_results(record, run_dir) for record, run_dir in (records[-last:] if last else records)]
 
 
 def stored_states(reports: Path) -> Callable[[CellResult], dict[str, bool] | None]:
@@ -224,18 +233,18 @@ def render(d: RunDiff) -> list[str]:
             continue
         lines += [f"### {title}", ""]
         for change in changes:
-            lines.append(f"- `{change.key}`: {change.before} -> {change.after}" + (f": {change.why}" if change.why else "")
-                         + (f" (compared with {change.since})" if change.since else ""))
+            said = f"{change.before} -> {change.after}" + (f": {change.why}" if change.why else "")
+            lines.append(f"- `{change.key}`: {inline(said)}" + (f" (compared with {change.since})" if change.since else ""))
             for kind, names in change.tests.items():
                 shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
-                lines.append(f"  - tests {kind} ({len(names)}): {shown}")
+                lines.append(f"  - tests {kind} ({len(names)}): {inline(shown)}")
             if change.manifest:
                 moved = [f"{name} {old} -> {new}" for name, old, new in change.manifest]
                 shown = ", ".join(moved[:12]) + (f" and {len(moved) - 12} more" if len(moved) > 12 else "")
-                lines.append(f"  - changed beside it: {shown}")
+                lines.append(f"  - changed beside it: {inline(shown)}")
         lines.append("")
     if d.flags:
-        lines += ["### Flags", ""] + [f"- `{key}`: {name} {what}" for key, what, name in d.flags] + [""]
+        lines += ["### Flags", ""] + [f"- `{key}`: {inline(name)} {what}" for key, what, name in d.flags] + [""]
     if d.new_cells:
         lines += ["### New cells (no earlier meaningful result)", "", ", ".join(f"`{key}`" for key in d.new_cells), ""]
     if len(lines) == 2:

@@ -12,17 +12,20 @@ from dataclasses import replace
 from pathlib import Path
 
 from compat.errors import ConfigError
-from compat.results import CellResult, RunRecord, copy_log, load_run, load_run_record, store, write_run
+from compat.results import CellResult, RunRecord, copy_log, load_run, read_run_record, store, write_run
+from compat.stored import clean
 
 
 def run_dirs(parts: list[Path]) -> list[Path]:
     """The run directories the parts name: a run directory itself, or every run under a reports directory."""
     found: list[Path] = []
     for part in parts:
+        if part.is_symlink():
+            raise ConfigError(f"{part}: a symlink; give the run or reports directory itself")
         if (part / "run.json").is_file():
             found.append(part)
         elif (part / "runs").is_dir():
-            found += sorted(d for d in (part / "runs").iterdir() if (d / "run.json").is_file())
+            found += sorted(d for d in (part / "runs").iterdir() if not d.is_symlink() and (d / "run.json").is_file())
         else:
             raise ConfigError(f"{part}: neither a run directory (with run.json) nor a reports directory (with runs/)")
     if not found:
@@ -40,11 +43,17 @@ def merge(parts: list[Path], into: Path, run_id: str) -> tuple[RunRecord, list[s
     results: list[tuple[CellResult, Path]] = []
     unreadable: list[str] = []
     for run_dir in run_dirs(parts):
-        record = load_run_record(run_dir)
-        if record is None:
-            raise ConfigError(f"{run_dir}/run.json: unreadable; a part must be a run this tool wrote")
+        try:
+            record = read_run_record(run_dir)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{run_dir}/run.json: unreadable ({clean(str(exc), 300)}); a part must be a run this "
+                              "tool wrote") from None
         records.append(record)
-        for result in load_run(run_dir, unreadable):
+        found = load_run(run_dir, unreadable)
+        if unreadable:
+            # Names in a part become paths here: a part that breaks the rules is refused whole.
+            raise ConfigError(f"{unreadable[0]}; a part must hold only cells this tool wrote")
+        for result in found:
             if result.key in owner:
                 raise ConfigError(f"cell {result.key} is in {owner[result.key]} and in {run_dir}: merge each cell once")
             owner[result.key] = run_dir

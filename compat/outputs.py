@@ -3,6 +3,7 @@ regressions and fixes, and a badge. Pure functions; escaping is ElementTree's.""
 
 from __future__ import annotations
 
+import re
 from xml.etree import ElementTree
 
 from compat import expected
@@ -12,6 +13,13 @@ from compat.results import CellResult
 from compat.status import Status
 
 ATOM = "http://www.w3.org/2005/Atom"
+# Characters XML 1.0 cannot hold at all, escaped or not: ElementTree writes them as they are, and the
+# file is then no XML that any CI can read.
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _x(text: object) -> str:
+    return NOT_XML.sub("\ufffd", str(text))
 
 
 def render_junit(results: list[CellResult], known: tuple[Expectation, ...] = ()) -> str:
@@ -19,18 +27,18 @@ def render_junit(results: list[CellResult], known: tuple[Expectation, ...] = ())
     suite = ElementTree.Element("testsuite", name="ganeti-compat matrix", tests=str(len(results)))
     failures = skipped = 0
     for r in results:
-        case = ElementTree.SubElement(suite, "testcase", classname=f"{r.toolchain}.{r.source}", name=r.flavor,
+        case = ElementTree.SubElement(suite, "testcase", classname=_x(f"{r.toolchain}.{r.source}"), name=_x(r.flavor),
                                       time=str(round(sum(r.timings.values()), 1)))
         reasons = expected.explained(known, r)
         if r.status is Status.UNAVAILABLE or reasons:
             skipped += 1
             said = "; ".join(expected.describe(e) for e in reasons) or "; ".join(r.evidence[:1])
-            ElementTree.SubElement(case, "skipped", message=said)
+            ElementTree.SubElement(case, "skipped", message=_x(said))
         elif r.status.failed:
             failures += 1
             failure = ElementTree.SubElement(case, "failure", type=r.status,
-                                             message=f"{r.status}{f' ({r.cause})' if r.cause else ''}")
-            failure.text = "\n".join(r.evidence)
+                                             message=_x(f"{r.status}{f' ({r.cause})' if r.cause else ''}"))
+            failure.text = _x("\n".join(r.evidence))
     suite.set("failures", str(failures))
     suite.set("skipped", str(skipped))
     return ElementTree.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
@@ -42,20 +50,21 @@ def render_atom(diffs: list[tuple[RunDiff, str]], link: str = "latest.html") -> 
     feed = ElementTree.Element(f"{{{ATOM}}}feed")
     ElementTree.SubElement(feed, f"{{{ATOM}}}title").text = "ganeti-compat: regressions and fixes"
     ElementTree.SubElement(feed, f"{{{ATOM}}}id").text = "tag:ganeti-compat,2026:matrix"
-    ElementTree.SubElement(feed, f"{{{ATOM}}}updated").text = diffs[-1][1] if diffs else "1970-01-01T00:00:00+00:00"
+    ElementTree.SubElement(feed, f"{{{ATOM}}}updated").text = _x(diffs[-1][1]) if diffs else "1970-01-01T00:00:00+00:00"
     ElementTree.SubElement(feed, f"{{{ATOM}}}link", href=link)
     for found, when in reversed(diffs):
         for kind, changes in (("regression", found.regressions), ("fix", found.fixes)):
             for change in changes:
                 entry = ElementTree.SubElement(feed, f"{{{ATOM}}}entry")
-                ElementTree.SubElement(entry, f"{{{ATOM}}}id").text = f"tag:ganeti-compat,2026:{found.new}/{change.key}/{kind}"
-                ElementTree.SubElement(entry, f"{{{ATOM}}}title").text = (
+                ElementTree.SubElement(entry, f"{{{ATOM}}}id").text = _x(
+                    f"tag:ganeti-compat,2026:{found.new}/{change.key}/{kind}")
+                ElementTree.SubElement(entry, f"{{{ATOM}}}title").text = _x(
                     f"{kind}: {change.key}: {change.before} -> {change.after}")
-                ElementTree.SubElement(entry, f"{{{ATOM}}}updated").text = when
-                ElementTree.SubElement(entry, f"{{{ATOM}}}link", href=f"{link}#cell-{change.key}")
+                ElementTree.SubElement(entry, f"{{{ATOM}}}updated").text = _x(when)
+                ElementTree.SubElement(entry, f"{{{ATOM}}}link", href=_x(f"{link}#cell-{change.key}"))
                 moved = ", ".join(f"{name} {old} -> {new}" for name, old, new in change.manifest)
-                ElementTree.SubElement(entry, f"{{{ATOM}}}summary").text = "\n".join(
-                    part for part in (change.why, f"changed beside it: {moved}" if moved else "") if part)
+                ElementTree.SubElement(entry, f"{{{ATOM}}}summary").text = _x("\n".join(
+                    part for part in (change.why, f"changed beside it: {moved}" if moved else "") if part))
     return ElementTree.tostring(feed, encoding="unicode", xml_declaration=True) + "\n"
 
 

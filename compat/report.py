@@ -7,11 +7,10 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from tabulate import tabulate
-
 from compat import expected, history
 from compat.analysis.crosscell import common_failures, drift_against
 from compat.history import CellState, RunDiff, RunResults
+from compat.markdown import fenced, inline, table
 from compat.matrix import Expectation
 from compat.outputs import render_atom, render_badge, render_junit
 from compat.page import render_html
@@ -20,20 +19,6 @@ from compat.results import CellResult, write_atomic
 from compat.status import Status
 
 STEP_LOGS = ("image", "fetch", "prepare", "configure", "build", "test", "junit")
-FENCE = "`" * 3
-
-
-def _escape(value: object) -> object:
-    """A table cell that cannot break its table: no newline, no unescaped '|'."""
-    if not isinstance(value, str):
-        return value
-    return " ".join(value.splitlines()).replace("\\", "\\\\").replace("|", "\\|")
-
-
-def _table(rows: Sequence[Sequence[object]], headers: list[str]) -> str:
-    """A GitHub Markdown table; every value, whatever its origin (logs, names, matrix.yaml), escaped."""
-    return str(tabulate([[_escape(value) for value in row] for row in rows],
-                        headers=[str(_escape(h)) for h in headers], tablefmt="github", disable_numparse=True))
 
 
 def cell_text(result: CellResult) -> str:
@@ -70,23 +55,18 @@ def render_markdown(results: list[CellResult], title: str, baseline: str | None 
         ghc = next((r.ghc or {} for r in results if r.toolchain == toolchain and r.ghc), {})
         label = f"{toolchain} (GHC {ghc['version']}, {ghc.get('integer_library')} {ghc.get('integer_library_version')})" \
             if ghc.get("version") else toolchain
-        rows.append([label] + ["<br>".join(grid.get((toolchain, s), ["-"])) for s in sources])
-    lines = [f"# Ganeti toolchain compatibility: {title}", ""] + (history.render(changes) if changes else [])
+        rows.append([label] + [grid.get((toolchain, s), ["-"]) for s in sources])
+    lines = [f"# Ganeti toolchain compatibility: {inline(title)}", ""] + (history.render(changes) if changes else [])
     if unreadable:
-        lines += ["## Unreadable results (skipped)", "", *_fenced(unreadable)]
-    lines += [_table(rows, headers=["toolchain"] + sources), ""]
+        lines += ["## Unreadable results (skipped)", "", *fenced(unreadable)]
+    lines += [table(rows, headers=["toolchain"] + sources), ""]
     lines += _details(results, known) + _unexpected_passes(passes or [])
     lines += _ssl_section(results) + _fault_section(faults or [])
     lines += _abi_section(results, baseline, focus or set()) + _images_section(results)
     steps = ("image", "fetch", "configure", "build", "test", "inspect", "probe")
     timing_rows = [[r.toolchain, r.source, r.flavor] + [str(r.timings.get(step, "")) for step in steps] for r in results]
-    lines += ["## Timings (seconds)", "", _table(timing_rows, headers=["toolchain", "source", "flavor", *steps]), ""]
+    lines += ["## Timings (seconds)", "", table(timing_rows, headers=["toolchain", "source", "flavor", *steps]), ""]
     return "\n".join(lines)
-
-
-def _fenced(lines: list[str]) -> list[str]:
-    """Log lines in a code block that no line can close."""
-    return [FENCE] + [line.replace(FENCE, "'''") for line in lines] + [FENCE, ""]
 
 
 def _details(results: list[CellResult], known: tuple[Expectation, ...]) -> list[str]:
@@ -99,18 +79,18 @@ def _details(results: list[CellResult], known: tuple[Expectation, ...]) -> list[
     lines = ["## Why cells did not pass", ""] if groups else []
     for (status, cause, evidence), cells in groups.items():
         names = ", ".join(f"{r.toolchain} × {r.source} [{r.flavor}]" for r in cells)
-        lines += [f"### {names}: {status}{f' ({cause})' if cause else ''}", ""]
-        lines += _fenced(list(evidence))
+        lines += [f"### {inline(names)}: {status}{f' ({inline(cause)})' if cause else ''}", ""]
+        lines += fenced(list(evidence))
         for r in cells:
-            prefix = f"{r.toolchain} × {r.source} [{r.flavor}]: " if len(cells) > 1 else ""
+            prefix = inline(f"{r.toolchain} × {r.source} [{r.flavor}]: ") + " " if len(cells) > 1 else ""
             reasons = expected.explained(known, r)
-            lines += [prefix + "; ".join(expected.describe(entry) for entry in reasons), ""] if reasons else []
+            lines += [prefix + inline("; ".join(expected.describe(entry) for entry in reasons)), ""] if reasons else []
             failed = set((r.tests or {}).get("failed_names", []))
             shared = failed & common.get(r.source, set())
             if failed and r.source in common:
                 lines += [(f"{prefix}Failing tests common to every toolchain (environment): {len(shared)}; "
                            f"specific to this toolchain: {len(failed - shared)}"), ""]
-            logs = [f"{step}: `runs/{r.run_id}/{path}`" for step, path in r.logs.items() if step in STEP_LOGS]
+            logs = [inline(f"{step}: runs/{r.run_id}/{path}") for step, path in r.logs.items() if step in STEP_LOGS]
             if logs:
                 lines += [prefix + "Logs: " + ", ".join(logs), ""]
     return lines
@@ -120,7 +100,7 @@ def _unexpected_passes(found: list[tuple[str, Expectation]]) -> list[str]:
     if not found:
         return []
     return ["## Unexpected passes (remove these expected: entries)", ""] + [
-        f"- `{key}`: {expected.describe(entry)}" for key, entry in found] + [""]
+        f"- `{key}`: {inline(expected.describe(entry))}" for key, entry in found] + [""]
 
 
 def ssl_choice(results: list[CellResult]) -> dict[str, str]:
@@ -153,7 +133,7 @@ def _brought_by(chain: list[str]) -> str:
 
 
 def _ssl_section(results: list[CellResult]) -> list[str]:
-    choice = [f"- **{toolchain}**: {text}" for toolchain, text in ssl_choice(results).items()]
+    choice = [f"- **{toolchain}**: {inline(text)}" for toolchain, text in ssl_choice(results).items()]
     rows = []
     for r in results:
         if r.ssl is None and not r.flags:
@@ -174,7 +154,7 @@ def _ssl_section(results: list[CellResult]) -> list[str]:
         return []
     headers = ["toolchain", "source", "flavor", "integer library", "GMP hook", "libcurl linked", "TLS stacks loaded",
                "probe", "GMP allocs / TLS request", "flags", "recommendation"]
-    return ["## SSL", "", *choice, "", _table(rows, headers=headers), ""]
+    return ["## SSL", "", *choice, "", table(rows, headers=headers), ""]
 
 
 def _fault_section(faults: list[CellResult]) -> list[str]:
@@ -185,7 +165,7 @@ def _fault_section(faults: list[CellResult]) -> list[str]:
     if not rows:
         return []
     return ["## Fault injection (hostile GMP allocator hook; not a verdict on the toolchain)", "",
-            _table(rows, headers=["toolchain", "source", "flavor", "run", "hostile run", "what it shows"]), ""]
+            table(rows, headers=["toolchain", "source", "flavor", "run", "hostile run", "what it shows"]), ""]
 
 
 def _images_section(results: list[CellResult]) -> list[str]:
@@ -196,7 +176,7 @@ def _images_section(results: list[CellResult]) -> list[str]:
             rows[r.toolchain] = [r.toolchain, r.image, r.started[:10], r.image_freshness or "-"]
     if not rows:
         return []
-    return ["## Toolchain images", "", _table(list(rows.values()), headers=["toolchain", "image", "run", "suite"]), ""]
+    return ["## Toolchain images", "", table(list(rows.values()), headers=["toolchain", "image", "run", "suite"]), ""]
 
 
 def _abi_section(results: list[CellResult], baseline: str | None, focus: set[str]) -> list[str]:
@@ -204,13 +184,13 @@ def _abi_section(results: list[CellResult], baseline: str | None, focus: set[str
     for r in results:
         for flag in r.flags:
             if flag["name"].startswith("abi:"):
-                lines += [f"### {r.toolchain} × {r.source}: {flag['name']}", ""] + _fenced(flag["evidence"][:10])
+                lines += [f"### {r.toolchain} × {r.source}: {inline(flag['name'])}", ""] + fenced(flag["evidence"][:10])
     if baseline:
         for key, rows in drift_against(results, baseline, focus).items():
-            lines += [f"### abi:drift of {key} against {baseline}: {len(rows)} of Ganeti's Haskell dependencies moved",
+            lines += [f"### abi:drift of {key} against {inline(baseline)}: {len(rows)} of Ganeti's Haskell dependencies moved",
                       ""]
             if rows:
-                lines += [_table(rows, headers=["package", baseline, key.split("--")[0]]), ""]
+                lines += [table(rows, headers=["package", baseline, key.split("--")[0]]), ""]
     return ["## ABI", ""] + lines if lines else []
 
 
@@ -221,7 +201,7 @@ def render_json(results: list[CellResult], title: str, faults: list[CellResult] 
     return json.dumps({"title": title, "runs": sorted({r.run_id for r in results}), "cells": cells,
                        "fault_injection": fault_cells, "changes": asdict(changes) if changes else None,
                        "unreadable": unreadable or []},
-                      indent=2) + "\n"
+                      indent=2, allow_nan=False) + "\n"
 
 
 def write_reports(reports: Path, results: list[CellResult], title: str, baseline: str | None = None,

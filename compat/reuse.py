@@ -27,7 +27,7 @@ OUTCOME_CODE = ("runner.py", "engine.py", "images.py", "sources.py", "pins.py", 
 JUDGE_AND_REPORTS = ("__init__.py", "__main__.py", "analysis/__init__.py", "analysis/abi.py", "analysis/crosscell.py",
                      "analysis/failures.py", "analysis/junit.py", "analysis/linkage.py", "analysis/probe.py",
                      "analysis/ssl.py", "analysis/toolchain.py", "cli.py", "errors.py", "expected.py", "export.py",
-                     "history.py", "matrix.py", "merge.py", "outcome.py", "outputs.py", "page.py", "progress.py",
+                     "history.py", "markdown.py", "matrix.py", "merge.py", "outcome.py", "outputs.py", "page.py", "progress.py",
                      "report.py", "report_text.py", "results.py", "reuse.py", "status.py", "stored.py", "verdict.py")
 
 
