@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import datetime
 import errno
+import functools
 import fcntl
 import hashlib
 import importlib.metadata
@@ -362,11 +363,13 @@ def write_matrix_reports(reports: Path, m: Matrix, run: str | None = None
     of one run, or of the latest ordinary result of every cell the matrix defines; those results, and the
     result files that could not be read (named in the reports too)."""
     unreadable: list[str] = []
+    read = functools.cache(lambda run_dir: load_run(run_dir, unreadable))  # each run once, each problem once
     if run:
-        results, title = load_run(reports / "runs" / run, unreadable), f"run {run}"
+        results, title = read(reports / "runs" / run), f"run {run}"
     else:
         cells = set(expected.matrix_cells(m))
-        results = latest_cells(reports, defined_by(m), wanted=cells, unreadable=unreadable, window=m.retention)
+        results = latest_cells(reports, defined_by(m), wanted=cells, unreadable=unreadable, window=m.retention,
+                               read=read)
         title = LATEST_TITLE
     faults = latest_cells(reports, defined_by(m), ("fault-injection",), set(expected.matrix_cells(m)), None,
                           m.retention)
@@ -374,7 +377,7 @@ def write_matrix_reports(reports: Path, m: Matrix, run: str | None = None
         raise CompatError(f"{reports}/runs: no cell results{f' in run {run}' if run else ' of an ordinary run'}; "
                           "run `python -m compat run` first")
     focus = set().union(*(focus_packages(recipe.packages) for recipe in m.recipes.values()))
-    runs = history.complete_runs(reports, m.retention)
+    runs = history.complete_runs(reports, m.retention, read)
     changes = history.nights(runs, m.expected, history.junit_states)[-1] if len(runs) >= 2 and not run else None
     paths = write_reports(reports, in_matrix_order(m, results), title, m.abi_baseline, focus, in_matrix_order(m, faults),
                           changes, m.expected, history.states(runs, m.flaky_flips, m.flaky_window), runs,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from compat import expected
@@ -45,7 +45,7 @@ class RunDiff:
     new: str
     regressions: list[CellChange] = field(default_factory=list)
     fixes: list[CellChange] = field(default_factory=list)
-    unavailable: list[CellChange] = field(default_factory=list)  # newly unavailable
+    newly_unavailable: list[CellChange] = field(default_factory=list)
     available: list[CellChange] = field(default_factory=list)  # back from unavailable
     infrastructure: list[CellChange] = field(default_factory=list)  # the tool or its surroundings failed
     changed: list[CellChange] = field(default_factory=list)  # another status or cause, neither better nor worse
@@ -66,6 +66,8 @@ def status_text(result: CellResult) -> str:
 
 def manifest_changes(before: dict[str, str], after: dict[str, str]) -> list[tuple[str, str, str]]:
     """(package, old version, new version) for every package that moved, appeared ("-") or went away."""
+    if before == after:
+        return []
     return [(name, before.get(name, "-"), after.get(name, "-")) for name in sorted(set(before) | set(after))
             if before.get(name) != after.get(name)]
 
@@ -134,16 +136,22 @@ def _compare(new: RunResults, earlier: dict[str, Earlier], tests_of: TestsOf, kn
     for key in sorted(new.cells):
         after, before = new.cells[key], earlier.get(key, Earlier(None, None))
         base_run, base = before.baseline or (None, None)
-        change = CellChange(key, status_text(base) if base else "no meaningful result", status_text(after),
-                            after.evidence[0] if after.evidence else "",
-                            changed_tests(tests_of(base_run, base), tests_of(new, after)) if base_run and base else {},
-                            manifest_changes(base.manifest, after.manifest) if base else [],
-                            "" if old or base_run is None else f"{base_run.record.started[:10]}, run {base_run.record.run_id}")
         reasons = expected.explained(known, after)
-        if reasons and (base is None or base.status != after.status):
-            result.expected.append(replace(change, why="; ".join(expected.describe(entry) for entry in reasons)))
-        else:
-            _sort(result, base, before.previous, after, change)
+        where = "expected" if reasons and (base is None or base.status != after.status) else \
+            _where(base, before.previous, after)
+        if where == "new_cells":
+            result.new_cells.append(key)
+        elif where is not None:
+            # The details are read only for a cell that is shown: a long history compares thousands.
+            tests = changed_tests(tests_of(base_run, base), tests_of(new, after)) if base_run and base else {}
+            if where == "tests" and not tests:
+                continue
+            why = "; ".join(expected.describe(entry) for entry in reasons) if where == "expected" else \
+                after.evidence[0] if after.evidence else ""
+            since = "" if old or base_run is None else f"{base_run.record.started[:10]}, run {base_run.record.run_id}"
+            getattr(result, where).append(CellChange(
+                key, status_text(base) if base else "no meaningful result", status_text(after), why, tests,
+                manifest_changes(base.manifest, after.manifest) if base else [], since))
         if base is not None:
             old_flags = {flag["name"] for flag in base.flags}
             new_flags = {flag["name"] for flag in after.flags}
@@ -152,27 +160,25 @@ def _compare(new: RunResults, earlier: dict[str, Earlier], tests_of: TestsOf, kn
     return result
 
 
-def _sort(result: RunDiff, base: CellResult | None, previous: CellResult | None, after: CellResult,
-          change: CellChange) -> None:
-    """Where one cell's change goes; regressions and fixes first, whatever happened in between."""
+def _where(base: CellResult | None, previous: CellResult | None, after: CellResult) -> str | None:
+    """Which list of a RunDiff one cell's change goes to; regressions and fixes first, whatever happened in
+    between; "tests" when only its tests may have changed state; None when it is no news."""
     was_unavailable = previous is not None and previous.status is Status.UNAVAILABLE
     if after.status.infrastructure:
-        result.infrastructure.append(change)
-    elif after.status is Status.UNAVAILABLE:
-        if not was_unavailable:
-            result.unavailable.append(change)
-    elif base is None:
-        result.new_cells.append(change.key)
-    elif base.status is Status.PASS and after.status.problem:
-        result.regressions.append(change)
-    elif base.status.problem and after.status is Status.PASS:
-        result.fixes.append(change)
-    elif was_unavailable:
-        result.available.append(change)
-    elif (base.status, base.cause) != (after.status, after.cause):
-        result.changed.append(change)
-    elif change.tests:
-        result.tests.append(change)
+        return "infrastructure"
+    if after.status is Status.UNAVAILABLE:
+        return None if was_unavailable else "newly_unavailable"
+    if base is None:
+        return "new_cells"
+    if base.status is Status.PASS and after.status.problem:
+        return "regressions"
+    if base.status.problem and after.status is Status.PASS:
+        return "fixes"
+    if was_unavailable:
+        return "available"
+    if (base.status, base.cause) != (after.status, after.cause):
+        return "changed"
+    return "tests"
 
 
 def load_run_results(run_dir: Path) -> RunResults | None:
@@ -187,14 +193,16 @@ def complete_records(reports: Path) -> list[tuple[RunRecord, Path]]:
     return [(record, run_dir) for record, run_dir in run_records(reports) if record.complete_ordinary]
 
 
-def read_results(record: RunRecord, run_dir: Path) -> RunResults:
-    return RunResults(record, {r.key: r for r in load_run(run_dir)}, run_dir)
+def read_results(record: RunRecord, run_dir: Path, read: Callable[[Path], list[CellResult]] = load_run
+                 ) -> RunResults:
+    return RunResults(record, {r.key: r for r in read(run_dir)}, run_dir)
 
 
-def complete_runs(reports: Path, last: int | None = None) -> list[RunResults]:
+def complete_runs(reports: Path, last: int | None = None, read: Callable[[Path], list[CellResult]] = load_run
+                  ) -> list[RunResults]:
     """The last complete ordinary runs with their cells, oldest first (only those are read)."""
     records = complete_records(reports)
-    return [read_results(record, run_dir) for record, run_dir in (records[-last:] if last else records)]
+    return [read_results(record, run_dir, read) for record, run_dir in (records[-last:] if last else records)]
 
 
 def stored_states(reports: Path) -> Callable[[CellResult], dict[str, bool] | None]:
@@ -224,7 +232,7 @@ def junit_states(run: RunResults, cell: CellResult) -> dict[str, bool] | None:
 def render(d: RunDiff) -> list[str]:
     """The "what changed" section, as Markdown lines (most important first; empty parts left out)."""
     lines = [f"## {heading(d)}", ""]
-    parts = (("Regressions", d.regressions), ("Fixes", d.fixes), ("Newly unavailable", d.unavailable),
+    parts = (("Regressions", d.regressions), ("Fixes", d.fixes), ("Newly unavailable", d.newly_unavailable),
              ("Available again", d.available), ("Infrastructure problems (not the toolchain)", d.infrastructure),
              ("Other changes", d.changed), ("Expected failures (matrix.yaml)", d.expected),
              ("Unexpected passes", d.unexpected_passes), ("Tests that changed state", d.tests))

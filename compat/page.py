@@ -53,7 +53,7 @@ def _changes(changes: RunDiff | None) -> list[str]:
         return []
     out = [f"<h2>{_e(heading(changes))}</h2>"]
     groups: list[tuple[str, list[CellChange]]] = [
-        ("Regressions", changes.regressions), ("Fixes", changes.fixes), ("Newly unavailable", changes.unavailable),
+        ("Regressions", changes.regressions), ("Fixes", changes.fixes), ("Newly unavailable", changes.newly_unavailable),
         ("Available again", changes.available), ("Infrastructure problems (not the toolchain)", changes.infrastructure),
         ("Other changes", changes.changed), ("Expected failures", changes.expected),
         ("Unexpected passes", changes.unexpected_passes), ("Tests that changed state", changes.tests)]

@@ -19,16 +19,22 @@ from pathlib import Path
 from typing import Any
 
 MAX_BYTES = 16 * 1024 * 1024  # a real cell is under 200 KB: its manifest and package database are the bulk
-MAX_DEPTH = 32  # a real cell nests 5 levels
 MAX_TEXT = 4096  # characters of one text value; a judge's evidence line is at most 500
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029]")
+CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029]")
 
 
 def clean(text: str, limit: int = MAX_TEXT) -> str:
     """One line of text every format can carry: control characters, line breaks and lone surrogates become
     a space (a tab stays), at most `limit` characters (a longer one ends in '…')."""
-    text = CONTROL.sub(" ", text[:limit + 1]).replace("\n", " ")
+    text = CONTROL.sub(" ", text[:limit + 1])
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _clean_all(texts: list[str], limit: int) -> list[str]:
+    """clean() of each, at the cost of one search when none needs it (a manifest: hundreds of texts)."""
+    if max(map(len, texts), default=0) <= limit and not CONTROL.search("\t".join(texts)):
+        return texts
+    return [clean(text, limit) for text in texts]
 
 
 def read_bytes(path: Path, limit: int) -> bytes:
@@ -45,26 +51,16 @@ def load_json(path: Path, max_bytes: int = MAX_BYTES) -> Any:
     data = read_bytes(path, max_bytes + 1)
     if len(data) > max_bytes:
         raise ValueError(f"larger than {max_bytes} bytes")
-    text = data.decode("utf-8")
-    _check_depth(text)
-    return json.loads(text, parse_constant=_no_constant)
+    try:
+        return json.loads(data.decode("utf-8"), parse_constant=_no_constant)
+    except RecursionError:
+        # The C decoder counts its nesting against the recursion limit and stops cleanly; the schema then
+        # walks at most its own few levels.
+        raise ValueError("nested deeper than the decoder follows") from None
 
 
 def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is no number a result holds")
-
-
-def _check_depth(text: str) -> None:
-    """Refuse nesting deeper than MAX_DEPTH before json recurses into it (linear, strings skipped)."""
-    depth = 0
-    for match in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', text):
-        token = match.group()
-        if token in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
-        elif token in "]}":
-            depth -= 1
 
 
 class Spec:
@@ -168,6 +164,8 @@ class ListOf(Spec):
             raise self.fail(value, at)
         if len(value) > self.limit:
             raise ValueError(f"{at}: {len(value)} items, more than {self.limit}")
+        if isinstance(self.item, Text) and not self.item.lines and set(map(type, value)) <= {str}:
+            return _clean_all(value, self.item.limit)
         return [self.item.read(item, f"{at}[{index}]") for index, item in enumerate(value)]
 
 
@@ -187,7 +185,11 @@ class MapOf(Spec):
             raise self.fail(value, at)
         if len(value) > self.limit:
             raise ValueError(f"{at}: {len(value)} keys, more than {self.limit}")
-        return {clean(key, 500): self.value.read(item, f"{at}.{clean(key, 40)}") for key, item in value.items()}
+        keys = _clean_all(list(value), 500)
+        if isinstance(self.value, Text) and not self.value.lines and set(map(type, value.values())) <= {str}:
+            return dict(zip(keys, _clean_all(list(value.values()), self.value.limit), strict=True))
+        return {key: self.value.read(item, f"{at}.{clean(key, 40)}") for key, item in zip(keys, value.values(),
+                                                                                        strict=True)}
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,7 @@ def test_a_regression_names_the_tests_and_the_packages_that_changed_beside_it(tm
                                ("source", "3.1.0~rc2-5", "3.1.0~rc2-6")]
     # A lost engine is the infrastructure, not ghc910; an unavailable toolchain that stays so is no news.
     assert [c.key for c in found.infrastructure] == ["ghc910--ganeti-3.1--gnutls"]
-    assert found.unavailable == [] and found.new_cells == ["ghc912--ganeti-3.1--gnutls"]
+    assert found.newly_unavailable == [] and found.new_cells == ["ghc912--ganeti-3.1--gnutls"]
     assert found.flags == [(KEY, "appeared", "ssl:mixed-tls-stacks")]
     text = "\n".join(render(found))
     assert f"- `{KEY}`: pass -> test-fail: 10 of 456 tests failed" in text
