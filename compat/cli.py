@@ -6,8 +6,8 @@ import argparse
 import contextlib
 import datetime
 import errno
-import functools
 import fcntl
+import functools
 import hashlib
 import importlib.metadata
 import json
