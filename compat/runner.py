@@ -28,6 +28,7 @@ MOUNT = "/build"
 SRC = "/build/src"
 OUT = "/build/out"
 INSPECT_TIMEOUT = 120
+LOST_ENGINE_GRACE = 5  # seconds a failing engine is given to show whether it is going away
 PROBE_RUNS = 4  # each probe run may take a quarter of the probe's timeout
 MISSING_PACKAGES = "/usr/share/ganeti-compat/missing-packages.txt"  # written by images/*.Dockerfile
 RELINK_SCRIPT = "/build/.compat/relink-curl-binaries"
@@ -238,7 +239,11 @@ class CellRunner:
         if the engine answers again), or it no longer answers; None when the tool itself failed."""
         if isinstance(exc, EngineDropped):
             return str(exc)
-        return None if self.engine.alive() else f"the Docker engine stopped answering: {error}"
+        # A dockerd that is stopping still answers a ping for a moment while it refuses to create containers:
+        # ask again a little later before blaming the tool.
+        if self.engine.alive() and (time.sleep(LOST_ENGINE_GRACE) or self.engine.alive()):
+            return None
+        return f"the Docker engine stopped answering: {error}"
 
     def _runner_error(self, cell: Cell, result: CellResult, exc: Exception) -> str:
         """The exception in one line; the traceback goes to the cell's runner-error.log."""
