@@ -121,6 +121,20 @@ def test_ranges_with_parentheses_and_none() -> None:
         parse_range("(>= 1.1 && < 1.2")
 
 
+
+@pytest.mark.parametrize("text, inside, outside", [
+    # Cabal's major version is the first two components: ^>= 4 is >= 4 && < 4.1, never < 5.
+    ("^>= 4", ["4", "4.0", "4.0.9.9"], ["3.9", "4.1", "4.8.1.0", "5"]),
+    ("^>= 1.2.3", ["1.2.3", "1.2.3.1", "1.2.99"], ["1.2.2", "1.3", "2.0"]),
+    ("^>=0.10", ["0.10", "0.10.8.1"], ["0.9.1", "0.11"]),
+])
+def test_a_major_bound_ends_below_the_next_major_version(text: str, inside: list[str], outside: list[str]) -> None:
+    bound = read_cabal(HEAD + f"library\n  build-depends: base {text}\n", GHC710).depends[0].wanted
+    assert [satisfies(version(v), bound) for v in inside + outside] == [True] * len(inside) + [False] * len(outside)
+    with pytest.raises(ValueError, match="a wildcard only follows =="):
+        parse_range("^>= 1.2.*")
+
+
 TEXT = """name: text
 version: 1.2.1.3
 flag integer-simple

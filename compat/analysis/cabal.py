@@ -83,12 +83,17 @@ def _factor(tokens: list[str], text: str) -> tuple[Range, list[str]]:
     if match is None:
         raise ValueError(f"not a version range: {text[:80]!r}")
     operator, number, wildcard = match.group(1), version(match.group(2)), bool(match.group(3))
-    if operator == "^>=":  # major bound: >= x.y.z && < x.(y+1)
-        upper = (number[0], number[1] + 1) if len(number) > 1 else (number[0] + 1,)
-        return (((">=", number, False), ("<", upper, False)),), tokens[1:]
     if wildcard and operator != "==":
         raise ValueError(f"a wildcard only follows ==: {text[:80]!r}")
+    if operator == "^>=":
+        return (((">=", number, False), ("<", major_bound(number), False)),), tokens[1:]
     return (((operator, number, wildcard),),), tokens[1:]
+
+
+def major_bound(v: Version) -> Version:
+    """The upper end of `^>= v`: the next major version, whose first two components are the major one (as
+    Cabal's majorUpperBound: 1.2.3 -> 1.3, and 4 -> 4.1, not 5)."""
+    return (v[0], v[1] + 1) if len(v) > 1 else (v[0], 1)
 
 
 def _holds(v: Version, operator: str, bound: Version, wildcard: bool) -> bool:
