@@ -99,6 +99,33 @@ Library {
     assert depends(braces) == [("base", ">=4&&<5")]
 
 
+
+@pytest.mark.parametrize("condition, on710, on78", [
+    ("impl(ghc >= 7.10)", True, False),
+    ("impl(ghc>=7.10)", True, False),  # distributive-0.4.4, void-0.7
+    ("impl( ghc >=7.10 )", True, False),
+    ("impl(ghc>= 7.10 && <7.11)", True, False),
+    ("!impl(ghc<7.6)", True, True),
+    ("!impl(ghc>7.9)", False, True),
+    ("flag(tagged)&&impl(ghc>7)", True, True),
+    ("impl(ghc)", True, True),
+    ("impl(ghcjs)", False, False),
+    ("impl(GHC==7.8.*)", False, True),
+])
+def test_impl_reads_the_same_whatever_its_spacing(condition: str, on710: bool, on78: bool) -> None:
+    text = HEAD + f"""flag tagged
+  default: True
+library
+  build-depends: base
+  if {condition}
+    build-depends: taken
+  else
+    build-depends: not-taken
+"""
+    assert [depends(text, platform)[1][0] for platform in (GHC710, GHC78)] == [
+        "taken" if on710 else "not-taken", "taken" if on78 else "not-taken"]
+
+
 @pytest.mark.parametrize("text, said", [
     (HEAD + "common deps\n  build-depends: base\n", "common stanzas are not read"),
     (HEAD + "library\n  if flag(undeclared)\n    build-depends: x\n", r"flag\(undeclared\) is not declared"),

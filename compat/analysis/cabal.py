@@ -387,8 +387,7 @@ def _not(text: str, platform: Platform, flags: dict[str, bool]) -> tuple[bool, s
     elif test == "arch":
         value = argument.lower() in ((platform.arch, "amd64") if platform.arch == "x86_64" else (platform.arch,))
     elif test == "impl":
-        compiler, _, wanted = argument.partition(" ")
-        value = compiler.lower() == "ghc" and satisfies(platform.ghc, parse_range(wanted))
+        value = _impl(argument, platform)
     elif test == "flag":
         if argument.lower() not in flags:
             raise ValueError(f"flag({argument}) is not declared")
@@ -396,6 +395,18 @@ def _not(text: str, platform: Platform, flags: dict[str, bool]) -> tuple[bool, s
     else:
         raise ValueError(f"not a condition: {text[:60]!r}")
     return value, text[match.end():]
+
+
+# A compiler's name is letters and digits (not digits alone), so `ghc>=7.10` is ghc and a range, as Cabal reads it.
+IMPL = re.compile(r"\s*([A-Za-z0-9]*[A-Za-z][A-Za-z0-9]*)(.*)", re.DOTALL)
+
+
+def _impl(argument: str, platform: Platform) -> bool:
+    """`impl(ghc >= 7.10)`, written with any spacing or none; another compiler is never this GHC."""
+    match = IMPL.fullmatch(argument)
+    if match is None:
+        raise ValueError(f"not a compiler and a version range: impl({argument[:60]})")
+    return match.group(1).lower() == "ghc" and satisfies(platform.ghc, parse_range(match.group(2)))
 
 
 @dataclass(frozen=True)
