@@ -100,6 +100,54 @@ Library {
 
 
 
+
+def test_a_description_is_text_whatever_braces_or_line_separators_it_holds() -> None:
+    text = HEAD + """synopsis: Records {with braces}
+description:
+  A record, as a Haddock code block:
+  .
+  > data Config = Config {
+  >     verbose :: Bool
+  >   }
+  }
+  .
+  One paragraph\u2028with a line separator in it.
+  {
+flag old-base
+  description: base < 4.8 {before the AMP}
+  default: False
+library
+  build-depends: base >= 4.8 && < 5
+  if flag(old-base)
+    build-depends: nats >= 1
+executable demo
+  build-depends: mtl == 2.2.*
+"""
+    package = read_cabal(text.replace("default: False", "default: False  "), GHC710)  # as hand-written files have
+    assert [(d.name, d.written) for d in package.depends] == [("base", ">= 4.8 && < 5"), ("mtl", "== 2.2.*")]
+    assert [dict(flags) for flags, _ in package.variants] == [{"old-base": False}, {"old-base": True}]
+
+
+def test_braces_are_layout_only_where_cabal_lexes_them() -> None:
+    # A section's `{` on the next line, a section and a field on one line, a field's value in braces, a comment
+    # after a section's header, CRLF line ends and a byte order mark.
+    text = "\ufeff" + HEAD.replace("\n", "\r\n") + """library -- the library
+{
+  build-depends:
+    base >= 4 && < 5,
+    bytestring
+  if os(windows) { build-depends: Win32 }
+  else { build-depends: unix }
+}
+executable demo { build-depends: mtl }
+custom-setup
+  setup-depends: { Cabal >= 1.22,
+                   directory }
+"""
+    assert depends(text) == [("base", ">= 4 && < 5"), ("bytestring", "-any"), ("unix", "-any"), ("mtl", "-any"),
+                             ("Cabal", ">= 1.22"), ("directory", "-any")]
+
+
 @pytest.mark.parametrize("condition, on710, on78", [
     ("impl(ghc >= 7.10)", True, False),
     ("impl(ghc>=7.10)", True, False),  # distributive-0.4.4, void-0.7
