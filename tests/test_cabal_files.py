@@ -188,6 +188,38 @@ def test_what_cannot_be_read_is_said(text: str, said: str) -> None:
         read_cabal(text, GHC710)
 
 
+
+@pytest.mark.parametrize("text, said", [
+    (HEAD + "librar\n  build-depends: base\n", "demo.cabal:3: unknown section 'librar'"),
+    (HEAD + "flag old-base\n  default: yes\n", "demo.cabal:4: neither True nor False: 'yes'"),
+    (HEAD + "flag\n  default: False\n", "demo.cabal:3: a flag section names one flag"),
+    (HEAD + "library\n  build-depends: base\n  buildable: no\n", "demo.cabal:5: neither True nor False: 'no'"),
+    (HEAD + "library\n  if os(windows)\n    build-depends: Win32\n  else if os(linux)\n    build-depends: unix\n",
+     "demo.cabal:6: else takes no condition: else if os[(]linux[)]"),
+    # In a branch this platform does not take, too: Setup configure reads every branch.
+    (HEAD + "library\n  if os(windows)\n    if compiler(ghc)\n      build-depends: Win32\n",
+     r"demo.cabal:5: not a condition: 'compiler\(ghc\)'"),
+    (HEAD + "library\n  if os(windows)\n    build-depends: Win32 >= two\n", "demo.cabal:5: not a version range"),
+    (HEAD + "library\n  if impl(ghc >= 7.10) ||\n    build-depends: nats\n",
+     "demo.cabal:4: not a condition: nothing where one is wanted"),
+    # A description's line that is not indented ends the field: Cabal reads it as the next field or section.
+    (HEAD + "description:\n  A record:\n> data Foo = Foo {\nlibrary\n  build-depends: base\n",
+     "demo.cabal:5: '>' out of place: '> data Foo = Foo {'"),
+    (HEAD + "library\n  build depends: base\n", "demo.cabal:4: ':' out of place"),
+    (HEAD + "library {\n  build-depends: base\n", "demo.cabal:5: no '}' closes the '{' of line 3"),
+    (HEAD + "library\n  hs-source-dirs: src\n  exposed modules\n    A\n",
+     "demo.cabal:5: neither a field nor a condition"),
+    (HEAD + "library\n  build-depends: base\x0c\n", r"demo.cabal:4: a control character '\\x0c'"),
+    ("name: demo\nversion: 1.2a\n", "demo.cabal:2: not a version: '1.2a'"),
+    ("version: 1.2\nlibrary\n  build-depends: base\n", "the .cabal file: no name: or version: field"),
+])
+def test_what_cannot_be_read_is_said_at_its_file_and_line(text: str, said: str) -> None:
+    with pytest.raises(ValueError, match=f"^{said}"):
+        read_cabal(text, GHC710)
+    with pytest.raises(ValueError, match="^pkgs/demo-1.2/demo.cabal"):
+        read_cabal(text, GHC710, file="pkgs/demo-1.2/demo.cabal")
+
+
 def test_ranges_with_parentheses_and_none() -> None:
     wanted = parse_range("(>= 1.1 && < 1.2) || (>= 1.2.1 && <1.3)")
     assert [satisfies(version(v), wanted) for v in ("1.1.5", "1.2", "1.2.1", "1.3")] == [True, False, True, False]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 Version = tuple[int, ...]
@@ -196,6 +197,25 @@ CALL = re.compile(r"\s*([A-Za-z]+)\s*\(([^()]*)\)")
 MAX_FLAGS = 8  # automatic flags tried both ways; a package with more is read with its defaults only
 
 
+class _Unreadable(ValueError):
+    """What the reader cannot read, at a line of the file (read_cabal names the file)."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+@contextmanager
+def _at(line: int) -> Iterator[None]:
+    """A ValueError from within is said at this line, unless a construct inside it already names its own."""
+    try:
+        yield
+    except _Unreadable:
+        raise
+    except ValueError as exc:
+        raise _Unreadable(line, str(exc)) from None
+
+
 @dataclass(frozen=True)
 class _Field:
     name: str  # lower-case, as Cabal compares field names
@@ -222,6 +242,7 @@ SYMBOLS = r",=<>+*&|!$%^@#?/\\~"
 NAME = re.compile(rf"[^ \t:\"{{}}()\[\]{SYMBOLS}]+")
 OPERATOR = re.compile(rf"[{SYMBOLS}.-]+")
 STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+NAME_FIELD = re.compile(r"^name[ \t]*:[ \t]*([A-Za-z0-9-]+)[ \t\r]*$", re.IGNORECASE | re.MULTILINE)
 SECTION, LAYOUT, BRACES = "section", "layout", "braces"  # the lexer's modes: section syntax, a field's value
 
 
@@ -294,7 +315,7 @@ class _Parser:
         self.rows = LINE_BREAK.split(text.removeprefix("\ufeff"))
         for number, row in enumerate(self.rows, 1):
             if control := CONTROL.search(row):  # Cabal's lexer stops at one, wherever it is
-                raise ValueError(f"line {number}: a control character {control.group()!r}")
+                raise _Unreadable(number, f"a control character {control.group()!r}")
         self.at = (0, -1)
 
     def peek(self, mode: str = SECTION) -> _Token:
@@ -311,10 +332,10 @@ class _Parser:
             taken.append(self.take(token))
         return taken
 
-    def fail(self, token: _Token) -> ValueError:
+    def fail(self, token: _Token) -> _Unreadable:
         what = {"{": "braces", "}": "braces", "eof": "the end of the file"}.get(token.kind, repr(token.text))
-        return ValueError(f"line {token.line}: {what} out of place: {self.rows[token.line - 1].strip()[:60]!r}"
-                          if token.kind != "eof" else f"line {token.line}: {what} out of place")
+        said = f": {self.rows[token.line - 1].strip()[:60]!r}" if token.kind != "eof" else ""
+        return _Unreadable(token.line, f"{what} out of place{said}")
 
     def file(self) -> tuple[_Field | _Section, ...]:
         elements = self.elements(0)
@@ -348,7 +369,7 @@ class _Parser:
         args = self.many(("name", "string", "operator"))
         written = self.rows[name.line - 1][args[0].start:args[-1].after[1]] if args else ""
         if self.peek().kind != "{" and not layout:
-            raise ValueError(f"line {name.line}: {name.text!r} after a brace wants ':' or a '{{' on its line")
+            raise _Unreadable(name.line, f"{name.text!r} after a brace wants ':' or a '{{' on its line")
         return _Section(name.text.lower(), written.strip(), name.line, self.body(level))
 
     def body(self, level: int) -> tuple[_Field | _Section, ...]:
@@ -381,33 +402,72 @@ class _Parser:
     def close(self, opened: _Token) -> None:
         token = self.peek()
         if token.kind != "}":
-            raise ValueError(f"line {token.line}: no '}}' closes the '{{' of line {opened.line}")
+            raise _Unreadable(token.line, f"no '}}' closes the '{{' of line {opened.line}")
         self.take(token)
 
 
-def read_cabal(text: str, platform: Platform) -> Package:
-    """A .cabal file's name, version and dependencies on the platform; ValueError naming what it cannot read
-    (common stanzas and foreign libraries came after the sdists of GHC 7's era)."""
-    top = _Parser(text).file()
-    fields = {node.name: node.value for node in top if isinstance(node, _Field)}
+def read_cabal(text: str, platform: Platform, file: str | None = None) -> Package:
+    """A .cabal file's name, version and dependencies on the platform; ValueError naming the file (NAME.cabal,
+    as Hackage names it, unless given) and the line of what it cannot read (common stanzas and foreign
+    libraries came after the sdists of GHC 7's era)."""
+    try:
+        return _package(_Parser(text).file(), platform)
+    except ValueError as exc:
+        line = f":{exc.line}" if isinstance(exc, _Unreadable) else ""
+        raise ValueError(f"{file or _file_name(text)}{line}: {exc}") from None
+
+
+def _file_name(text: str) -> str:
+    match = NAME_FIELD.search(text)
+    return f"{match.group(1)}.cabal" if match else "the .cabal file"
+
+
+def _package(top: tuple[_Field | _Section, ...], platform: Platform) -> Package:
+    fields = {node.name: node for node in top if isinstance(node, _Field)}
     if "name" not in fields or "version" not in fields:
         raise ValueError("no name: or version: field")
-    defaults: dict[str, bool] = {}
-    automatic: list[str] = []
-    for node in top:
-        if isinstance(node, _Section) and node.name == "flag" and len(node.args.split()) == 1:
-            settings = {field.name: field.value.lower() for field in node.body if isinstance(field, _Field)}
-            defaults[node.args.lower()] = settings.get("default", "true") == "true"
-            if settings.get("manual", "false") != "true":
-                automatic.append(node.args.lower())
+    with _at(fields["version"].line):
+        number = version(fields["version"].value)
+    defaults, automatic = _flags(top)
     if len(automatic) > MAX_FLAGS:
         automatic = []
     variants = []
     for choice in itertools.product(*[(defaults[f], not defaults[f]) if f in automatic else (defaults[f],)
                                       for f in defaults]):
         flags = dict(zip(defaults, choice))
-        variants.append((tuple(flags.items()), tuple(_package_depends(top, fields["name"], platform, flags))))
-    return Package(fields["name"], version(fields["version"]), tuple(variants))
+        variants.append((tuple(flags.items()), tuple(_package_depends(top, fields["name"].value, platform, flags))))
+    return Package(fields["name"].value, number, tuple(variants))
+
+
+def _flags(top: tuple[_Field | _Section, ...]) -> tuple[dict[str, bool], list[str]]:
+    """Each flag's default, and which flags are automatic (Setup configure may turn those)."""
+    defaults: dict[str, bool] = {}
+    automatic: list[str] = []
+    for node in top:
+        if isinstance(node, _Section) and node.name == "flag":
+            with _at(node.line):
+                if len(node.args.split()) != 1:
+                    raise ValueError(f"a flag section names one flag: flag {node.args[:60]}")
+                settings = {field.name: field for field in node.body if isinstance(field, _Field)}
+                defaults[node.args.lower()] = _setting(settings, "default", True)
+                if not _setting(settings, "manual", False):
+                    automatic.append(node.args.lower())
+    return defaults, automatic
+
+
+def _setting(fields: dict[str, _Field], name: str, otherwise: bool) -> bool:
+    field = fields.get(name)
+    if field is None:
+        return otherwise
+    with _at(field.line):
+        return _boolean(field.value)
+
+
+def _boolean(value: str) -> bool:
+    """True or False in any case, as Cabal 1.x reads them; anything else is no answer, not a default."""
+    if value.lower() not in ("true", "false"):
+        raise ValueError(f"neither True nor False: {value[:40]!r}")
+    return value.lower() == "true"
 
 
 def _package_depends(top: tuple[_Field | _Section, ...], name: str, platform: Platform,
@@ -415,49 +475,55 @@ def _package_depends(top: tuple[_Field | _Section, ...], name: str, platform: Pl
     depends: list[Dependency] = []
     has_library = any(isinstance(node, _Section) and node.name == "library" for node in top)
     for node in top:
-        if isinstance(node, _Field):
-            if node.name == "build-depends" and not has_library:  # an old file's library, before sections
-                depends += _depends(node.value)
-        elif node.name in ("common", "foreign-library"):
-            raise ValueError(f"{node.name} stanzas are not read")
-        elif node.name in BUILT:
-            wanted, buildable = _section(node.body, platform, flags)
-            depends += wanted if buildable else []
-        elif node.name not in NOT_BUILT:
-            raise ValueError(f"unknown section {node.name!r}")
+        with _at(node.line):
+            if isinstance(node, _Field):
+                if node.name == "build-depends" and not has_library:  # an old file's library, before sections
+                    depends += _depends(node.value)
+            elif node.name in ("common", "foreign-library"):
+                raise ValueError(f"{node.name} stanzas are not read")
+            elif node.name in BUILT:
+                wanted, buildable = _section(node.body, platform, flags)
+                depends += wanted if buildable else []
+            elif node.name not in NOT_BUILT:
+                raise ValueError(f"unknown section {node.name!r}")
     return [d for d in depends if d.name != name]
 
 
 def _section(body: tuple[_Field | _Section, ...], platform: Platform,
              flags: dict[str, bool]) -> tuple[list[Dependency], bool]:
+    """The dependencies of a section's body, and whether it is buildable. Every branch is read, taken or not,
+    so that what cannot be read is said on every platform."""
     depends: list[Dependency] = []
     buildable = True
     taken: bool | None = None  # whether the last `if`/`elif` of this level was taken: decides its `else`
     for node in body:
-        if isinstance(node, _Field):
-            taken = None
-            if node.name in ("build-depends", "setup-depends"):
-                depends += _depends(node.value)
-            elif node.name == "buildable" and node.value.strip().lower() == "false":
-                buildable = False
-            continue
-        if node.name == "if":
-            taken = _condition(node.args, platform, flags)
-            chosen = taken
-        elif node.name not in ("elif", "else"):
-            raise ValueError(f"neither a field nor a condition: {node.name} {node.args[:60]}")
-        elif taken is None:
-            raise ValueError(f"{node.name} without if")
-        elif node.name == "elif":
-            chosen = not taken and _condition(node.args, platform, flags)
-            taken = taken or chosen
-        else:
-            chosen, taken = not taken, None
-        if chosen:
+        with _at(node.line):
+            if isinstance(node, _Field):
+                taken = None
+                depends += _depends(node.value) if node.name in ("build-depends", "setup-depends") else []
+                buildable = buildable and (node.name != "buildable" or _boolean(node.value))
+                continue
+            chosen, taken = _branch(node, taken, platform, flags)
             found, inner = _section(node.body, platform, flags)
-            depends += found
-            buildable = buildable and inner
+            depends += found if chosen else []
+            buildable = buildable and (inner or not chosen)
     return depends, buildable
+
+
+def _branch(node: _Section, taken: bool | None, platform: Platform,
+            flags: dict[str, bool]) -> tuple[bool, bool | None]:
+    """Whether an `if`, `elif` or `else` is chosen, and what decides the next `else` (None: none may follow)."""
+    if node.name not in ("if", "elif", "else"):
+        raise ValueError(f"neither a field nor a condition: {node.name} {node.args[:60]}".strip())
+    if node.name != "if" and taken is None:
+        raise ValueError(f"{node.name} without if")
+    if node.name == "else":
+        if node.args:
+            raise ValueError(f"else takes no condition: else {node.args[:60]}")
+        return not taken, None
+    value = _condition(node.args, platform, flags)
+    chosen = value if node.name == "if" else not taken and value
+    return chosen, chosen or bool(taken)
 
 
 def _depends(value: str) -> list[Dependency]:
@@ -510,7 +576,8 @@ def _not(text: str, platform: Platform, flags: dict[str, bool]) -> tuple[bool, s
             return literal == "true", text[len(literal):]
     match = CALL.match(text)
     if match is None:
-        raise ValueError(f"not a condition: {text[:60]!r}")
+        said = repr(text[:60]) if text.strip() else "nothing where one is wanted"
+        raise ValueError(f"not a condition: {said}")
     test, argument = match.group(1).lower(), match.group(2).strip()
     if test == "os":
         value = argument.lower() == platform.os
