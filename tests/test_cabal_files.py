@@ -99,6 +99,81 @@ Library {
     assert depends(braces) == [("base", ">=4&&<5")]
 
 
+
+
+def test_a_description_is_text_whatever_braces_or_line_separators_it_holds() -> None:
+    text = HEAD + """synopsis: Records {with braces}
+description:
+  A record, as a Haddock code block:
+  .
+  > data Config = Config {
+  >     verbose :: Bool
+  >   }
+  }
+  .
+  One paragraph\u2028with a line separator in it.
+  {
+flag old-base
+  description: base < 4.8 {before the AMP}
+  default: False
+library
+  build-depends: base >= 4.8 && < 5
+  if flag(old-base)
+    build-depends: nats >= 1
+executable demo
+  build-depends: mtl == 2.2.*
+"""
+    package = read_cabal(text.replace("default: False", "default: False  "), GHC710)  # as hand-written files have
+    assert [(d.name, d.written) for d in package.depends] == [("base", ">= 4.8 && < 5"), ("mtl", "== 2.2.*")]
+    assert [dict(flags) for flags, _ in package.variants] == [{"old-base": False}, {"old-base": True}]
+
+
+def test_braces_are_layout_only_where_cabal_lexes_them() -> None:
+    # A section's `{` on the next line, a section and a field on one line, a field's value in braces, a comment
+    # after a section's header, CRLF line ends and a byte order mark.
+    text = "\ufeff" + HEAD.replace("\n", "\r\n") + """library -- the library
+{
+  build-depends:
+    base >= 4 && < 5,
+    bytestring
+  if os(windows) { build-depends: Win32 }
+  else { build-depends: unix }
+}
+executable demo { build-depends: mtl }
+custom-setup
+  setup-depends: { Cabal >= 1.22,
+                   directory }
+"""
+    assert depends(text) == [("base", ">= 4 && < 5"), ("bytestring", "-any"), ("unix", "-any"), ("mtl", "-any"),
+                             ("Cabal", ">= 1.22"), ("directory", "-any")]
+
+
+@pytest.mark.parametrize("condition, on710, on78", [
+    ("impl(ghc >= 7.10)", True, False),
+    ("impl(ghc>=7.10)", True, False),  # distributive-0.4.4, void-0.7
+    ("impl( ghc >=7.10 )", True, False),
+    ("impl(ghc>= 7.10 && <7.11)", True, False),
+    ("!impl(ghc<7.6)", True, True),
+    ("!impl(ghc>7.9)", False, True),
+    ("flag(tagged)&&impl(ghc>7)", True, True),
+    ("impl(ghc)", True, True),
+    ("impl(ghcjs)", False, False),
+    ("impl(GHC==7.8.*)", False, True),
+])
+def test_impl_reads_the_same_whatever_its_spacing(condition: str, on710: bool, on78: bool) -> None:
+    text = HEAD + f"""flag tagged
+  default: True
+library
+  build-depends: base
+  if {condition}
+    build-depends: taken
+  else
+    build-depends: not-taken
+"""
+    assert [depends(text, platform)[1][0] for platform in (GHC710, GHC78)] == [
+        "taken" if on710 else "not-taken", "taken" if on78 else "not-taken"]
+
+
 @pytest.mark.parametrize("text, said", [
     (HEAD + "common deps\n  build-depends: base\n", "common stanzas are not read"),
     (HEAD + "library\n  if flag(undeclared)\n    build-depends: x\n", r"flag\(undeclared\) is not declared"),
@@ -113,12 +188,58 @@ def test_what_cannot_be_read_is_said(text: str, said: str) -> None:
         read_cabal(text, GHC710)
 
 
+
+@pytest.mark.parametrize("text, said", [
+    (HEAD + "librar\n  build-depends: base\n", "demo.cabal:3: unknown section 'librar'"),
+    (HEAD + "flag old-base\n  default: yes\n", "demo.cabal:4: neither True nor False: 'yes'"),
+    (HEAD + "flag\n  default: False\n", "demo.cabal:3: a flag section names one flag"),
+    (HEAD + "library\n  build-depends: base\n  buildable: no\n", "demo.cabal:5: neither True nor False: 'no'"),
+    (HEAD + "library\n  if os(windows)\n    build-depends: Win32\n  else if os(linux)\n    build-depends: unix\n",
+     "demo.cabal:6: else takes no condition: else if os[(]linux[)]"),
+    # In a branch this platform does not take, too: Setup configure reads every branch.
+    (HEAD + "library\n  if os(windows)\n    if compiler(ghc)\n      build-depends: Win32\n",
+     r"demo.cabal:5: not a condition: 'compiler\(ghc\)'"),
+    (HEAD + "library\n  if os(windows)\n    build-depends: Win32 >= two\n", "demo.cabal:5: not a version range"),
+    (HEAD + "library\n  if impl(ghc >= 7.10) ||\n    build-depends: nats\n",
+     "demo.cabal:4: not a condition: nothing where one is wanted"),
+    # A description's line that is not indented ends the field: Cabal reads it as the next field or section.
+    (HEAD + "description:\n  A record:\n> data Foo = Foo {\nlibrary\n  build-depends: base\n",
+     "demo.cabal:5: '>' out of place: '> data Foo = Foo {'"),
+    (HEAD + "library\n  build depends: base\n", "demo.cabal:4: ':' out of place"),
+    (HEAD + "library {\n  build-depends: base\n", "demo.cabal:5: no '}' closes the '{' of line 3"),
+    (HEAD + "library\n  hs-source-dirs: src\n  exposed modules\n    A\n",
+     "demo.cabal:5: neither a field nor a condition"),
+    (HEAD + "library\n  build-depends: base\x0c\n", r"demo.cabal:4: a control character '\\x0c'"),
+    ("name: demo\nversion: 1.2a\n", "demo.cabal:2: not a version: '1.2a'"),
+    ("version: 1.2\nlibrary\n  build-depends: base\n", "the .cabal file: no name: or version: field"),
+])
+def test_what_cannot_be_read_is_said_at_its_file_and_line(text: str, said: str) -> None:
+    with pytest.raises(ValueError, match=f"^{said}"):
+        read_cabal(text, GHC710)
+    with pytest.raises(ValueError, match="^pkgs/demo-1.2/demo.cabal"):
+        read_cabal(text, GHC710, file="pkgs/demo-1.2/demo.cabal")
+
+
 def test_ranges_with_parentheses_and_none() -> None:
     wanted = parse_range("(>= 1.1 && < 1.2) || (>= 1.2.1 && <1.3)")
     assert [satisfies(version(v), wanted) for v in ("1.1.5", "1.2", "1.2.1", "1.3")] == [True, False, True, False]
     assert not satisfies((1,), parse_range("-none"))
     with pytest.raises(ValueError, match="not a version range"):
         parse_range("(>= 1.1 && < 1.2")
+
+
+
+@pytest.mark.parametrize("text, inside, outside", [
+    # Cabal's major version is the first two components: ^>= 4 is >= 4 && < 4.1, never < 5.
+    ("^>= 4", ["4", "4.0", "4.0.9.9"], ["3.9", "4.1", "4.8.1.0", "5"]),
+    ("^>= 1.2.3", ["1.2.3", "1.2.3.1", "1.2.99"], ["1.2.2", "1.3", "2.0"]),
+    ("^>=0.10", ["0.10", "0.10.8.1"], ["0.9.1", "0.11"]),
+])
+def test_a_major_bound_ends_below_the_next_major_version(text: str, inside: list[str], outside: list[str]) -> None:
+    bound = read_cabal(HEAD + f"library\n  build-depends: base {text}\n", GHC710).depends[0].wanted
+    assert [satisfies(version(v), bound) for v in inside + outside] == [True] * len(inside) + [False] * len(outside)
+    with pytest.raises(ValueError, match="a wildcard only follows =="):
+        parse_range("^>= 1.2.*")
 
 
 TEXT = """name: text
