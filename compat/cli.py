@@ -467,13 +467,12 @@ def cmd_merge(args: argparse.Namespace) -> int:
     from compat.merge import merge
 
     m = matrix_module.load(args.matrix)
-    lock = lock_reports(args.reports)
     run_id = args.run_id or new_run_id()
-    record, unreadable = merge(args.parts, args.reports, run_id)
-    print(f"merged {len(record.cells)} cell(s) of {len(args.parts)} part(s) into {args.reports / 'runs' / run_id}",
-          file=sys.stderr)
-    paths, _, _ = write_matrix_reports(args.reports, m)
-    lock.close()
+    with lock_reports(args.reports):  # released also when a part is refused
+        record, unreadable = merge(args.parts, args.reports, run_id)
+        print(f"merged {len(record.cells)} cell(s) of {len(args.parts)} part(s) into {args.reports / 'runs' / run_id}",
+              file=sys.stderr)
+        paths, _, _ = write_matrix_reports(args.reports, m)
     for path in paths:
         print(f"wrote {path}", file=sys.stderr)
     code = exit_code(load_run(args.reports / "runs" / run_id), m.expected, unreadable)
