@@ -371,8 +371,9 @@ def write_matrix_reports(reports: Path, m: Matrix, run: str | None = None
         results = latest_cells(reports, defined_by(m), wanted=cells, unreadable=unreadable, window=m.retention,
                                read=read)
         title = LATEST_TITLE
+    # Its run.json files were named above; `read` names its cells.
     faults = latest_cells(reports, defined_by(m), ("fault-injection",), set(expected.matrix_cells(m)), None,
-                          m.retention)
+                          m.retention, read)
     if not results and not faults and not unreadable:
         raise CompatError(f"{reports}/runs: no cell results{f' in run {run}' if run else ' of an ordinary run'}; "
                           "run `python -m compat run` first")
@@ -383,9 +384,13 @@ def write_matrix_reports(reports: Path, m: Matrix, run: str | None = None
                           changes, m.expected, history.states(runs, m.flaky_flips, m.flaky_window), runs,
                           feed(runs, m), unreadable,
                           expected.unexpected_passes(m.expected, results, history.stored_states(reports)))
+    say_unreadable(unreadable)
+    return paths, results, unreadable
+
+
+def say_unreadable(unreadable: list[str]) -> None:
     for problem in unreadable:
         print(f"ganeti-compat: unreadable result, skipped: {problem}", file=sys.stderr)
-    return paths, results, unreadable
 
 
 def cmd_nightly(args: argparse.Namespace) -> int:
@@ -462,13 +467,12 @@ def cmd_merge(args: argparse.Namespace) -> int:
     from compat.merge import merge
 
     m = matrix_module.load(args.matrix)
-    lock = lock_reports(args.reports)
     run_id = args.run_id or new_run_id()
-    record, unreadable = merge(args.parts, args.reports, run_id)
-    print(f"merged {len(record.cells)} cell(s) of {len(args.parts)} part(s) into {args.reports / 'runs' / run_id}",
-          file=sys.stderr)
-    paths, _, _ = write_matrix_reports(args.reports, m)
-    lock.close()
+    with lock_reports(args.reports):  # released also when a part is refused
+        record, unreadable = merge(args.parts, args.reports, run_id)
+        print(f"merged {len(record.cells)} cell(s) of {len(args.parts)} part(s) into {args.reports / 'runs' / run_id}",
+              file=sys.stderr)
+        paths, _, _ = write_matrix_reports(args.reports, m)
     for path in paths:
         print(f"wrote {path}", file=sys.stderr)
     code = exit_code(load_run(args.reports / "runs" / run_id), m.expected, unreadable)
@@ -496,7 +500,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
     """Without OLD: each cell of the newest (or the NEW) complete run against its own baseline; with OLD: two
     named runs, cell by cell."""
     m = matrix_module.load(args.matrix)
-    records = history.complete_records(args.reports)
+    unreadable: list[str] = []
+    records = history.complete_records(args.reports, unreadable)
+    read = functools.cache(lambda run_dir: load_run(run_dir, unreadable))
     ids = [record.run_id for record, _ in records]
     for name in (args.old, args.new):
         if name and name not in ids:
@@ -506,13 +512,16 @@ def cmd_diff(args: argparse.Namespace) -> int:
         raise CompatError(f"{args.reports}/runs: no complete matrix or session run to compare")
     upto = ids.index(args.new) + 1 if args.new else len(ids)
     if args.old:
-        old, new = (history.read_results(*records[ids.index(name)]) for name in (args.old, ids[upto - 1]))
+        old, new = (history.read_results(*records[ids.index(name)], read) for name in (args.old, ids[upto - 1]))
         found = history.diff(old, new, history.junit_states, m.expected)
     else:  # the window that ends with NEW: what the report would read
-        window = [history.read_results(*item) for item in records[max(0, upto - m.retention):upto]]
+        window = [history.read_results(*item, read) for item in records[max(0, upto - m.retention):upto]]
         found = history.nights(window, m.expected, history.junit_states)[-1]
     print("\n".join(history.render(found)))
-    return EXIT_CELL_FAILED if found.regressed else EXIT_OK
+    say_unreadable(unreadable)  # never "nothing changed" about a cell that could not be read
+    if found.regressed:
+        return EXIT_CELL_FAILED
+    return EXIT_STORAGE if unreadable else EXIT_OK
 
 
 STORAGE_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES)
@@ -655,8 +664,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         if exc.errno in PATH_ERRORS:
             # A directory where a file goes (latest.html, --output), or a file where a directory goes.
-            print(f"ganeti-compat: cannot write {exc.filename or 'a report'}: {exc.strerror}; remove what is in the "
-                  "way or give another path", file=sys.stderr)
+            # os.replace names the temporary file first, and the file that is in the way second.
+            print(f"ganeti-compat: cannot write {exc.filename2 or exc.filename or 'a report'}: {exc.strerror}; remove "
+                  "what is in the way or give another path", file=sys.stderr)
             return EXIT_BAD_INPUT
         if exc.errno not in STORAGE_ERRORS:
             raise

@@ -188,9 +188,10 @@ def load_run_results(run_dir: Path) -> RunResults | None:
     return RunResults(record, {r.key: r for r in load_run(run_dir)}, run_dir)
 
 
-def complete_records(reports: Path) -> list[tuple[RunRecord, Path]]:
-    """Every complete ordinary run, oldest first, from its run.json alone: an interrupted run is never one."""
-    return [(record, run_dir) for record, run_dir in run_records(reports) if record.complete_ordinary]
+def complete_records(reports: Path, unreadable: list[str] | None = None) -> list[tuple[RunRecord, Path]]:
+    """Every complete ordinary run, oldest first, from its run.json alone: an interrupted run is never one
+    (a run.json that cannot be trusted is named in `unreadable`)."""
+    return [(record, run_dir) for record, run_dir in run_records(reports, unreadable) if record.complete_ordinary]
 
 
 def read_results(record: RunRecord, run_dir: Path, read: Callable[[Path], list[CellResult]] = load_run

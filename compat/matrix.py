@@ -63,6 +63,7 @@ MAX_ITEMS = 20_000
 MAX_TEXT = 4096
 MAX_TIMEOUT = 86_400  # seconds for one step of one cell: a day
 MAX_COUNT = 100_000  # runs kept, status flips, runs looked at
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 T = TypeVar("T")
 
@@ -204,6 +205,8 @@ class _Reader:
             raise self.fail(path, f"expected a non-empty string, got {_kind(value)}")
         if len(value) > MAX_TEXT:
             raise self.fail(path, f"{_show(value)} is longer than {MAX_TEXT} characters: shorten it")
+        if _SURROGATE.search(value):  # only a YAML escape makes one: no UTF-8 file or command line can hold it
+            raise self.fail(path, f"{_show(value)} holds a lone surrogate (\\ud800-\\udfff): remove it")
         if pattern and not re.fullmatch(pattern, value):
             raise self.fail(path, f"{_show(value)} is not {what or 'valid'}")
         return value

@@ -144,7 +144,9 @@ def write_run(run_dir: Path, record: RunRecord) -> None:
     write_atomic(run_dir / "run.json", json.dumps(asdict(record), indent=2, sort_keys=True) + "\n")
 
 
-RUN = Fields({"run_id": Name(re.compile(matrix_names.RUN_ID)), "kind": Text(40), "matrix_digest": Text(128),
+RUN = Fields({"run_id": Name(re.compile(matrix_names.RUN_ID)),
+              "kind": Check(Text(40), lambda text: None if text in RUN_KINDS else f"unknown kind {text!r}"),
+              "matrix_digest": Text(128),
               "tool_version": Text(100), "started": Text(40), "finished": Optional(Text(40)), "interrupted": FLAG,
               "reason": OPTIONAL_TEXT, "cells": ListOf(Name(re.compile(r"(?=.{1,200}$)[a-z0-9._-]+")))},
              required=("run_id", "kind", "matrix_digest", "tool_version", "started"))

@@ -20,6 +20,7 @@ from typing import Any
 
 MAX_BYTES = 16 * 1024 * 1024  # a real cell is under 200 KB: its manifest and package database are the bulk
 MAX_TEXT = 4096  # characters of one text value; a judge's evidence line is at most 500
+MAX_WHOLE = 2**63  # a number beyond it is no count, exit code or time a run measured
 CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029]")
 
 
@@ -115,6 +116,8 @@ class Whole(Spec):
     def read(self, value: Any, at: str) -> int:
         if not isinstance(value, int) or isinstance(value, bool):
             raise self.fail(value, at)
+        if abs(value) > MAX_WHOLE:  # a count a report divides by, or a float it is compared with, never overflows
+            raise ValueError(f"{at}: a whole number beyond 2**63")
         return value
 
 
@@ -123,8 +126,10 @@ class Number(Spec):
     what = "a number"
 
     def read(self, value: Any, at: str) -> float | int:
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
             raise self.fail(value, at)
+        if isinstance(value, int) and abs(value) > MAX_WHOLE or not math.isfinite(value):
+            raise ValueError(f"{at}: a number beyond what a result holds")  # 1e999 is read as infinity
         return value
 
 
