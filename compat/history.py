@@ -81,8 +81,8 @@ def manifest_changes(before: dict[str, str], after: dict[str, str]) -> list[tupl
     """(package, old version, new version) for every package that moved, appeared ("-") or went away."""
     if before == after:
         return []
-    return [(name, before.get(name, "-"), after.get(name, "-")) for name in sorted(set(before) | set(after))
-            if before.get(name) != after.get(name)]
+    moved = {name for name, _ in before.items() ^ after.items()}  # the few that differ, found without a sort
+    return [(name, before.get(name, "-"), after.get(name, "-")) for name in sorted(moved)]
 
 
 def changed_tests(before: dict[str, bool] | None, after: dict[str, bool] | None) -> dict[str, list[str]]:

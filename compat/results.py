@@ -78,7 +78,14 @@ class CellResult:
         return cell_key(self.toolchain, self.source, self.flavor)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+        return json.dumps(self.data(), indent=2, sort_keys=True) + "\n"
+
+    def data(self) -> dict[str, Any]:
+        """The result as the JSON it is stored as; its values are the result's own (asdict would copy them all:
+        a manifest, a package database), so they are only to be read."""
+        values = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        values["outcome"] = asdict(self.outcome) if self.outcome is not None else None
+        return values
 
     @classmethod
     def from_dict(cls, data: Any) -> CellResult:
