@@ -129,9 +129,10 @@ def read_summary(run_dir: Path) -> dict[str, tuple[Identity, CellFacts]]:
     if data["schema"] != SCHEMA:
         return {}
     found = {}
-    for index, key in enumerate(data["cells"]):
-        size, mtime, ctime = data["file"][index]
-        values = {name: data[name][index] for name in COLUMNS}
-        found[key] = (size, mtime, ctime), CellFacts(*key.split("--"), **values | {
-            "status": Status(values["status"]), "flags": tuple(values["flags"])})
+    for key, (size, mtime, ctime), *facts in zip(data["cells"], data["file"], *(data[name] for name in COLUMNS),
+                                                  strict=True):
+        toolchain, source, flavor = key.split("--")
+        status, cause, started, why, tests, build, compiled_by, flags, junit, manifest = facts
+        found[key] = (size, mtime, ctime), CellFacts(toolchain, source, flavor, Status(status), cause, started, why,
+                                                     tests, build, compiled_by, tuple(flags), junit, manifest)
     return found
