@@ -7,7 +7,6 @@ import contextlib
 import datetime
 import errno
 import fcntl
-import functools
 import hashlib
 import importlib.metadata
 import json
@@ -37,22 +36,24 @@ from compat.errors import (
 )
 from compat.matrix import Expectation, Matrix, Toolchain
 from compat.progress import Progress
+from compat.reader import RunReader, latest_cells
 from compat.report import cell_text, write_reports
 from compat.results import (
     ORDINARY,
     RUN_KINDS,
     CellResult,
     RunRecord,
-    latest_cells,
     load_run,
     load_run_record,
     prune,
+    run_records,
     store,
     write_atomic,
     write_run,
 )
 from compat.runner import Cell, plan
 from compat.status import Status
+from compat.summary import CellFacts, write_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MATRIX = ROOT / "matrix.yaml"
@@ -243,6 +244,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                                 "once an engine answers") from None
     record.finished = now()
     write_run(run_dir, record)
+    write_summary(run_dir)
     if summary := reuse_summary(results):
         say(summary)
     for path in write_matrix_reports(args.reports, m)[0]:
@@ -337,9 +339,9 @@ def tool_version() -> str:
         return "unknown (not installed)"
 
 
-def defined_by(m: Matrix) -> Callable[[CellResult], bool]:
+def defined_by(m: Matrix) -> Callable[[CellFacts], bool]:
     """Whether the current matrix still defines a result's cell."""
-    def defined(r: CellResult) -> bool:
+    def defined(r: CellFacts) -> bool:
         toolchain = m.toolchains.get(r.toolchain)
         return toolchain is not None and r.source in m.sources and r.flavor in toolchain.flavors
     return defined
@@ -363,22 +365,22 @@ def write_matrix_reports(reports: Path, m: Matrix, run: str | None = None
     of one run, or of the latest ordinary result of every cell the matrix defines; those results, and the
     result files that could not be read (named in the reports too)."""
     unreadable: list[str] = []
-    read = functools.cache(lambda run_dir: load_run(run_dir, unreadable))  # each run once, each problem once
+    reader = RunReader(unreadable)  # each run's facts once, each problem once, a cell whole where it is shown
+    records = run_records(reports, unreadable)
+    cells = set(expected.matrix_cells(m))
     if run:
-        results, title = read(reports / "runs" / run), f"run {run}"
+        run_dir = reports / "runs" / run
+        found = (reader.result(run_dir, key) for key in reader.facts(run_dir))
+        results, title = [result for result in found if result is not None], f"run {run}"
     else:
-        cells = set(expected.matrix_cells(m))
-        results = latest_cells(reports, defined_by(m), wanted=cells, unreadable=unreadable, window=m.retention,
-                               read=read)
+        results = latest_cells(records, defined_by(m), reader, wanted=cells, window=m.retention)
         title = LATEST_TITLE
-    # Its run.json files were named above; `read` names its cells.
-    faults = latest_cells(reports, defined_by(m), ("fault-injection",), set(expected.matrix_cells(m)), None,
-                          m.retention, read)
+    faults = latest_cells(records, defined_by(m), reader, ("fault-injection",), cells, m.retention)
     if not results and not faults and not unreadable:
         raise CompatError(f"{reports}/runs: no cell results{f' in run {run}' if run else ' of an ordinary run'}; "
                           "run `python -m compat run` first")
     focus = set().union(*(focus_packages(recipe.packages) for recipe in m.recipes.values()))
-    runs = history.complete_runs(reports, m.retention, read)
+    runs = history.complete_runs(reports, m.retention, reader, records)
     changes = history.nights(runs, m.expected, history.junit_states)[-1] if len(runs) >= 2 and not run else None
     paths = write_reports(reports, in_matrix_order(m, results), title, m.abi_baseline, focus, in_matrix_order(m, faults),
                           changes, m.expected, history.states(runs, m.flaky_flips, m.flaky_window), runs,
@@ -472,6 +474,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
         record, unreadable = merge(args.parts, args.reports, run_id)
         print(f"merged {len(record.cells)} cell(s) of {len(args.parts)} part(s) into {args.reports / 'runs' / run_id}",
               file=sys.stderr)
+        write_summary(args.reports / "runs" / run_id)
         paths, _, _ = write_matrix_reports(args.reports, m)
     for path in paths:
         print(f"wrote {path}", file=sys.stderr)
@@ -501,8 +504,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     named runs, cell by cell."""
     m = matrix_module.load(args.matrix)
     unreadable: list[str] = []
-    records = history.complete_records(args.reports, unreadable)
-    read = functools.cache(lambda run_dir: load_run(run_dir, unreadable))
+    records = history.complete_records(args.reports, unreadable=unreadable)
     ids = [record.run_id for record, _ in records]
     for name in (args.old, args.new):
         if name and name not in ids:
@@ -511,11 +513,12 @@ def cmd_diff(args: argparse.Namespace) -> int:
     if not records:
         raise CompatError(f"{args.reports}/runs: no complete matrix or session run to compare")
     upto = ids.index(args.new) + 1 if args.new else len(ids)
+    reader = RunReader(unreadable)
     if args.old:
-        old, new = (history.read_results(*records[ids.index(name)], read) for name in (args.old, ids[upto - 1]))
+        old, new = (history.read_results(*records[ids.index(name)], reader) for name in (args.old, ids[upto - 1]))
         found = history.diff(old, new, history.junit_states, m.expected)
     else:  # the window that ends with NEW: what the report would read
-        window = [history.read_results(*item, read) for item in records[max(0, upto - m.retention):upto]]
+        window = [history.read_results(*item, reader) for item in records[max(0, upto - m.retention):upto]]
         found = history.nights(window, m.expected, history.junit_states)[-1]
     print("\n".join(history.render(found)))
     say_unreadable(unreadable)  # never "nothing changed" about a cell that could not be read

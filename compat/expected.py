@@ -7,15 +7,29 @@ that starts to crash, time out or lose its engine is news again. A test entry ex
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from fnmatch import fnmatchcase
+from typing import Any, Protocol, TypeVar
 
 from compat.matrix import Expectation, Matrix
-from compat.results import CellResult, cell_key
+from compat.results import cell_key
 from compat.status import Status
 
-# The states of a cell's tests (name -> passed), None when unknown: what an unexpected pass of a test needs.
-TestStates = Callable[[CellResult], dict[str, bool] | None]
+
+class Judged(Protocol):
+    """What an entry is matched with: a cell's result, or its facts (compat.summary)."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def status(self) -> Status: ...
+    @property
+    def cause(self) -> str | None: ...
+    @property
+    def tests(self) -> dict[str, Any] | None: ...
+
+
+Cell = TypeVar("Cell", bound=Judged)
 
 
 def matrix_cells(m: Matrix) -> list[str]:
@@ -27,12 +41,12 @@ def _matching(entries: tuple[Expectation, ...], key: str) -> list[Expectation]:
     return [entry for entry in entries if fnmatchcase(key, entry.cell)]
 
 
-def _names(entry: Expectation, result: CellResult) -> bool:
+def _names(entry: Expectation, result: Judged) -> bool:
     """A cell entry that names this result's status, and its cause when the entry gives one."""
     return entry.test is None and entry.status == result.status and entry.cause in (None, result.cause)
 
 
-def explained(entries: tuple[Expectation, ...], result: CellResult) -> list[Expectation]:
+def explained(entries: tuple[Expectation, ...], result: Judged) -> list[Expectation]:
     """The entries that explain all of a failed cell's failure; empty when any of it is unexpected."""
     if not result.status.failed:
         return []
@@ -51,10 +65,11 @@ def explained(entries: tuple[Expectation, ...], result: CellResult) -> list[Expe
     return []
 
 
-def unexpected_passes(entries: tuple[Expectation, ...], results: list[CellResult], states: TestStates
-                      ) -> list[tuple[str, Expectation]]:
+def unexpected_passes(entries: tuple[Expectation, ...], results: Sequence[Cell],
+                      states: Callable[[Cell], dict[str, bool] | None]) -> list[tuple[str, Expectation]]:
     """(cell, entry) where what was expected to fail passed: a cell entry's cell passed, or a test entry's
-    test ran and passed. A test that no longer runs (renamed, removed) passed nothing."""
+    test ran and passed (`states`: a cell's tests, name -> passed, None when unknown). A test that no
+    longer runs (renamed, removed) passed nothing."""
     found = []
     for result in results:
         for entry in _matching(entries, result.key):

@@ -2,11 +2,13 @@
 
 `nights` compares each cell of a run with that cell's own baseline (its last meaningful result, in any
 earlier complete ordinary run); `diff` compares two named runs cell by cell. Both are pure functions of
-cell results and their tests' states; `complete_runs` reads them from reports/runs/.
+the cells' facts (compat.summary), their tests' states and, for a change they show, the two manifests;
+`complete_runs` reads them from reports/runs/ (compat.reader).
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,15 +19,26 @@ from compat.analysis.junit import MAX_CHARS, case_states
 from compat.markdown import inline
 from compat.matrix import Expectation
 from compat.outcome import read_inside
-from compat.results import CellResult, RunRecord, load_run, load_run_record, run_records
+from compat.reader import RunReader
+from compat.results import CellResult, RunRecord, load_run_record, run_records
 from compat.status import Status
+from compat.summary import CellFacts
+
+JUNIT_TEXTS = 8  # distinct JUnit texts whose test states are kept: a reused cell's file is its earlier run's
+JUNIT_KEPT = 1 << 20  # characters of the largest JUnit text kept
 
 
 @dataclass(frozen=True)
 class RunResults:
+    """A run of the history: its record and its cells' facts; a manifest is read when a change shows it."""
+
     record: RunRecord
-    cells: dict[str, CellResult]
+    cells: dict[str, CellFacts]
     run_dir: Path
+    reader: RunReader = field(default_factory=RunReader, compare=False, repr=False)
+
+    def manifest(self, cell: CellFacts) -> dict[str, str]:
+        return self.reader.manifest(self.run_dir, cell)
 
 
 @dataclass(frozen=True)
@@ -60,7 +73,7 @@ class RunDiff:
         return bool(self.regressions)
 
 
-def status_text(result: CellResult) -> str:
+def status_text(result: CellResult | CellFacts) -> str:
     return f"{result.status} ({result.cause})" if result.cause else result.status
 
 
@@ -68,8 +81,8 @@ def manifest_changes(before: dict[str, str], after: dict[str, str]) -> list[tupl
     """(package, old version, new version) for every package that moved, appeared ("-") or went away."""
     if before == after:
         return []
-    return [(name, before.get(name, "-"), after.get(name, "-")) for name in sorted(set(before) | set(after))
-            if before.get(name) != after.get(name)]
+    moved = {name for name, _ in before.items() ^ after.items()}  # the few that differ, found without a sort
+    return [(name, before.get(name, "-"), after.get(name, "-")) for name in sorted(moved)]
 
 
 def changed_tests(before: dict[str, bool] | None, after: dict[str, bool] | None) -> dict[str, list[str]]:
@@ -85,10 +98,10 @@ def changed_tests(before: dict[str, bool] | None, after: dict[str, bool] | None)
     return {kind: names for kind, names in changes.items() if names}
 
 
-TestsOf = Callable[[RunResults, CellResult], dict[str, bool] | None]
+TestsOf = Callable[[RunResults, CellFacts], dict[str, bool] | None]
 
 
-def no_tests(run: RunResults, cell: CellResult) -> None:
+def no_tests(run: RunResults, cell: CellFacts) -> None:
     """For comparisons that need no test states (the feed, the nightly's exit)."""
     return
 
@@ -97,8 +110,8 @@ def no_tests(run: RunResults, cell: CellResult) -> None:
 class Earlier:
     """What a cell is compared with: its baseline (its last meaningful result) and its previous result."""
 
-    baseline: tuple[RunResults, CellResult] | None
-    previous: CellResult | None
+    baseline: tuple[RunResults, CellFacts] | None
+    previous: CellFacts | None
 
 
 def diff(old: RunResults, new: RunResults, tests_of: TestsOf, known: tuple[Expectation, ...] = ()) -> RunDiff:
@@ -112,8 +125,8 @@ def nights(runs: list[RunResults], known: tuple[Expectation, ...] = (), tests_of
     """What changed in each of the last `last` runs (oldest first), each cell against its own baseline: its
     last meaningful result (not error or unavailable) in any earlier run, so that a bad night or a session
     run between two nights never hides a regression. `runs`: complete ordinary runs, oldest first."""
-    baseline: dict[str, tuple[RunResults, CellResult]] = {}
-    previous: dict[str, CellResult] = {}
+    baseline: dict[str, tuple[RunResults, CellFacts]] = {}
+    previous: dict[str, CellFacts] = {}
     found = []
     for index, run in enumerate(runs):
         if index >= len(runs) - last:
@@ -146,21 +159,20 @@ def _compare(new: RunResults, earlier: dict[str, Earlier], tests_of: TestsOf, kn
             tests = changed_tests(tests_of(base_run, base), tests_of(new, after)) if base_run and base else {}
             if where == "tests" and not tests:
                 continue
-            why = "; ".join(expected.describe(entry) for entry in reasons) if where == "expected" else \
-                after.evidence[0] if after.evidence else ""
+            why = "; ".join(expected.describe(entry) for entry in reasons) if where == "expected" else after.why
             since = "" if old or base_run is None else f"{base_run.record.started[:10]}, run {base_run.record.run_id}"
+            moved = manifest_changes(base_run.manifest(base), new.manifest(after)) if base_run and base else []
             getattr(result, where).append(CellChange(
-                key, status_text(base) if base else "no meaningful result", status_text(after), why, tests,
-                manifest_changes(base.manifest, after.manifest) if base else [], since))
+                key, status_text(base) if base else "no meaningful result", status_text(after), why, tests, moved,
+                since))
         if base is not None:
-            old_flags = {flag["name"] for flag in base.flags}
-            new_flags = {flag["name"] for flag in after.flags}
+            old_flags, new_flags = set(base.flags), set(after.flags)
             result.flags.extend((key, "appeared", name) for name in sorted(new_flags - old_flags))
             result.flags.extend((key, "went away", name) for name in sorted(old_flags - new_flags))
     return result
 
 
-def _where(base: CellResult | None, previous: CellResult | None, after: CellResult) -> str | None:
+def _where(base: CellFacts | None, previous: CellFacts | None, after: CellFacts) -> str | None:
     """Which list of a RunDiff one cell's change goes to; regressions and fixes first, whatever happened in
     between; "tests" when only its tests may have changed state; None when it is no news."""
     was_unavailable = previous is not None and previous.status is Status.UNAVAILABLE
@@ -185,25 +197,29 @@ def load_run_results(run_dir: Path) -> RunResults | None:
     record = load_run_record(run_dir)
     if record is None:
         return None
-    return RunResults(record, {r.key: r for r in load_run(run_dir)}, run_dir)
+    return read_results(record, run_dir)
 
 
-def complete_records(reports: Path, unreadable: list[str] | None = None) -> list[tuple[RunRecord, Path]]:
-    """Every complete ordinary run, oldest first, from its run.json alone: an interrupted run is never one
-    (a run.json that cannot be trusted is named in `unreadable`)."""
-    return [(record, run_dir) for record, run_dir in run_records(reports, unreadable) if record.complete_ordinary]
+def complete_records(reports: Path, records: list[tuple[RunRecord, Path]] | None = None,
+                     unreadable: list[str] | None = None) -> list[tuple[RunRecord, Path]]:
+    """Every complete ordinary run, oldest first, from its run.json alone: an interrupted run is never one.
+    `records`: every run's, when they were read already (results.run_records); a run.json that cannot be
+    trusted is named in `unreadable`."""
+    return [(record, run_dir) for record, run_dir in (run_records(reports, unreadable) if records is None else records)
+            if record.complete_ordinary]
 
 
-def read_results(record: RunRecord, run_dir: Path, read: Callable[[Path], list[CellResult]] = load_run
-                 ) -> RunResults:
-    return RunResults(record, {r.key: r for r in read(run_dir)}, run_dir)
+def read_results(record: RunRecord, run_dir: Path, reader: RunReader | None = None) -> RunResults:
+    reader = reader or RunReader()
+    return RunResults(record, reader.facts(run_dir), run_dir, reader)
 
 
-def complete_runs(reports: Path, last: int | None = None, read: Callable[[Path], list[CellResult]] = load_run
-                  ) -> list[RunResults]:
-    """The last complete ordinary runs with their cells, oldest first (only those are read)."""
-    records = complete_records(reports)
-    return [read_results(record, run_dir, read) for record, run_dir in (records[-last:] if last else records)]
+def complete_runs(reports: Path, last: int | None = None, reader: RunReader | None = None,
+                  records: list[tuple[RunRecord, Path]] | None = None) -> list[RunResults]:
+    """The last complete ordinary runs with their cells' facts, oldest first (only those are read)."""
+    reader = reader or RunReader()
+    complete = complete_records(reports, records)
+    return [read_results(record, run_dir, reader) for record, run_dir in (complete[-last:] if last else complete)]
 
 
 def stored_states(reports: Path) -> Callable[[CellResult], dict[str, bool] | None]:
@@ -214,18 +230,30 @@ def stored_states(reports: Path) -> Callable[[CellResult], dict[str, bool] | Non
         run_dir = runs / cell.run_id
         if not cell.run_id or not run_dir.resolve().is_relative_to(runs.resolve()):
             return None
-        return junit_states(RunResults(RunRecord(cell.run_id, "", "", "", ""), {}, run_dir), cell)
+        return _junit_states(run_dir, cell.logs.get("junit"))
     return states
 
 
-def junit_states(run: RunResults, cell: CellResult) -> dict[str, bool] | None:
+def junit_states(run: RunResults, cell: CellFacts) -> dict[str, bool] | None:
     """The states of a cell's tests from the JUnit file its run kept; None when it has none."""
-    path = cell.logs.get("junit")
+    return _junit_states(run.run_dir, cell.junit)
+
+
+def _junit_states(run_dir: Path, path: str | None) -> dict[str, bool] | None:
     if not path:
         return None
-    text = read_inside(run.run_dir, path, MAX_CHARS + 1)  # a larger file is refused, never read whole
+    text = read_inside(run_dir, path, MAX_CHARS + 1)  # a larger file is refused, never read whole
+    if text is None:
+        return None
+    found = _parsed(text) if len(text) <= JUNIT_KEPT else _parsed.__wrapped__(text)
+    return dict(found) if found is not None else None
+
+
+@functools.lru_cache(maxsize=JUNIT_TEXTS)
+def _parsed(text: str) -> dict[str, bool] | None:
+    """case_states, once for the cells whose JUnit file is the same text (a reused cell's is copied)."""
     try:
-        return case_states(text) if text is not None else None
+        return case_states(text)
     except ValueError:
         return None
 

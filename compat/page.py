@@ -194,8 +194,8 @@ def _charts(runs: list[RunResults], last: int = 30) -> list[str]:
     passed: dict[str, list[tuple[int, float]]] = {}
     for index, run in enumerate(runs):
         for result in run.cells.values():
-            if result.compiled_by is None and "build" in result.timings and not result.status.infrastructure:
-                build.setdefault(f"{result.toolchain} {result.source}", []).append((index, result.timings["build"]))
+            if result.compiled_by is None and result.build is not None and not result.status.infrastructure:
+                build.setdefault(f"{result.toolchain} {result.source}", []).append((index, result.build))
             if result.tests and result.tests.get("total"):
                 ratio = result.tests["passed"] / result.tests["total"]
                 passed.setdefault(f"{result.toolchain} {result.source} {result.flavor}", []).append((index, ratio))

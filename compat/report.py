@@ -195,8 +195,9 @@ def _abi_section(results: list[CellResult], baseline: str | None, focus: set[str
 
 def render_json(results: list[CellResult], title: str, faults: list[CellResult] | None = None,
                 changes: RunDiff | None = None, unreadable: list[str] | None = None) -> str:
-    cells = [json.loads(r.to_json()) for r in results]
-    fault_cells = [json.loads(r.to_json()) for r in faults or []]
+    # Each cell as it is stored (its keys sorted), without the indentation that only the pure-Python encoder makes.
+    cells = [json.loads(json.dumps(r.data(), sort_keys=True)) for r in results]
+    fault_cells = [json.loads(json.dumps(r.data(), sort_keys=True)) for r in faults or []]
     return json.dumps({"title": title, "runs": sorted({r.run_id for r in results}), "cells": cells,
                        "fault_injection": fault_cells, "changes": asdict(changes) if changes else None,
                        "unreadable": unreadable or []},

@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,7 +78,14 @@ class CellResult:
         return cell_key(self.toolchain, self.source, self.flavor)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+        return json.dumps(self.data(), indent=2, sort_keys=True) + "\n"
+
+    def data(self) -> dict[str, Any]:
+        """The result as the JSON it is stored as; its values are the result's own (asdict would copy them all:
+        a manifest, a package database), so they are only to be read."""
+        values = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        values["outcome"] = asdict(self.outcome) if self.outcome is not None else None
+        return values
 
     @classmethod
     def from_dict(cls, data: Any) -> CellResult:
@@ -273,30 +279,6 @@ def run_records(reports: Path, unreadable: list[str] | None = None) -> list[tupl
         if record is not None:
             found.append((record, run_dir))
     return sorted(found, key=lambda item: (item[0].started, item[0].run_id))
-
-
-def latest_cells(reports: Path, defined: Callable[[CellResult], bool], kinds: tuple[str, ...] = ORDINARY,
-                 wanted: set[str] | None = None, unreadable: list[str] | None = None, window: int | None = None,
-                 read: Callable[[Path], list[CellResult]] | None = None) -> list[CellResult]:
-    """For every cell the current matrix defines, its most recent result among runs of these kinds: what
-    `nox -s ghc96` then `nox -s ghc90` add up to. Fault-injection, benchmark and test runs, runs of unknown
-    kind and cells the matrix no longer defines never stand in for a cell's result. Runs are read newest
-    first, no further once every cell in `wanted` was found, and at most `window` of them. `read`: the
-    cells of a run directory (default: load_run), so that one report reads each run once."""
-    newest: dict[str, CellResult] = {}
-    seen = 0
-    for record, run_dir in reversed(run_records(reports, unreadable)):
-        if record.kind not in kinds:
-            continue
-        if window is not None and seen >= window:
-            break
-        seen += 1
-        for result in read(run_dir) if read else load_run(run_dir, unreadable):
-            if defined(result) and (result.key not in newest or result.started > newest[result.key].started):
-                newest[result.key] = result
-        if wanted is not None and wanted <= newest.keys():
-            break
-    return sorted(newest.values(), key=lambda r: r.key)
 
 
 def prune(reports: Path, keep: int) -> list[Path]:

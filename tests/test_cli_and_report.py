@@ -23,8 +23,9 @@ from compat.cli import (
     write_matrix_reports,
 )
 from compat.errors import ConfigError
+from compat.reader import RunReader, latest_cells
 from compat.report import cell_text, render_json, render_markdown, write_reports
-from compat.results import CellResult, RunRecord, latest_cells, load_run, store, write_run
+from compat.results import CellResult, RunRecord, load_run, run_records, store, write_run
 from compat.runner import plan
 from tests.conftest import ROOT
 
@@ -130,7 +131,7 @@ def test_the_matrix_report_is_made_of_ordinary_runs_of_cells_the_matrix_defines(
                CellResult("ghc96", "ganeti-2.15", "gnutls", status="pass", started=at(8)),
                CellResult("ghc96", "ganeti-3.1", "nss", status="pass", started=at(8)))
 
-    assert [(r.key, r.status, r.run_id) for r in latest_cells(tmp_path, defined_by(m))] == [
+    assert [(r.key, r.status, r.run_id) for r in latest_cells(run_records(tmp_path), defined_by(m), RunReader())] == [
         ("ghc90--ganeti-3.0.2--gnutls", "build-fail", "a"), ("ghc96--ganeti-3.1--gnutls", "pass", "b")]
     write_matrix_reports(tmp_path, m)
     text = (tmp_path / "latest.md").read_text()

@@ -28,6 +28,7 @@ from compat.images import Image, ImageBuilder
 from compat.pins import plan_hackage
 from tests.conftest import ROOT
 from tests.sdists import ALPHA, ZETA, write_sdist
+from tests.test_summary import summarised
 
 pytestmark = pytest.mark.docker
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -81,6 +82,10 @@ def run(workspace: Path, run_id: str, toolchain: str, sources: str, *extra: str,
                            "--source", sources, "--run-id", run_id, *(["--fresh"] if fresh else []), *extra],
                           cwd=ROOT, capture_output=True, text=True, timeout=2400, check=False)
     assert "Traceback" not in done.stderr + done.stdout
+    stored = workspace / "reports" / "runs" / run_id / "run.json"
+    record = json.loads(stored.read_text()) if stored.exists() else {}
+    if record.get("finished") and not record.get("interrupted"):
+        assert summarised(workspace / "reports" / "runs" / run_id)  # what the reports read of the run
     cells = {}
     for path in (workspace / "reports" / "runs" / run_id / "cells").glob("*.json"):
         result = json.loads(path.read_text())

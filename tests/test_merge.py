@@ -19,6 +19,7 @@ from compat.runner import Cell, CellRunner, plan
 from tests.conftest import ROOT
 from tests.memory_engine import MemoryImages
 from tests.test_runner import answering_engine
+from tests.test_summary import summarised
 
 MATRIX = ROOT / "tests" / "fixtures" / "matrix.yaml"
 
@@ -105,3 +106,4 @@ def test_compat_merge_writes_the_reports_and_answers_for_the_merged_cells(tmp_pa
     assert done.stderr.strip().splitlines()[-1] == ("ganeti-compat: run night is incomplete: a part did not "
                                                     "complete: night-g1")
     assert "| ghc96 " in (tmp_path / "out" / "latest.md").read_text()
+    assert summarised(tmp_path / "out" / "runs" / "night")  # what the window's reports read of it

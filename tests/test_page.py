@@ -5,6 +5,7 @@ from __future__ import annotations
 from compat.history import CellState, RunResults
 from compat.page import anchor, render_html
 from compat.results import CellResult, RunRecord
+from compat.summary import facts_of
 
 HOSTILE = "<script>alert('x')</script>"
 
@@ -27,13 +28,14 @@ def test_everything_from_logs_and_names_is_escaped_and_nothing_is_external() -> 
 
 
 def test_build_time_and_tests_are_charted_over_the_runs() -> None:
-    runs = [RunResults(RunRecord(f"r{i}", "matrix", "d", "0", f"2026-11-2{i}", finished="x"),
-                       {c.key: c for c in (cell("ghc96", "pass", 200 + 30 * i, 456, f"r{i}"),)}, None)  # type: ignore[arg-type]
-            for i in range(3)]
-    page = render_html(list(runs[-1].cells.values()), "t", runs=runs)
+    cells = [cell("ghc96", "pass", 200 + 30 * i, 456, f"r{i}") for i in range(3)]
+    runs = [RunResults(RunRecord(c.run_id, "matrix", "d", "0", c.started, finished="x"), {c.key: facts_of(c)},
+                       None)  # type: ignore[arg-type]
+            for c in cells]
+    page = render_html(cells[-1:], "t", runs=runs)
     assert "Haskell build time (s), first flavor, last 3 runs (max 260)" in page
     assert page.count("<polyline") == 2 and "tests passed / total" in page
-    assert "<polyline" not in render_html(list(runs[-1].cells.values()), "t", runs=runs[:1])
+    assert "<polyline" not in render_html(cells[-1:], "t", runs=runs[:1])
 
 
 def test_cells_failing_for_one_reason_share_one_explanation() -> None:

@@ -15,6 +15,7 @@ from xml.etree import ElementTree
 import pytest
 
 from compat.cli import main
+from compat.outcome import Outcome, StepRecord
 from compat.results import CellResult, RunRecord, prune, store, write_run
 from compat.status import Status
 from tests.conftest import DATA, ROOT
@@ -372,8 +373,8 @@ def test_a_huge_junit_file_is_never_read_whole(tmp_path: Path, capsys: pytest.Ca
     with (second / junit).open("w") as huge:  # sparse: it costs no disk
         huge.write("<testsuites><testsuite><testcase classname='a' name='b'><failure/></testcase>")
         huge.truncate(size)
-    outcome = {"soname": "libcurl-gnutls.so.4", "junit": junit, "junit_name": "junit.xml",
-               "steps": [{"name": "build", "exit_code": 0, "log": None}, {"name": "test", "exit_code": 1, "log": None}]}
+    outcome = Outcome("libcurl-gnutls.so.4", junit=junit, junit_name="junit.xml",
+                      steps=(StepRecord("build", 0, None), StepRecord("test", 1, None)))
     night(tmp_path, "n2", 2, cell("test-fail", logs={"junit": junit}, outcome=outcome))
     tracemalloc.start()
     try:
