@@ -51,6 +51,8 @@ APT_OPTION = r"[A-Za-z0-9:_-]+=[A-Za-z0-9.:/_+-]*"
 # One sources.list line, "deb [opt=value ...] URI SUITE [COMPONENT ...]": no quotes, ';', '#' or line breaks.
 APT_SOURCE = (r"deb(-src)? (\[[A-Za-z0-9.:/_+=,-]+( [A-Za-z0-9.:/_+=,-]+)*\] )?"
               r"[a-z][a-z0-9+]*://[A-Za-z0-9.:/_+~%@-]+ [A-Za-z0-9.:/_+~-]+( [A-Za-z0-9._+/-]+)*")
+# A git ref or commit as fetch-source passes it to git (after "--"): a tag, branch or refs/... path, or a hash.
+GIT_REF = r"(?!.*\.\.)(?!.*//)[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}(?<![./])"
 _CELL_PART = r"[A-Za-z0-9.+_*?\[\]~-]{1,127}"
 
 # Limits far above any real matrix (the shipped one: 20 KB, 7 levels, 1,400 values with its aliases expanded)
@@ -111,7 +113,8 @@ class Source:
     version: str | None = None
     patches: bool = True
     url: str | None = None
-    ref: str | None = None
+    ref: str | None = None  # git: the tag, branch or commit the matrix names (recorded as the source version)
+    commit: str | None = None  # git: the commit `ref` is pinned to (fetched by it; `ref` is then its name)
     sha256: str | None = None
     path: str | None = None
 
@@ -380,17 +383,25 @@ SOURCE_FIELDS = {
 
 
 def _source(r: _Reader, recipes: dict[str, Recipe], name: str, value: Any, path: str) -> Source:
-    keys = ("description", "kind", "recipe", "package", "suite", "version", "patches", "url", "ref", "sha256", "path")
+    keys = ("description", "kind", "recipe", "package", "suite", "version", "patches", "url", "ref", "commit", "sha256",
+            "path")
     s = r.mapping(value, path, keys, ("kind", "recipe"))
     kind = r.choice(s["kind"], f"{path}.kind", SOURCE_KINDS)
     for needed in SOURCE_FIELDS[kind]:
         if needed not in s:
             raise r.fail(path, f"a '{kind}' source needs '{needed}'")
+    if "commit" in s and kind != "git":
+        raise r.fail(f"{path}.commit", "only a 'git' source is pinned by commit")
     text: dict[str, str] = {k: r.string(s[k], f"{path}.{k}") for k in ("suite", "version", "url", "ref", "path") if k in s}
     if "package" in s:  # an argument of apt-get source
         text["package"] = r.string(s["package"], f"{path}.package", PACKAGE, PACKAGE_WHAT)
     if "sha256" in s:
         text["sha256"] = r.string(s["sha256"], f"{path}.sha256", "[0-9a-f]{64}", "a 64-digit lowercase hex sha256")
+    if "commit" in s:  # fetched by it: a ref may move, a commit may not
+        text["commit"] = r.string(s["commit"], f"{path}.commit", "[0-9a-f]{40}", "a 40-digit lowercase hex commit")
+    if "ref" in s and kind == "git" and not re.fullmatch(GIT_REF, text["ref"]):
+        raise r.fail(f"{path}.ref", f"{_show(text['ref'])} is not a git ref or commit (A-Z a-z 0-9 . _ / -, "
+                     "no '..', not starting with '-' or '/')")
     return Source(
         name=name,
         description=r.string(s.get("description", f"{kind} source {name}"), f"{path}.description"),

@@ -65,6 +65,10 @@ def test_fetch_commands_are_argument_lists() -> None:
     assert sources.fetch_command(m.sources["ganeti-3.1"]) == [
         "sh", "/build/.compat/fetch-source", "debian", "ganeti", "sid", "", "yes"]
     assert sources.fetch_command(m.sources["ganeti-3.0.2"])[-3:] == ["bookworm", "3.0.2-3", "no"]
+    # A git source pinned by commit is fetched by it, and named by the tag the matrix gives it.
+    assert sources.fetch_command(m.sources["ganeti-2.16.2"]) == [
+        "sh", "/build/.compat/fetch-source", "git", "https://github.com/ganeti/ganeti.git", "v2.16.2",
+        "76f61053416e16bf9dea978becd79a330681f151"]
 
 
 def test_expand_fills_each_argument_alone() -> None:
@@ -250,7 +254,29 @@ def test_ganeti_2x_finds_every_library_it_names_among_the_pins_or_ghcs_own() -> 
         plan = plan_image(m.toolchains[toolchain], m.recipes["ganeti-2.x"])
         assert plan.files["unpinned-packages.txt"] == b"", toolchain
     assert "old-time" in hackage_names(m.toolchains["ghc710"]) and "old-time" not in hackage_names(m.toolchains["ghc78"])
-    assert m.sources["ganeti-2.16"].ref == "95a2a10bf9638cba31bee09582e593923cc0bc3e"  # tag v2.16.0
+    assert (m.sources["ganeti-2.16.0"].ref, m.sources["ganeti-2.16.0"].commit) == (
+        "v2.16.0", "95a2a10bf9638cba31bee09582e593923cc0bc3e")
+    assert (m.sources["ganeti-2.16.2"].ref, m.sources["ganeti-2.16.2"].commit) == (
+        "v2.16.2", "76f61053416e16bf9dea978becd79a330681f151")
+
+
+def jessie_package(module: str) -> str:
+    """The jessie package of a Python 2 module: python-<module>, lower-cased (OpenSSL: python-openssl)."""
+    return f"python-{module.lower()}"
+
+
+def test_the_jessie_images_install_every_python_module_ganeti_2_16s_configure_requires() -> None:
+    # tests/data/era/configure-python-modules.txt: every AC_PYTHON_MODULE of Ganeti 2.16's configure.ac.
+    lines = (ROOT / "tests" / "data" / "era" / "configure-python-modules.txt").read_text().splitlines()
+    modules = dict(line.split("\t") for line in lines if line and not line.startswith("#"))
+    required = sorted(module for module, need in modules.items() if need == "required")
+    assert "ipaddr" in required and len(required) == 7
+    m = default()
+    for toolchain in ("ghc78", "ghc710"):
+        for source in ("ganeti-2.16.2", "ganeti-2.16.0"):
+            plan = plan_image(m.toolchains[toolchain], m.recipes[m.sources[source].recipe])
+            installed = plan.files["packages.txt"].decode().split()
+            assert [module for module in required if jessie_package(module) not in installed] == [], (toolchain, source)
 
 
 class CountingEngine:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from compat import matrix
 from compat.analysis.probe import parse_probe
 from compat.expected import explained
 from compat.facts import manifest, own_sources, verdicts
@@ -18,7 +19,7 @@ from compat.report import cell_text
 from compat.results import CellResult
 from compat.status import Status
 from compat.verdict import MAX_LINE, MAX_LINES, MAX_TEST_NAMES, CellOutcome, Step, judge
-from tests.conftest import DATA
+from tests.conftest import DATA, ROOT
 
 GNUTLS, OPENSSL = "libcurl-gnutls.so.4", "libcurl.so.4"
 TOOLCHAIN_FILES = ("ghc-info.txt", "ghc-pkg-list.txt", "ghc-pkg-check.txt", "ghc-pkg-dump.txt", "dpkg-libghc.tsv")
@@ -394,3 +395,20 @@ def test_a_probe_that_measured_nothing_leaves_the_ssl_answer_unknown(probe_outpu
     result = CellResult("ghc96", "ganeti-3.1", "gnutls", status=verdict.status,
                         flags=[{"name": name, "evidence": list(lines)} for name, lines in verdict.flags])
     assert "(SSL unmeasured)" in cell_text(result) and "(SSL unmeasured)" in render_html([result], "t")
+
+
+def test_ganeti_2_16_0_failing_on_ghc_7_10_with_the_newname_evidence_is_the_matrixs_expected_history() -> None:
+    m = matrix.load(ROOT / "matrix.yaml")
+    log = ("src/Ganeti/Objects.hs:120:1:\n    Illegal variable name: ‘type’\n    When splicing a TH declaration:\n"
+           "make: *** [src/Ganeti/Objects.o] Error 1\n")
+    verdict = judge(CellOutcome(steps=(Step("fetch", 0), Step("configure", 0), Step("build", 2, log))))
+    assert (verdict.status, verdict.cause) == (Status.BUILD_FAIL, "compile")
+    assert verdict.evidence[:2] == ("src/Ganeti/Objects.hs:120:1:", "    Illegal variable name: ‘type’")
+    cells = {key: CellResult(*key.split("--"), status=verdict.status, cause=verdict.cause)
+             for key in ("ghc710--ganeti-2.16.0--openssl", "ghc710--ganeti-2.16.2--openssl",
+                         "ghc78--ganeti-2.16.0--openssl")}
+    (entry,) = explained(m.expected, cells["ghc710--ganeti-2.16.0--openssl"])
+    assert "ghc/-/issues/10599" in (entry.bug or "")
+    # 2.16.2 carries the workaround, and GHC 7.8 accepts the names: a failure there would be news.
+    assert explained(m.expected, cells["ghc710--ganeti-2.16.2--openssl"]) == []
+    assert explained(m.expected, cells["ghc78--ganeti-2.16.0--openssl"]) == []
