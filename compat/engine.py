@@ -147,10 +147,11 @@ class Engine:
         return str(holder.id)
 
     def let_go(self, holder: str) -> None:
-        """Remove a holder: its image may go once no other run holds or uses it."""
+        """Remove a holder: its image may go once no other run holds or uses it. An engine that is gone keeps
+        it; the next run removes it once this process has ended (`_let_go_of_dead_holders`)."""
         try:
             _discard(self.client.containers.get(holder))
-        except docker.errors.NotFound:
+        except (docker.errors.APIError, requests.exceptions.ConnectionError):
             pass
 
     def _let_go_of_dead_holders(self) -> None:

@@ -241,8 +241,10 @@ class CellRunner:
             return str(exc)
         # A dockerd that is stopping still answers a ping for a moment while it refuses to create containers:
         # ask again a little later before blaming the tool.
-        if self.engine.alive() and (time.sleep(LOST_ENGINE_GRACE) or self.engine.alive()):
-            return None
+        if self.engine.alive():
+            time.sleep(LOST_ENGINE_GRACE)
+            if self.engine.alive():
+                return None
         return f"the Docker engine stopped answering: {error}"
 
     def _runner_error(self, cell: Cell, result: CellResult, exc: Exception) -> str:
