@@ -85,6 +85,18 @@ class Flavor:
 
 
 @dataclass(frozen=True)
+class Frozen:
+    """A suite that can no longer change (an archived release): trusted by the sha256 of the Release file apt
+    reads from its mirror, not by a signature (an archived suite's keys have expired)."""
+
+    release: str  # InRelease, or Release where the mirror serves no InRelease
+    sha256: str | None  # None: not pinned yet; the tool then says the file's hash and builds nothing
+
+
+RELEASE_FILES = ("InRelease", "Release")
+
+
+@dataclass(frozen=True)
 class Toolchain:
     name: str
     description: str
@@ -100,6 +112,7 @@ class Toolchain:
     apt_sources: tuple[str, ...] = ()  # extra sources.list lines, e.g. experimental on top of sid
     packages: tuple[str, ...] = ()
     downloads: tuple[Download, ...] = ()
+    frozen: Frozen | None = None  # the suite at `mirror` is trusted by its pinned Release file, not a keyring
 
 
 @dataclass(frozen=True)
@@ -328,8 +341,8 @@ def _download(r: _Reader, value: Any, path: str) -> Download:
 
 
 def _toolchain(r: _Reader, flavors: dict[str, Flavor], name: str, value: Any, path: str) -> Toolchain:
-    keys = ("description", "kind", "suite", "ghc", "flavors", "default_flavor", "mirror", "keyring", "apt_options",
-            "apt_sources", "packages", "downloads", "sources")
+    keys = ("description", "kind", "suite", "ghc", "flavors", "default_flavor", "mirror", "keyring", "frozen",
+            "apt_options", "apt_sources", "packages", "downloads", "sources")
     t = r.mapping(value, path, keys, ("kind", "suite", "ghc", "flavors"))
     kind = r.choice(t["kind"], f"{path}.kind", TOOLCHAIN_KINDS)
     suite = r.string(t["suite"], f"{path}.suite", SUITE, "a Debian suite name")
@@ -348,6 +361,7 @@ def _toolchain(r: _Reader, flavors: dict[str, Flavor], name: str, value: Any, pa
         downloads[download.name] = download
     if kind == "bindist" and "ghc" not in downloads:
         raise r.fail(f"{path}.downloads", "a bindist toolchain needs a download named 'ghc'")
+    frozen = _frozen(r, t, path) if "frozen" in t else None
     return Toolchain(
         name=name,
         description=r.string(t.get("description", f"GHC {ghc} ({kind}, {suite})"), f"{path}.description"),
@@ -367,7 +381,22 @@ def _toolchain(r: _Reader, flavors: dict[str, Flavor], name: str, value: Any, pa
         packages=_packages(r, t.get("packages"), f"{path}.packages"),
         downloads=tuple(downloads.values()),
         sources=r.strings(t.get("sources"), f"{path}.sources"),
+        frozen=frozen,
     )
+
+
+def _frozen(r: _Reader, t: dict[str, Any], path: str) -> Frozen:
+    """`frozen: {release: InRelease, sha256: ...}`: the suite at `mirror`, trusted by that file's hash alone."""
+    f = r.mapping(t["frozen"], f"{path}.frozen", ("release", "sha256"))
+    if "mirror" not in t:
+        raise r.fail(f"{path}.frozen", "a frozen suite is fetched from its mirror: give 'mirror' too")
+    if "keyring" in t:
+        raise r.fail(f"{path}.keyring", "a frozen suite is trusted by its pinned Release file, not a keyring "
+                     "(its keys have expired): remove 'keyring'")
+    release = r.choice(f.get("release", RELEASE_FILES[0]), f"{path}.frozen.release", RELEASE_FILES)
+    sha256 = (r.string(f["sha256"], f"{path}.frozen.sha256", "[0-9a-f]{64}", "a 64-digit lowercase hex sha256")
+              if f.get("sha256") is not None else None)
+    return Frozen(release, sha256)
 
 
 def _packages(r: _Reader, value: Any, path: str) -> tuple[str, ...]:

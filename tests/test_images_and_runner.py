@@ -117,7 +117,7 @@ def test_tree_digest_covers_the_executable_bit_and_symlinks_as_links(tmp_path: P
 
 def test_unavailability_is_remembered_per_toolchain_and_recipe(tmp_path: Path) -> None:
     m = default()
-    gone = dataclasses.replace(m.toolchains["ghc710"], downloads=(
+    gone = dataclasses.replace(m.toolchains["ghc710"], frozen=None, downloads=(
         Download("ghc", "http://127.0.0.1:9/ghc-7.10.2-x86_64-unknown-linux-deb7.tar.bz2", sha1="0" * 40),))
     said: list[str] = []
     builder = ImageBuilder(None, tmp_path, said.append)  # type: ignore[arg-type]  # fails before any engine call
@@ -164,15 +164,18 @@ def test_images_no_current_toolchain_uses() -> None:
 
 
 def test_an_archived_suite_is_bootstrapped_and_used_from_its_mirror_with_its_keyring(tmp_path: Path) -> None:
-    jessie = default().toolchains["ghc710"]
-    assert bootstrap_argv(jessie, tmp_path / "base.tar") == [
+    # An archived suite whose keys still hold (not frozen: tests/test_frozen.py has jessie's own).
+    archived = dataclasses.replace(default().toolchains["ghc710"], frozen=None,
+                                   keyring="/usr/share/keyrings/debian-archive-removed-keys.gpg")
+    assert bootstrap_argv(archived, tmp_path / "base.tar", tmp_path) == [
         "mmdebstrap", "--variant=minbase", '--aptopt=Acquire::Check-Valid-Until "false";',
         "--keyring=/usr/share/keyrings/debian-archive-removed-keys.gpg", "jessie", str(tmp_path / "base.tar"),
         "http://archive.debian.org/debian"]
     # A pulled debian:jessie names deb.debian.org, which no longer serves jessie: the image's apt is pointed
     # at the mirror too, before its first apt-get update, in both kinds of image.
-    plan = plan_image(jessie, default().recipes["ganeti-3.1"])
+    plan = plan_image(archived, default().recipes["ganeti-3.1"])
     assert plan.files["base-sources.list"] == b"deb http://archive.debian.org/debian jessie main\n"
+    assert plan.files["frozen-release"] == b""
     assert plan.files["apt.conf"] == b'Acquire::Check-Valid-Until "false";\n'
     assert plan_image(default().toolchains["ghc96"], default().recipes["ganeti-3.1"]).files["base-sources.list"] == b""
     for kind in ("debian", "bindist"):
@@ -183,7 +186,7 @@ def test_an_archived_suite_is_bootstrapped_and_used_from_its_mirror_with_its_key
 
 
 def test_a_missing_keyring_is_unavailable_naming_the_package(tmp_path: Path) -> None:
-    gone = dataclasses.replace(default().toolchains["ghc710"], keyring="/nonexistent/removed-keys.gpg")
+    gone = dataclasses.replace(default().toolchains["ghc710"], frozen=None, keyring="/nonexistent/removed-keys.gpg")
     builder = ImageBuilder(None, tmp_path, lambda line: None)  # type: ignore[arg-type]  # fails before any engine call
     with pytest.raises(ToolchainUnavailable, match=r"needs the keyring /nonexistent/removed-keys.gpg \(apt-get install "
                        "debian-archive-keyring\\)"):
