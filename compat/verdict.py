@@ -59,6 +59,10 @@ APT_DEPENDENCY = re.compile(  # '[^']*', not '.*': linear on a line that repeats
     r"E: Unable to locate package|E: Package '[^']*' has no installation candidate|unmet dependencies|"
     r"E: Unable to correct problems|held broken packages|but it is not (going to be )?installable|"
     r"E: Version '[^']*' for '[^']*' was not found")
+# apt refusing a suite's signature (an archived suite whose keys expired: pin it as frozen in matrix.yaml), as
+# apt 2.x and jessie's apt 1.0 say it.
+APT_SIGNATURE = re.compile(r"KEYEXPIRED|EXPKEYSIG|NO_PUBKEY|signatures were invalid|is not signed|"
+                           r"There are problems and -y was used without --force-yes")
 MAX_FAILED_NAMES = 7
 MAX_EVIDENCE = 8
 MAX_LINE = 500  # characters of an evidence line (see the module's docstring)
@@ -190,7 +194,8 @@ def _step(step: Step, outcome: CellOutcome) -> list[_Candidate]:
         wanted = tuple(line for line in lines if line.startswith(PINS_PROBLEM))[:MAX_EVIDENCE] or _apt_evidence(lines)
         if wanted:
             return [_Candidate(Status.BUILD_FAIL, "deps", wanted)]
-        return [_Candidate(Status.ERROR, "image", tuple(lines[-6:]))]
+        refused = tuple(dict.fromkeys(line.rstrip() for line in lines if APT_SIGNATURE.search(line, 0, MAX_SCAN)))
+        return [_Candidate(Status.ERROR, "image", refused[:MAX_EVIDENCE] or tuple(lines[-6:]))]
     if step.name == "fetch":
         said = [line for line in lines if line.startswith(("compat-fetch:", "E:", "curl:", "sha256sum:", "fatal:"))]
         return [_Candidate(Status.ERROR, "fetch", tuple(said[-6:] or lines[-6:]))]

@@ -412,3 +412,12 @@ def test_ganeti_2_16_0_failing_on_ghc_7_10_with_the_newname_evidence_is_the_matr
     # 2.16.2 carries the workaround, and GHC 7.8 accepts the names: a failure there would be news.
     assert explained(m.expected, cells["ghc710--ganeti-2.16.2--openssl"]) == []
     assert explained(m.expected, cells["ghc78--ganeti-2.16.0--openssl"]) == []
+
+
+def test_an_image_whose_suite_apt_refuses_for_its_signature_is_an_image_error_naming_the_key() -> None:
+    # Real apt 2.6 on a suite signed with a key that has expired (tests/test_frozen_docker.py serves one): without
+    # a frozen pin the image cannot be built, and the evidence says why, not just the last lines of the build.
+    verdict = judge(CellOutcome(steps=(Step("image", 1, read("apt", "expired-key-update.log")),)))
+    assert (verdict.status, verdict.cause) == (Status.ERROR, "image")
+    assert any("EXPKEYSIG" in line for line in verdict.evidence)
+    assert any(line.endswith("is not signed.") for line in verdict.evidence)
