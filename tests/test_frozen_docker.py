@@ -14,12 +14,15 @@ import hashlib
 import http.server
 import io
 import ipaddress
+import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +33,7 @@ from compat.engine import Engine
 from compat.errors import ToolchainUnavailable
 from compat.images import BASE_REPOSITORY, COMMON_PACKAGES, ImageBuilder, ImageBuildFailed, repository_of
 from compat.matrix import Frozen, Recipe, Toolchain
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.docker
 MARKER = "ganeti-compat-frozen-marker"
@@ -300,3 +304,26 @@ def test_a_frozen_suite_bootstraps_through_mmdebstrap_only_pinned(frozen_reposit
     bases = [t for image in docker.from_env().images.list(name=BASE_REPOSITORY) for t in image.tags
              if t.startswith(f"{BASE_REPOSITORY}:{BOOTSTRAP_SUITE}-")]
     assert len(bases) == 1, bases
+
+
+def test_the_ghc710_session_ends_unavailable_in_seconds_naming_the_downloads_and_jessies_release(tmp_path: Path
+                                                                                                   ) -> None:
+    # `nox -s ghc710` is `python -m compat run --toolchain ghc710`: here on the shipped matrix with every
+    # upstream host (GHC's, Hackage, the archive) moved to a port that refuses, as they are out of reach here.
+    text = (ROOT / "matrix.yaml").read_text()
+    for host in ("https://downloads.haskell.org", "https://hackage.haskell.org", "http://archive.debian.org"):
+        text = text.replace(host, "http://127.0.0.1:9")
+    (tmp_path / "matrix.yaml").write_text(text)
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "compat", "--matrix", str(tmp_path / "matrix.yaml"), "--reports",
+                           str(tmp_path / "reports"), "run", "--toolchain", "ghc710"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, check=False)
+    elapsed = time.monotonic() - start
+    assert done.returncode == 4, done.stderr
+    assert elapsed < 60, elapsed  # 1.5 s measured here
+    cells = [json.loads(path.read_text()) for path in (tmp_path / "reports" / "runs").glob("*/cells/*.json")]
+    assert {(cell["source"], cell["status"]) for cell in cells} == {("ganeti-2.16.2", "unavailable")}
+    evidence = cells[0]["evidence"]
+    assert evidence[0].startswith("82 of 82 downloads of ghc710 cannot be had") and "--downloads DIR" in evidence[0]
+    assert evidence[-1] == ("ghc710: jessie's InRelease at http://127.0.0.1:9/debian/dists/jessie/InRelease cannot be "
+                            "fetched ([Errno 111] Connection refused)")
