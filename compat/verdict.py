@@ -328,6 +328,10 @@ def unmeasured(probe: ProbeOutcome | None) -> str | None:
             return f"the runtime probe ended without the exit line of its {run} run (killed, or out of memory)"
         if said != Status.PASS:
             return f"the runtime probe's {run} run: {said}"
+    by = probe.attributed.get("counting")
+    if by is not None and by["unknown"]:
+        return (f"the runtime probe could not tell who made {by['unknown']} of its GMP allocations, and its baseline "
+                f"run (the same Integer work without TLS) did not measure: {probe.verdict('baseline')}")
     return "the runtime probe's counting run reported no GMP allocation count"
 
 
@@ -358,11 +362,7 @@ def _fault_injection(probe: ProbeOutcome | None) -> dict[str, Any] | None:
     """The hostile GMP hook's run, as its own outcome: what it says about TLS, never about the toolchain."""
     if probe is None or probe.verdict("hostile") == NOT_RUN:
         return None
-    hostile = probe.verdict("hostile")
-    crashed = hostile.startswith(Status.CRASH)
-    return {"hostile_gmp": hostile,
-            "says": "GnuTLS crashes under a hostile GMP allocator hook: TLS in this process allocates through GMP"
-            if crashed else f"GnuTLS does not crash under a hostile GMP allocator hook ({hostile})",
+    return {"hostile_gmp": probe.verdict("hostile"), "says": probe.hostile_says(),
             "gmp_allocations_per_request": probe.per_request()}
 
 

@@ -247,11 +247,13 @@ def test_fault_injection_is_its_own_outcome() -> None:
     assert verdict.status == "pass"
     assert "ssl:gmp-allocator-conflict" not in [name for name, _ in verdict.flags]
     assert verdict.recommendation == judge(ganeti()).recommendation
+    # Captured before the shim told callers apart: it poisoned the program's Integers too, so it blames no one.
     assert verdict.fault_injection == {
         "hostile_gmp": "crash (SIGSEGV)", "gmp_allocations_per_request": 35.0,
-        "says": "GnuTLS crashes under a hostile GMP allocator hook: TLS in this process allocates through GMP"}
+        "says": "the hostile hook poisoned every GMP allocation, the program's own too (crash (SIGSEGV)): it cannot "
+                "tell TLS's part"}
     openssl = judge(ganeti(probe=parse_probe(read("probe", "trixie-openssl-hostile.txt"), 20)))
-    assert openssl.fault_injection is not None and openssl.fault_injection["says"].startswith("GnuTLS does not crash")
+    assert openssl.fault_injection is not None and "(pass)" in openssl.fault_injection["says"]
 
 
 def test_a_dev_package_declaring_another_flavor_is_said_as_it_is() -> None:
