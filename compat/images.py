@@ -8,6 +8,7 @@ import io
 import json
 import os
 import secrets
+import shlex
 import shutil
 import subprocess
 import tarfile
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
+from compat import frozen
 from compat.analysis.cabal import sdist_version
 from compat.engine import LABEL, Engine, EngineRefused
 from compat.errors import ToolchainUnavailable
@@ -174,6 +176,11 @@ def bindist_split(toolchain: Toolchain, recipe: Recipe) -> tuple[list[str], list
     return install, unpinned
 
 
+def base_source(toolchain: Toolchain) -> str:
+    """The suite's own sources.list line at its mirror: `[trusted=yes]` for a frozen suite, on that line alone."""
+    return frozen.source_line(toolchain) if toolchain.frozen else f"deb {toolchain.mirror} {toolchain.suite} main"
+
+
 def plan_image(toolchain: Toolchain, recipe: Recipe) -> ImagePlan:
     wanted, unpinned = bindist_split(toolchain, recipe) if toolchain.kind == "bindist" else (list(recipe.packages), [])
     packages = list(dict.fromkeys(COMMON_PACKAGES + toolchain.packages + tuple(wanted)))
@@ -182,7 +189,10 @@ def plan_image(toolchain: Toolchain, recipe: Recipe) -> ImagePlan:
              "sources.list": "".join(f"{line}\n" for line in toolchain.apt_sources).encode(),
              # A pulled debian:<suite> names the suite's usual home, which an archived suite (jessie) has left:
              # with a mirror, the image's apt uses it instead, as the bootstrapped base does.
-             "base-sources.list": f"deb {toolchain.mirror} {toolchain.suite} main\n".encode() if toolchain.mirror else b"",
+             "base-sources.list": f"{base_source(toolchain)}\n".encode() if toolchain.mirror else b"",
+             # A frozen suite's pin, checked against the Release file apt read before it installs anything.
+             "frozen-release": frozen.pin_file(toolchain),
+             "check-frozen-release": frozen.SCRIPT.read_bytes(),
              "packages.txt": ("\n".join(packages) + "\n").encode()}
     if toolchain.kind == "bindist":
         # Not missing-packages.txt, which check-freshness reads: jessie serving them is no news (issue 17).
@@ -251,6 +261,7 @@ class ImageBuilder:
         self._locks: dict[tuple[str, ...], threading.Lock] = {}
         self._locks_lock = threading.Lock()
         self._holders: dict[str, str] = {}  # tag -> its holder; each under its own lock ("image", "plan", "flavor")
+        self._checked: dict[str, str | None] = {}  # a frozen suite's Release, checked once a run
 
     def release(self) -> None:
         """The run is over: let go of its images (they may go once superseded and no other run holds them)."""
@@ -293,7 +304,13 @@ class ImageBuilder:
 
     def _ensure(self, toolchain: Toolchain, recipe: Recipe, log: Path) -> Image:
         plan = plan_image(toolchain, recipe)
-        downloads = self._downloads(toolchain)  # first: an unreachable bindist fails in seconds
+        refused = self._frozen(toolchain)  # first, with the downloads: a toolchain that cannot be had fails in seconds
+        try:
+            downloads = self._downloads(toolchain)
+        except ToolchainUnavailable as exc:
+            raise ToolchainUnavailable(f"{exc}\n{refused}" if refused else str(exc)) from None
+        if refused:
+            raise ToolchainUnavailable(refused)
         if toolchain.kind == "bindist":
             plan = with_hackage_order(plan, downloads, log)
         base = self.base(toolchain, log)
@@ -361,8 +378,14 @@ class ImageBuilder:
         labels = {LABEL: "1", f"{LABEL}.toolchain": plan.toolchain.name, f"{LABEL}.ghc": plan.toolchain.ghc,
                   f"{LABEL}.plan": plan_digest}
         stamp = hashlib.sha256(f"{refresh}\0{datetime.datetime.now(datetime.UTC).isoformat()}".encode()).hexdigest()
-        self._docker_build(files, downloads, provisional, {"BASE": base, "REFRESH": stamp[:16]}, labels, log,
-                           f"image for {plan.toolchain.name}")
+        try:
+            self._docker_build(files, downloads, provisional, {"BASE": base, "REFRESH": stamp[:16]}, labels, log,
+                               f"image for {plan.toolchain.name}")
+        except ImageBuildFailed as exc:
+            refused = refusal(exc.log_text)
+            if refused:  # the mirror served apt another Release than the one checked: as if it had been checked
+                raise ToolchainUnavailable(f"{plan.toolchain.name}: {refused}") from None
+            raise
         self._hold(provisional)  # the holder keeps the image, whatever its tag: retagging keeps the hold
         exit_code, installed = self.engine.output(provisional, ["dpkg-query", "-W", "-f=${Package}\t${Version}\n"],
                                                   network=False, timeout=FRESHNESS_TIMEOUT)
@@ -448,16 +471,35 @@ class ImageBuilder:
         if toolchain.keyring and not Path(toolchain.keyring).is_file():
             raise ToolchainUnavailable(f"bootstrapping Debian {toolchain.suite} needs the keyring {toolchain.keyring} "
                                        "(apt-get install debian-archive-keyring)")
+        refused = self._frozen(toolchain)
+        if refused:
+            raise ToolchainUnavailable(refused)
         with tempfile.TemporaryDirectory(prefix="ganeti-compat-base-") as tmp:
             tarball = Path(tmp) / "base.tar"
-            argv = bootstrap_argv(toolchain, tarball)
+            (Path(tmp) / "check-frozen-release").write_bytes(frozen.SCRIPT.read_bytes())
+            (Path(tmp) / "frozen-release").write_bytes(frozen.pin_file(toolchain))
+            argv = bootstrap_argv(toolchain, tarball, Path(tmp))
             with log.open("a") as out:
                 done = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False)
             if done.returncode != 0:
-                raise ToolchainUnavailable(f"bootstrapping Debian {toolchain.suite} with mmdebstrap failed "
+                said = refusal(log.read_text(errors="replace"))
+                raise ToolchainUnavailable(f"{toolchain.name}: {said}" if said else
+                                           f"bootstrapping Debian {toolchain.suite} with mmdebstrap failed "
                                            f"(exit {done.returncode}; log: {log})")
             self.engine.import_tarball(tarball, BASE_REPOSITORY, tag, {LABEL: "1", f"{LABEL}.suite": toolchain.suite})
         return f"{BASE_REPOSITORY}:{tag}"
+
+    def _frozen(self, toolchain: Toolchain) -> str | None:
+        """A frozen suite's Release file fetched and checked against its pin, once a run: None when it is the
+        pinned one (or the suite is not frozen), else the one line that says why not."""
+        if toolchain.frozen is None:
+            return None
+        url = frozen.release_url(toolchain)
+        with self._lock("frozen", url, toolchain.frozen.sha256 or ""):
+            key = f"frozen {url} {toolchain.frozen.sha256}"
+            if key not in self._checked:
+                self._checked[key] = frozen.check(toolchain, self.unreachable)
+            return self._checked[key]
 
     def _downloads(self, toolchain: Toolchain) -> dict[str, Path]:
         """Every pinned file of the toolchain, verified; unavailable naming every file that cannot be had."""
@@ -553,13 +595,27 @@ def mirrored(place: str, filename: str) -> str:
     return str(Path(place) / filename)
 
 
-def bootstrap_argv(toolchain: Toolchain, tarball: Path) -> list[str]:
-    """mmdebstrap for a toolchain's base: its apt options, keyring and mirror, as its image's apt uses them."""
+def bootstrap_argv(toolchain: Toolchain, tarball: Path, scripts: Path) -> list[str]:
+    """mmdebstrap for a toolchain's base: its apt options, keyring and mirror, as its image's apt uses them.
+    A frozen suite: its one source line `[trusted=yes]`, no keyring, and apt's update run in the setup hook
+    (mmdebstrap then skips its own), followed by check-frozen-release (in `scripts`, with the pin file):
+    before any package is downloaded, the Release file apt read must be the pinned one."""
     argv = ["mmdebstrap", "--variant=minbase"]
     argv += [f"--aptopt={line}" for line in apt_conf(toolchain.apt_options).splitlines() if line]
     argv += [f"--keyring={toolchain.keyring}"] if toolchain.keyring else []
+    if toolchain.frozen:
+        script, pins = (shlex.quote(str(scripts / name)) for name in ("check-frozen-release", "frozen-release"))
+        hook = f'APT_CONFIG="$MMDEBSTRAP_APT_CONFIG" apt-get update && sh {script} "$1/var/lib/apt/lists" {pins}'
+        argv += ["--skip=update", f"--setup-hook={hook}"]
+        return argv + [toolchain.suite, str(tarball), frozen.source_line(toolchain)]
     argv += [toolchain.suite, str(tarball)]
     return argv + ([toolchain.mirror] if toolchain.mirror else [])
+
+
+def refusal(log_text: str) -> str | None:
+    """check-frozen-release's one line of refusal in a log, if it refused."""
+    return next((line.strip() for line in log_text.splitlines()
+                 if line.strip().startswith(frozen.REFUSED) and line.rstrip().endswith("refused")), None)
 
 
 def tar_directory(directory: Path, arcname: str) -> bytes:

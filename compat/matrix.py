@@ -51,6 +51,8 @@ APT_OPTION = r"[A-Za-z0-9:_-]+=[A-Za-z0-9.:/_+-]*"
 # One sources.list line, "deb [opt=value ...] URI SUITE [COMPONENT ...]": no quotes, ';', '#' or line breaks.
 APT_SOURCE = (r"deb(-src)? (\[[A-Za-z0-9.:/_+=,-]+( [A-Za-z0-9.:/_+=,-]+)*\] )?"
               r"[a-z][a-z0-9+]*://[A-Za-z0-9.:/_+~%@-]+ [A-Za-z0-9.:/_+~-]+( [A-Za-z0-9._+/-]+)*")
+# A git ref or commit as fetch-source passes it to git (after "--"): a tag, branch or refs/... path, or a hash.
+GIT_REF = r"(?!.*\.\.)(?!.*//)[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}(?<![./])"
 _CELL_PART = r"[A-Za-z0-9.+_*?\[\]~-]{1,127}"
 
 # Limits far above any real matrix (the shipped one: 20 KB, 7 levels, 1,400 values with its aliases expanded)
@@ -84,6 +86,18 @@ class Flavor:
 
 
 @dataclass(frozen=True)
+class Frozen:
+    """A suite that can no longer change (an archived release): trusted by the sha256 of the Release file apt
+    reads from its mirror, not by a signature (an archived suite's keys have expired)."""
+
+    release: str  # InRelease, or Release where the mirror serves no InRelease
+    sha256: str | None  # None: not pinned yet; the tool then says the file's hash and builds nothing
+
+
+RELEASE_FILES = ("InRelease", "Release")
+
+
+@dataclass(frozen=True)
 class Toolchain:
     name: str
     description: str
@@ -99,6 +113,7 @@ class Toolchain:
     apt_sources: tuple[str, ...] = ()  # extra sources.list lines, e.g. experimental on top of sid
     packages: tuple[str, ...] = ()
     downloads: tuple[Download, ...] = ()
+    frozen: Frozen | None = None  # the suite at `mirror` is trusted by its pinned Release file, not a keyring
 
 
 @dataclass(frozen=True)
@@ -112,7 +127,8 @@ class Source:
     version: str | None = None
     patches: bool = True
     url: str | None = None
-    ref: str | None = None
+    ref: str | None = None  # git: the tag, branch or commit the matrix names (recorded as the source version)
+    commit: str | None = None  # git: the commit `ref` is pinned to (fetched by it; `ref` is then its name)
     sha256: str | None = None
     path: str | None = None
 
@@ -328,8 +344,8 @@ def _download(r: _Reader, value: Any, path: str) -> Download:
 
 
 def _toolchain(r: _Reader, flavors: dict[str, Flavor], name: str, value: Any, path: str) -> Toolchain:
-    keys = ("description", "kind", "suite", "ghc", "flavors", "default_flavor", "mirror", "keyring", "apt_options",
-            "apt_sources", "packages", "downloads", "sources")
+    keys = ("description", "kind", "suite", "ghc", "flavors", "default_flavor", "mirror", "keyring", "frozen",
+            "apt_options", "apt_sources", "packages", "downloads", "sources")
     t = r.mapping(value, path, keys, ("kind", "suite", "ghc", "flavors"))
     kind = r.choice(t["kind"], f"{path}.kind", TOOLCHAIN_KINDS)
     suite = r.string(t["suite"], f"{path}.suite", SUITE, "a Debian suite name")
@@ -348,6 +364,7 @@ def _toolchain(r: _Reader, flavors: dict[str, Flavor], name: str, value: Any, pa
         downloads[download.name] = download
     if kind == "bindist" and "ghc" not in downloads:
         raise r.fail(f"{path}.downloads", "a bindist toolchain needs a download named 'ghc'")
+    frozen = _frozen(r, t, path) if "frozen" in t else None
     return Toolchain(
         name=name,
         description=r.string(t.get("description", f"GHC {ghc} ({kind}, {suite})"), f"{path}.description"),
@@ -367,7 +384,22 @@ def _toolchain(r: _Reader, flavors: dict[str, Flavor], name: str, value: Any, pa
         packages=_packages(r, t.get("packages"), f"{path}.packages"),
         downloads=tuple(downloads.values()),
         sources=r.strings(t.get("sources"), f"{path}.sources"),
+        frozen=frozen,
     )
+
+
+def _frozen(r: _Reader, t: dict[str, Any], path: str) -> Frozen:
+    """`frozen: {release: InRelease, sha256: ...}`: the suite at `mirror`, trusted by that file's hash alone."""
+    f = r.mapping(t["frozen"], f"{path}.frozen", ("release", "sha256"))
+    if "mirror" not in t:
+        raise r.fail(f"{path}.frozen", "a frozen suite is fetched from its mirror: give 'mirror' too")
+    if "keyring" in t:
+        raise r.fail(f"{path}.keyring", "a frozen suite is trusted by its pinned Release file, not a keyring "
+                     "(its keys have expired): remove 'keyring'")
+    release = r.choice(f.get("release", RELEASE_FILES[0]), f"{path}.frozen.release", RELEASE_FILES)
+    sha256 = (r.string(f["sha256"], f"{path}.frozen.sha256", "[0-9a-f]{64}", "a 64-digit lowercase hex sha256")
+              if f.get("sha256") is not None else None)
+    return Frozen(release, sha256)
 
 
 def _packages(r: _Reader, value: Any, path: str) -> tuple[str, ...]:
@@ -383,17 +415,25 @@ SOURCE_FIELDS = {
 
 
 def _source(r: _Reader, recipes: dict[str, Recipe], name: str, value: Any, path: str) -> Source:
-    keys = ("description", "kind", "recipe", "package", "suite", "version", "patches", "url", "ref", "sha256", "path")
+    keys = ("description", "kind", "recipe", "package", "suite", "version", "patches", "url", "ref", "commit", "sha256",
+            "path")
     s = r.mapping(value, path, keys, ("kind", "recipe"))
     kind = r.choice(s["kind"], f"{path}.kind", SOURCE_KINDS)
     for needed in SOURCE_FIELDS[kind]:
         if needed not in s:
             raise r.fail(path, f"a '{kind}' source needs '{needed}'")
+    if "commit" in s and kind != "git":
+        raise r.fail(f"{path}.commit", "only a 'git' source is pinned by commit")
     text: dict[str, str] = {k: r.string(s[k], f"{path}.{k}") for k in ("suite", "version", "url", "ref", "path") if k in s}
     if "package" in s:  # an argument of apt-get source
         text["package"] = r.string(s["package"], f"{path}.package", PACKAGE, PACKAGE_WHAT)
     if "sha256" in s:
         text["sha256"] = r.string(s["sha256"], f"{path}.sha256", "[0-9a-f]{64}", "a 64-digit lowercase hex sha256")
+    if "commit" in s:  # fetched by it: a ref may move, a commit may not
+        text["commit"] = r.string(s["commit"], f"{path}.commit", "[0-9a-f]{40}", "a 40-digit lowercase hex commit")
+    if "ref" in s and kind == "git" and not re.fullmatch(GIT_REF, text["ref"]):
+        raise r.fail(f"{path}.ref", f"{_show(text['ref'])} is not a git ref or commit (A-Z a-z 0-9 . _ / -, "
+                     "no '..', not starting with '-' or '/')")
     return Source(
         name=name,
         description=r.string(s.get("description", f"{kind} source {name}"), f"{path}.description"),

@@ -22,7 +22,7 @@ def fetch_command(source: Source) -> list[str] | None:
         return ["sh", FETCH, "tarball", source.url, source.sha256]
     if source.kind == "git":
         assert source.url and source.ref
-        return ["sh", FETCH, "git", source.url, source.ref]
+        return ["sh", FETCH, "git", source.url, source.ref, source.commit or ""]
     return None
 
 

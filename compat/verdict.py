@@ -59,6 +59,10 @@ APT_DEPENDENCY = re.compile(  # '[^']*', not '.*': linear on a line that repeats
     r"E: Unable to locate package|E: Package '[^']*' has no installation candidate|unmet dependencies|"
     r"E: Unable to correct problems|held broken packages|but it is not (going to be )?installable|"
     r"E: Version '[^']*' for '[^']*' was not found")
+# apt refusing a suite's signature (an archived suite whose keys expired: pin it as frozen in matrix.yaml), as
+# apt 2.x and jessie's apt 1.0 say it.
+APT_SIGNATURE = re.compile(r"KEYEXPIRED|EXPKEYSIG|NO_PUBKEY|signatures were invalid|is not signed|"
+                           r"There are problems and -y was used without --force-yes")
 MAX_FAILED_NAMES = 7
 MAX_EVIDENCE = 8
 MAX_LINE = 500  # characters of an evidence line (see the module's docstring)
@@ -190,7 +194,8 @@ def _step(step: Step, outcome: CellOutcome) -> list[_Candidate]:
         wanted = tuple(line for line in lines if line.startswith(PINS_PROBLEM))[:MAX_EVIDENCE] or _apt_evidence(lines)
         if wanted:
             return [_Candidate(Status.BUILD_FAIL, "deps", wanted)]
-        return [_Candidate(Status.ERROR, "image", tuple(lines[-6:]))]
+        refused = tuple(dict.fromkeys(line.rstrip() for line in lines if APT_SIGNATURE.search(line, 0, MAX_SCAN)))
+        return [_Candidate(Status.ERROR, "image", refused[:MAX_EVIDENCE] or tuple(lines[-6:]))]
     if step.name == "fetch":
         said = [line for line in lines if line.startswith(("compat-fetch:", "E:", "curl:", "sha256sum:", "fatal:"))]
         return [_Candidate(Status.ERROR, "fetch", tuple(said[-6:] or lines[-6:]))]
@@ -323,6 +328,10 @@ def unmeasured(probe: ProbeOutcome | None) -> str | None:
             return f"the runtime probe ended without the exit line of its {run} run (killed, or out of memory)"
         if said != Status.PASS:
             return f"the runtime probe's {run} run: {said}"
+    by = probe.attributed.get("counting")
+    if by is not None and by["unknown"]:
+        return (f"the runtime probe could not tell who made {by['unknown']} of its GMP allocations, and its baseline "
+                f"run (the same Integer work without TLS) did not measure: {probe.verdict('baseline')}")
     return "the runtime probe's counting run reported no GMP allocation count"
 
 
@@ -353,11 +362,7 @@ def _fault_injection(probe: ProbeOutcome | None) -> dict[str, Any] | None:
     """The hostile GMP hook's run, as its own outcome: what it says about TLS, never about the toolchain."""
     if probe is None or probe.verdict("hostile") == NOT_RUN:
         return None
-    hostile = probe.verdict("hostile")
-    crashed = hostile.startswith(Status.CRASH)
-    return {"hostile_gmp": hostile,
-            "says": "GnuTLS crashes under a hostile GMP allocator hook: TLS in this process allocates through GMP"
-            if crashed else f"GnuTLS does not crash under a hostile GMP allocator hook ({hostile})",
+    return {"hostile_gmp": probe.verdict("hostile"), "says": probe.hostile_says(),
             "gmp_allocations_per_request": probe.per_request()}
 
 

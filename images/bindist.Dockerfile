@@ -6,6 +6,9 @@ ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 LC_ALL=C.UTF-8
 COPY apt.conf /etc/apt/apt.conf.d/99ganeti-compat
 COPY sources.list /etc/apt/sources.list.d/ganeti-compat.list
 COPY base-sources.list /usr/share/ganeti-compat/base-sources.list
+# A frozen suite (jessie on the archive: its keys have expired) is trusted by the pinned sha256 of its Release
+# file, on its own source line alone: the Release file apt read is checked before anything is installed.
+COPY frozen-release check-frozen-release /usr/share/ganeti-compat/
 COPY packages.txt /usr/share/ganeti-compat/packages.txt
 # The recipe's Haskell libraries that no pinned sdist provides (Debian's would bring Debian's GHC along), left out
 # on purpose: kept apart, since check-freshness would read the suite serving them as the suite moving. They begin
@@ -18,7 +21,9 @@ RUN echo "refresh: ${REFRESH}" \
  && if [ -s /usr/share/ganeti-compat/base-sources.list ]; then \
       cp /usr/share/ganeti-compat/base-sources.list /etc/apt/sources.list \
       && rm -f /etc/apt/sources.list.d/debian.sources; fi \
- && apt-get update && apt-get dist-upgrade -y \
+ && apt-get update \
+ && sh /usr/share/ganeti-compat/check-frozen-release /var/lib/apt/lists /usr/share/ganeti-compat/frozen-release \
+ && apt-get dist-upgrade -y \
  && cp /usr/share/ganeti-compat/unpinned-packages.txt /usr/share/ganeti-compat/missing-packages.txt \
  && while read -r package; do \
       if apt-cache show "$package" >/dev/null 2>&1; then echo "$package" >> /tmp/available.txt; \

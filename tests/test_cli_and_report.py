@@ -183,10 +183,11 @@ def test_a_toolchain_run_builds_its_primary_source_and_the_matrix_all_of_each_to
     m = matrix.load(ROOT / "matrix.yaml")
     sources = lambda groups: [(group[0].toolchain.name, group[0].source.name) for group in groups]
     assert sources(plan(m, ["ghc96", "ghc710"], None, primary_only=True)) == [
-        ("ghc96", "ganeti-3.1"), ("ghc710", "ganeti-2.16")]  # the Ganeti of GHC 7.10's era
+        ("ghc96", "ganeti-3.1"), ("ghc710", "ganeti-2.16.2")]  # the Ganeti of GHC 7.10's era that it compiles
     assert sources(plan(m, ["ghc96", "ghc710"], None)) == [
         ("ghc96", "ganeti-3.1"), ("ghc96", "ganeti-3.0.2"),
-        ("ghc710", "ganeti-2.16"), ("ghc710", "ganeti-3.1"), ("ghc710", "ganeti-3.0.2")]  # 3.x: their deps verdict
+        ("ghc710", "ganeti-2.16.2"), ("ghc710", "ganeti-2.16.0"),  # 2.16.0: the compile failure it is expected to be
+        ("ghc710", "ganeti-3.1"), ("ghc710", "ganeti-3.0.2")]  # 3.x: their deps verdict
     assert sources(plan(m, ["ghc710"], ["ganeti-3.1"])) == [("ghc710", "ganeti-3.1")]
 
 
@@ -211,10 +212,12 @@ def test_list_names_the_cells_with_the_tags_of_their_nox_sessions() -> None:
     assert json.loads(done.stdout) == [  # in the order asked for, like run
         {"toolchain": "ghc96", "source": "ganeti-3.1", "flavor": "openssl", "tags": trixie},
         {"toolchain": "ghc96", "source": "ganeti-3.0.2", "flavor": "openssl", "tags": trixie},
-        {"toolchain": "ghc96", "source": "ganeti-2.16", "flavor": "openssl", "tags": trixie[:-1]},  # not its default
+        {"toolchain": "ghc96", "source": "ganeti-2.16.2", "flavor": "openssl", "tags": trixie[:-1]},  # not its default
+        {"toolchain": "ghc96", "source": "ganeti-2.16.0", "flavor": "openssl", "tags": trixie[:-1]},
         {"toolchain": "ghc710", "source": "ganeti-3.1", "flavor": "openssl", "tags": jessie},
         {"toolchain": "ghc710", "source": "ganeti-3.0.2", "flavor": "openssl", "tags": jessie},
-        {"toolchain": "ghc710", "source": "ganeti-2.16", "flavor": "openssl", "tags": jessie}]
+        {"toolchain": "ghc710", "source": "ganeti-2.16.2", "flavor": "openssl", "tags": jessie},
+        {"toolchain": "ghc710", "source": "ganeti-2.16.0", "flavor": "openssl", "tags": jessie}]
     sessions = subprocess.run([sys.executable, "-m", "nox", "-t", "trixie", "--list"], cwd=ROOT, capture_output=True,
                               text=True, check=False).stdout
     assert "* ghc96 [toolchain,debian,trixie]" in sessions.replace("- ghc96", "* ghc96")

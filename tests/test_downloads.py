@@ -22,7 +22,8 @@ GONE = "http://127.0.0.1:9"  # nothing listens there: refused at once
 
 
 def toolchain(*downloads: Download) -> Toolchain:
-    return dataclasses.replace(default().toolchains["ghc710"], downloads=downloads)
+    """ghc710 with these downloads; its frozen suite's Release is tests/test_frozen.py's."""
+    return dataclasses.replace(default().toolchains["ghc710"], downloads=downloads, frozen=None)
 
 
 def pinned(name: str, content: bytes, url: str | None = None) -> Download:

@@ -11,6 +11,7 @@ from compat.analysis.failures import (
     HEAD_LINES,
     MAX_SCAN,
     TAIL_LINES,
+    Diagnosis,
     classify_build,
     crash_evidence,
     log_lines,
@@ -459,3 +460,32 @@ def test_log_lines_is_the_window_of_splitlines() -> None:
 def test_a_pattern_looks_at_the_first_characters_of_a_line() -> None:
     assert classify_build("x" * (MAX_SCAN - 30) + "cannot find -lcurl\n").cause == "link"
     assert classify_build("x" * MAX_SCAN + "cannot find -lcurl\n").cause is None
+
+
+# GHC 7.10 on Template Haskell that calls newName on a keyword (GHC #10599), as GHC 7.10 words it (reported in
+# yesodweb/persistent#412): the location alone on its line, the message indented below it.
+TH_KEYWORD = ("src/Ganeti/Objects.hs:120:1:", "    Illegal variable name: ‘type’", "    When splicing a TH declaration:",
+              "      type_0 :: GHC.Base.String")
+
+
+def test_a_keyword_given_to_newName_is_a_compile_error_with_its_location() -> None:
+    log = "\n".join(["[ 5 of 80] Compiling Ganeti.Objects ( src/Ganeti/Objects.hs, src/Ganeti/Objects.o )", "",
+                     *TH_KEYWORD, "make: *** [src/Ganeti/Objects.o] Error 1"])
+    diagnosis = classify_build(log)
+    assert diagnosis.cause == "compile"
+    assert diagnosis.evidence[:2] == ("src/Ganeti/Objects.hs:120:1:", "    Illegal variable name: ‘type’")
+
+
+def test_a_keyword_given_to_newName_is_a_compile_error_also_parted_from_its_location_by_parallel_make() -> None:
+    # make -j writes another job's lines between the location and the message; in the C locale GHC quotes `so'.
+    location, _, *rest = TH_KEYWORD
+    log = "\n".join([location, "ghc -c src/Ganeti/Utils.hs", "    Illegal variable name: `type'", *rest,
+                     "make: *** [src/Ganeti/Objects.o] Error 1"])
+    diagnosis = classify_build(log)
+    assert diagnosis.cause == "compile"
+    assert diagnosis.evidence[0] == "src/Ganeti/Objects.hs:120:1:"
+    assert "    Illegal variable name: `type'" in diagnosis.evidence
+    # Nor does the message need its location line in view (cut out of the log's window).
+    alone = classify_build("\n    Illegal variable name: ‘data’\nmake: *** [all] Error 2")
+    assert alone == Diagnosis("compile", ("    Illegal variable name: ‘data’",))
+    assert classify_build("Illegal type variable name: `'\n").cause == "compile"  # GHC 7.4's wording of its kind

@@ -18,7 +18,7 @@ from compat.matrix import Expectation
 from compat.report import render_markdown
 from compat.results import CellResult, RunRecord, load_run, prune, store, write_run
 from compat.status import Status
-from tests.conftest import DATA, ROOT
+from tests.conftest import DATA, ROOT, with_expected
 
 PASSING = DATA / "ganeti" / "3.1-trixie-htest.jxml.xml"
 TEN_FAILING = DATA / "ganeti" / "3.1-trixie-htest-without-generated-python.jxml.xml"
@@ -143,9 +143,9 @@ def test_expected_failures_are_not_regressions_and_a_pass_that_was_expected_to_f
 
 
 def test_an_expected_entry_that_matches_no_cell_is_a_validation_warning(tmp_path: Path) -> None:
-    text = (ROOT / "matrix.yaml").read_text() + (
-        "\nexpected:\n  - {cell: 'ghc97--*--*', status: test-fail, reason: typo}\n"
-        "  - {cell: 'ghc96--ganeti-3.1--*', status: build-fail, cause: deps, reason: real}\n")
+    text = with_expected((ROOT / "matrix.yaml").read_text(), (
+        "  - {cell: 'ghc97--*--*', status: test-fail, reason: typo}\n"
+        "  - {cell: 'ghc96--ganeti-3.1--*', status: build-fail, cause: deps, reason: real}\n"))
     file = tmp_path / "matrix.yaml"
     file.write_text(text)
     m = matrix.load(file)

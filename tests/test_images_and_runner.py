@@ -65,6 +65,10 @@ def test_fetch_commands_are_argument_lists() -> None:
     assert sources.fetch_command(m.sources["ganeti-3.1"]) == [
         "sh", "/build/.compat/fetch-source", "debian", "ganeti", "sid", "", "yes"]
     assert sources.fetch_command(m.sources["ganeti-3.0.2"])[-3:] == ["bookworm", "3.0.2-3", "no"]
+    # A git source pinned by commit is fetched by it, and named by the tag the matrix gives it.
+    assert sources.fetch_command(m.sources["ganeti-2.16.2"]) == [
+        "sh", "/build/.compat/fetch-source", "git", "https://github.com/ganeti/ganeti.git", "v2.16.2",
+        "76f61053416e16bf9dea978becd79a330681f151"]
 
 
 def test_expand_fills_each_argument_alone() -> None:
@@ -113,7 +117,7 @@ def test_tree_digest_covers_the_executable_bit_and_symlinks_as_links(tmp_path: P
 
 def test_unavailability_is_remembered_per_toolchain_and_recipe(tmp_path: Path) -> None:
     m = default()
-    gone = dataclasses.replace(m.toolchains["ghc710"], downloads=(
+    gone = dataclasses.replace(m.toolchains["ghc710"], frozen=None, downloads=(
         Download("ghc", "http://127.0.0.1:9/ghc-7.10.2-x86_64-unknown-linux-deb7.tar.bz2", sha1="0" * 40),))
     said: list[str] = []
     builder = ImageBuilder(None, tmp_path, said.append)  # type: ignore[arg-type]  # fails before any engine call
@@ -160,15 +164,18 @@ def test_images_no_current_toolchain_uses() -> None:
 
 
 def test_an_archived_suite_is_bootstrapped_and_used_from_its_mirror_with_its_keyring(tmp_path: Path) -> None:
-    jessie = default().toolchains["ghc710"]
-    assert bootstrap_argv(jessie, tmp_path / "base.tar") == [
+    # An archived suite whose keys still hold (not frozen: tests/test_frozen.py has jessie's own).
+    archived = dataclasses.replace(default().toolchains["ghc710"], frozen=None,
+                                   keyring="/usr/share/keyrings/debian-archive-removed-keys.gpg")
+    assert bootstrap_argv(archived, tmp_path / "base.tar", tmp_path) == [
         "mmdebstrap", "--variant=minbase", '--aptopt=Acquire::Check-Valid-Until "false";',
         "--keyring=/usr/share/keyrings/debian-archive-removed-keys.gpg", "jessie", str(tmp_path / "base.tar"),
         "http://archive.debian.org/debian"]
     # A pulled debian:jessie names deb.debian.org, which no longer serves jessie: the image's apt is pointed
     # at the mirror too, before its first apt-get update, in both kinds of image.
-    plan = plan_image(jessie, default().recipes["ganeti-3.1"])
+    plan = plan_image(archived, default().recipes["ganeti-3.1"])
     assert plan.files["base-sources.list"] == b"deb http://archive.debian.org/debian jessie main\n"
+    assert plan.files["frozen-release"] == b""
     assert plan.files["apt.conf"] == b'Acquire::Check-Valid-Until "false";\n'
     assert plan_image(default().toolchains["ghc96"], default().recipes["ganeti-3.1"]).files["base-sources.list"] == b""
     for kind in ("debian", "bindist"):
@@ -179,7 +186,7 @@ def test_an_archived_suite_is_bootstrapped_and_used_from_its_mirror_with_its_key
 
 
 def test_a_missing_keyring_is_unavailable_naming_the_package(tmp_path: Path) -> None:
-    gone = dataclasses.replace(default().toolchains["ghc710"], keyring="/nonexistent/removed-keys.gpg")
+    gone = dataclasses.replace(default().toolchains["ghc710"], frozen=None, keyring="/nonexistent/removed-keys.gpg")
     builder = ImageBuilder(None, tmp_path, lambda line: None)  # type: ignore[arg-type]  # fails before any engine call
     with pytest.raises(ToolchainUnavailable, match=r"needs the keyring /nonexistent/removed-keys.gpg \(apt-get install "
                        "debian-archive-keyring\\)"):
@@ -250,7 +257,29 @@ def test_ganeti_2x_finds_every_library_it_names_among_the_pins_or_ghcs_own() -> 
         plan = plan_image(m.toolchains[toolchain], m.recipes["ganeti-2.x"])
         assert plan.files["unpinned-packages.txt"] == b"", toolchain
     assert "old-time" in hackage_names(m.toolchains["ghc710"]) and "old-time" not in hackage_names(m.toolchains["ghc78"])
-    assert m.sources["ganeti-2.16"].ref == "95a2a10bf9638cba31bee09582e593923cc0bc3e"  # tag v2.16.0
+    assert (m.sources["ganeti-2.16.0"].ref, m.sources["ganeti-2.16.0"].commit) == (
+        "v2.16.0", "95a2a10bf9638cba31bee09582e593923cc0bc3e")
+    assert (m.sources["ganeti-2.16.2"].ref, m.sources["ganeti-2.16.2"].commit) == (
+        "v2.16.2", "76f61053416e16bf9dea978becd79a330681f151")
+
+
+def jessie_package(module: str) -> str:
+    """The jessie package of a Python 2 module: python-<module>, lower-cased (OpenSSL: python-openssl)."""
+    return f"python-{module.lower()}"
+
+
+def test_the_jessie_images_install_every_python_module_ganeti_2_16s_configure_requires() -> None:
+    # tests/data/era/configure-python-modules.txt: every AC_PYTHON_MODULE of Ganeti 2.16's configure.ac.
+    lines = (ROOT / "tests" / "data" / "era" / "configure-python-modules.txt").read_text().splitlines()
+    modules = dict(line.split("\t") for line in lines if line and not line.startswith("#"))
+    required = sorted(module for module, need in modules.items() if need == "required")
+    assert "ipaddr" in required and len(required) == 7
+    m = default()
+    for toolchain in ("ghc78", "ghc710"):
+        for source in ("ganeti-2.16.2", "ganeti-2.16.0"):
+            plan = plan_image(m.toolchains[toolchain], m.recipes[m.sources[source].recipe])
+            installed = plan.files["packages.txt"].decode().split()
+            assert [module for module in required if jessie_package(module) not in installed] == [], (toolchain, source)
 
 
 class CountingEngine:

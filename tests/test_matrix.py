@@ -65,6 +65,20 @@ def test_misspelled_key_is_named_with_a_suggestion() -> None:
     assert message.startswith("matrix.yaml: toolchains.ghc96.suit: unknown key (did you mean 'suite'?)")
 
 
+def test_a_git_source_is_pinned_by_a_commit_and_named_by_a_ref() -> None:
+    data = load_default()
+    data["sources"]["ganeti-2.16.2"]["commit"] = "76F6105"
+    assert error_for(data) == ("matrix.yaml: sources.ganeti-2.16.2.commit: '76F6105' is not a 40-digit lowercase hex "
+                               "commit")
+    data = load_default()
+    data["sources"]["ganeti-3.1"]["commit"] = "0" * 40
+    assert error_for(data) == "matrix.yaml: sources.ganeti-3.1.commit: only a 'git' source is pinned by commit"
+    for ref in ("-v2", "a..b", "v2/", "v 2", "--upload-pack=x"):
+        data = load_default()
+        data["sources"]["ganeti-2.16.2"]["ref"] = ref
+        assert error_for(data).startswith(f"matrix.yaml: sources.ganeti-2.16.2.ref: {ref!r} is not a git ref"), ref
+
+
 def test_unpinned_download_is_refused() -> None:
     data = load_default()
     del data["toolchains"]["ghc710"]["downloads"][0]["sha1"]

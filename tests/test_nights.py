@@ -15,7 +15,7 @@ from compat.cli import nightly_exit
 from compat.history import complete_runs
 from compat.results import prune, read_cell
 from compat.status import Status
-from tests.conftest import ROOT
+from tests.conftest import ROOT, with_expected
 from tests.test_history import KEY, PASSING, TEN_FAILING, cell, stored, trixie
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -97,7 +97,7 @@ def _report(reports: Path) -> Path:
 
 def _expecting(tmp_path: Path, entries: str) -> Path:
     file = tmp_path / "matrix.yaml"
-    file.write_text((ROOT / "matrix.yaml").read_text() + "\nexpected:\n" + entries)
+    file.write_text(with_expected((ROOT / "matrix.yaml").read_text(), entries))
     return file
 
 

@@ -36,9 +36,15 @@ def listed(name: str) -> dict[str, tuple[int, ...]]:
 
 def depends(tag: str) -> dict:
     found, problems = read_build_depends((ERA / f"build-depends-{tag}.tsv").read_text())
-    # The extraction kept a line of the .cabal file's description; it is said, never read as "any version".
-    assert problems == ["line 7: not a version range: '<http://www.ganeti.org>'"]
+    # The extraction of 2.15 and 2.16.0 kept a line of the .cabal file's description; it is said, never read
+    # as "any version".
+    assert problems == ([] if tag == "v2.16.2" else ["line 7: not a version range: '<http://www.ganeti.org>'"])
     return found
+
+
+# Ganeti 2.16.2's flags (tests/data/era/ghc710-newname-keywords.txt): MonadCatchIO-transformers sits behind flag
+# mcio_xformers, True by default; build-depends-v2.16.2.tsv lists it without a bound.
+FLAGGED = {"MonadCatchIO-transformers": ("mcio_xformers", True)}
 
 
 def matrix_pins(toolchain: str) -> dict[str, tuple[int, ...]]:
@@ -156,3 +162,27 @@ def test_build_chroots_ghc78_set_breaks_the_bounds_of_the_ganeti_it_was_pinned_f
         "QuickCheck-2.8.1 (pinned): the source wants >= 2.4.2 && < 2.8",
         "json-0.9.1 (pinned): the source wants >= 0.5 && < 0.9",
         "lens-4.9.1 (pinned): the source wants >= 3.10 && < 4.8")
+
+
+@pytest.mark.parametrize("toolchain", ["ghc78", "ghc710"])
+@pytest.mark.parametrize("mcio_xformers", [True, False])
+def test_the_pins_cover_ganeti_2_16_2_with_either_setting_of_its_flag(toolchain: str, mcio_xformers: bool) -> None:
+    wanted = {name: bound for name, bound in depends("v2.16.2").items()
+              if name not in FLAGGED or FLAGGED[name][1] == mcio_xformers}
+    assert ("MonadCatchIO-transformers" in wanted) is mcio_xformers and "semigroups" in wanted
+    assert check(wanted, matrix_pins(toolchain), boot(toolchain)) == Closure((), ())
+
+
+@pytest.mark.parametrize("toolchain", ["ghc78", "ghc710"])
+def test_ganeti_2_16_2s_new_and_flagged_dependencies_are_read_not_assumed(toolchain: str) -> None:
+    pins = matrix_pins(toolchain)
+    assert pins["semigroups"] == (0, 16, 2, 2)  # 2.16.2 wants >= 0.15.0; 2.16.0 did not name it
+    assert "semigroups" not in depends("v2.16.0")
+    without = {name: number for name, number in pins.items() if name not in ("semigroups", "MonadCatchIO-transformers")}
+    closure = check(depends("v2.16.2"), without, boot(toolchain))  # the flag at its default wants it
+    assert closure.missing == ("MonadCatchIO-transformers", "semigroups")
+    # The wider bounds of 2.16.2: build_chroot's own QuickCheck 2.8.1 fits it, not 2.16.0.
+    quickcheck = {**pins, "QuickCheck": (2, 8, 1)}
+    assert check(depends("v2.16.2"), quickcheck, boot(toolchain)).violations == ()
+    assert check(depends("v2.16.0"), quickcheck, boot(toolchain)).violations == (
+        "QuickCheck-2.8.1 (pinned): the source wants >= 2.4.2 && < 2.8",)

@@ -120,7 +120,7 @@ def test_two_threads_asking_for_one_image_try_its_download_once(tmp_path: Path, 
     m = default()
     port = silent.getsockname()[1]
     url = f"http://127.0.0.1:{port}/ghc.tar.bz2"
-    slow = dataclasses.replace(m.toolchains["ghc710"], downloads=(Download("ghc", url, sha1="0" * 40),))
+    slow = dataclasses.replace(m.toolchains["ghc710"], frozen=None, downloads=(Download("ghc", url, sha1="0" * 40),))
     said: list[str] = []
     builder = ImageBuilder(None, tmp_path, said.append)  # type: ignore[arg-type]  # fails before any engine call
     failures: list[str] = []

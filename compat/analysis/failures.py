@@ -84,6 +84,9 @@ PATTERNS: tuple[tuple[str, tuple[str, ...]], ...] = (
         r"^[^\s:]+\.(hs|lhs|hsc|chs|c)(:\d+)+: error",
         r"^[^\s:]+\.(hs|lhs)(:\d+)+:\s*$",
         r"error: \[GHC-\d+\]",
+        # Template Haskell names GHC 7.10 rejects (newName on a keyword, GHC #10599): the message says so also
+        # where its location line is out of the log's window or make -j wrote other lines between them.
+        r"Illegal (?:type )?variable name: ",
     )),
 )
 # Compiled one by one rather than joined with |: a regex that starts with a literal is searched for that
