@@ -165,9 +165,11 @@ def test_a_lone_surrogate_in_an_evidence_line_is_cleaned_once_when_read(tmp_path
 
 
 def matrix_with(tmp_path: Path, expected: str) -> Path:
-    """The real matrix.yaml with an `expected:` section."""
+    """The real matrix.yaml with these entries first in its `expected:` section (made when it has none)."""
     file = tmp_path / "matrix.yaml"
-    file.write_text(MATRIX.read_text() + "\nexpected:\n" + expected)
+    text = MATRIX.read_text()
+    head, section, tail = text.partition("\nexpected:\n")
+    file.write_text(head + "\nexpected:\n" + expected + tail if section else text + "\nexpected:\n" + expected)
     return file
 
 
