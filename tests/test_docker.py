@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -223,28 +224,37 @@ def test_ctrl_c_or_sigterm_leaves_no_container_or_volume_behind(workspace: Path,
         assert process.stderr is not None
         other_volume = other_container = None
         ended = False
+        # Everything the run says is kept by a reader thread, so that a failure below can show it.
+        seen: list[str] = []
+        reader = threading.Thread(target=lambda: seen.extend(process.stderr), daemon=True)  # type: ignore[arg-type]
+        reader.start()
         try:
-            seen = []
-            for line in process.stderr:
-                seen.append(line)
-                if "curlint-hangs--gnutls: test ..." in line:
-                    break
-            assert "test ..." in seen[-1], "".join(seen)  # the run reached its hanging step
+            deadline = time.monotonic() + 600
+            while not any("curlint-hangs--gnutls: test ..." in line for line in seen) and time.monotonic() < deadline:
+                assert process.poll() is None, "".join(seen)
+                time.sleep(0.5)
+            assert any("test ..." in line for line in seen), "".join(seen)  # the run reached its hanging step
             # Another run's container and volume, running beside this one: they must outlive this run's end.
             other = {"org.ganeti-compat": "1", "org.ganeti-compat.run": f"other-{attempt}"}
             other_volume = client.volumes.create(f"ganeti-compat-other-{attempt}--t--s", labels=other)
             # Generous: an engine committing a 2 GB image layer for another job holds container creation back.
+            # The step runs a short command before the hanging one: wait for the one that hangs.
             deadline = time.monotonic() + 180
-            while not client.containers.list(filters=selector) and time.monotonic() < deadline:
+            hangs = lambda: [c for c in client.containers.list(filters=selector) if c.attrs["Config"]["Cmd"] == [
+                "sleep", "600"]]
+            while not hangs() and time.monotonic() < deadline:
                 time.sleep(0.5)
-            running = client.containers.list(filters=selector)
-            assert running, f"the test step's container should be running (run exited: {process.poll()})"
+            running = hangs()
+            assert running, (f"the test step's container should be running (run exited: {process.poll()}); "
+                             f"it said:\n{''.join(seen)}")
             other_container = client.containers.run(running[0].image.id, ["sleep", "300"], labels=other, detach=True,
                                                     volumes={other_volume.name: {"bind": "/build", "mode": "rw"}},
                                                     network_disabled=True)
             process.send_signal(stop)
-            rest = process.stderr.read()
-            assert process.wait(timeout=120) == code, rest
+            exited = process.wait(timeout=120)
+            reader.join(timeout=30)
+            rest = "".join(seen)
+            assert exited == code, rest
             other_container.reload()
             assert other_container.status == "running"
             assert [v.name for v in client.volumes.list(filters={"label": f"org.ganeti-compat.run=other-{attempt}"})] == [
