@@ -283,7 +283,8 @@ class CellRunner:
             return None
         finally:
             result.timings["image"] = round(time.monotonic() - start, 1)
-            step_ended(self.say, f"{cell.key}.image", None, image_log, wall, failed)
+            step_ended(self.say, f"{cell.key}.image", f"{cell.key}: image {'failed' if failed else 'ready'} in "
+                       f"{result.timings['image']:.0f} s", image_log, wall, failed, plain=False)
         result.image, result.image_reused, result.image_freshness = image.tag, image.reused, image.freshness
         return image
 
@@ -485,7 +486,8 @@ class CellRunner:
                               labels={f"{LABEL}.run": self.run_id, f"{LABEL}.step": "probe"},
                               limits=self.matrix.limits)
         result.timings["probe"] = round(time.monotonic() - start, 1)
-        step_ended(self.say, f"{cell.key}.probe", None, log, wall, ran.timed_out or ran.exit_code != 0)
+        step_ended(self.say, f"{cell.key}.probe", f"{cell.key}: probe ended in {result.timings['probe']:.0f} s", log,
+                   wall, ran.timed_out or ran.exit_code != 0, plain=False)
         seen.probe, seen.probe_timed_out = result.logs["probe"], ran.timed_out
 
     def _read_text(self, image: Image, volume: str, path: str) -> str:

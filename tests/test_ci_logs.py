@@ -82,9 +82,10 @@ def test_a_section_holds_the_logs_tail_inert_and_a_failed_step_open(tmp_path: Pa
 
 def test_a_step_that_says_nothing_on_a_terminal_says_nothing(tmp_path: Path) -> None:
     out = io.StringIO()
-    step_ended(Progress({}, out), "k.probe", None, tmp_path / "missing.log", 0.0, failed=False)
+    step_ended(Progress({}, out), "k.probe", "k: probe ended in 2 s", tmp_path / "missing.log", 0.0, False, plain=False)
     assert out.getvalue() == ""
-    step_ended(Progress(GITHUB, out), "k.probe", None, tmp_path / "missing.log", 0.0, failed=False)
+    step_ended(Progress(GITHUB, out), "k.probe", "k: probe ended in 2 s", tmp_path / "missing.log", 0.0, False,
+               plain=False)
     assert "::group::" in out.getvalue() and "(no log: No such file or directory)" in out.getvalue()
 
 

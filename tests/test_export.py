@@ -122,6 +122,19 @@ def test_a_cell_job_fails_only_when_the_tool_did_not_give_a_result(tmp_path: Pat
         assert subprocess.run(["sh", "-c", script], check=False).returncode == job_exit, (code, script)
 
 
+def test_the_report_job_publishes_the_page_and_ends_with_the_nights_exit_code(tmp_path: Path) -> None:
+    _, pipeline = exported("gitlab", tmp_path)
+    line = pipeline["report"]["script"][0]
+    assert "after_script" not in pipeline["report"]  # one shell: gitlab-ci-local restores the cache before another
+    for code in (0, 1, 5):
+        where = tmp_path / f"night{code}"
+        where.mkdir()
+        script = re.sub(r"/opt/ganeti-compat/bin/python -m compat [^|]*",
+                        f"mkdir -p reports && touch reports/latest.html && sh -c 'exit {code}' ", line)
+        assert subprocess.run(["sh", "-c", script], cwd=where, check=False).returncode == code, script
+        assert (where / "public" / "index.html").is_file()
+
+
 def test_the_parts_file_names_the_job_that_must_deliver_each_cell(tmp_path: Path) -> None:
     _, pipeline = exported("gitlab", tmp_path)
     _, workflow = exported("github", tmp_path)
