@@ -28,7 +28,7 @@ from compat.stored import clean
 
 def run_dirs(parts: list[Path], expected: bool = False) -> list[Path]:
     """The run directories the parts name: a run directory itself, or every run under a reports directory.
-    When the parts are `expected`, a directory that does not exist is parts that never arrived."""
+    When the parts are `expected`, a directory that does not exist, or holds no run, is parts that never arrived."""
     found: list[Path] = []
     for part in parts:
         if expected and not part.exists() and not part.is_symlink():
@@ -37,6 +37,8 @@ def run_dirs(parts: list[Path], expected: bool = False) -> list[Path]:
             raise ConfigError(f"{part}: a symlink; give the run or reports directory itself")
         if (part / "run.json").is_file():
             found.append(part)
+        elif expected and part.is_dir() and not (part / "runs").exists():
+            continue  # an artifact directory that received nothing
         elif (part / "runs").is_dir():
             found += sorted(d for d in (part / "runs").iterdir() if not d.is_symlink() and (d / "run.json").is_file())
         else:

@@ -177,10 +177,12 @@ def test_the_report_job_carries_the_history_and_ends_with_the_nightlys_exit_code
     assert sorted(change["key"] for change in latest["changes"]["regressions"]) == [c.key for c in groups[0]]
     assert sorted(change["key"] for change in latest["changes"]["infrastructure"]) == [c.key for c in groups[1]]
     # A night with the errors alone is red too, for the tool's reason (5); no part at all is every cell's error.
+    (tmp_path / "parts3").mkdir()  # an artifact directory that received nothing
     third = night(tmp_path, "parts3", "ci-3")
     assert third.returncode == 5, third.stderr
     cells = load_run(tmp_path / "reports" / "runs" / "ci-3")
     assert len(cells) == 4 and all(r.status is Status.ERROR for r in cells)
+    assert night(tmp_path, "parts4", "ci-4").returncode == 5  # no artifact directory at all
 
 
 def test_a_parts_file_of_another_matrix_is_refused(tmp_path: Path) -> None:
