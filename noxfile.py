@@ -68,5 +68,10 @@ def report(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def tests(session: nox.Session) -> None:
-    """Unit tests on captured data, then Docker integration tests on the curlint fixture."""
-    session.run(PYTHON, "-m", "pytest", *(session.posargs or ["tests"]), external=True)
+    """Unit tests on captured data, then Docker integration tests; first says what the machine lacks for them."""
+    from tests.needs import docker_selected, message, missing
+
+    args = session.posargs or ["tests"]
+    if found := missing(docker_selected(args)):
+        session.error(message(found))
+    session.run(PYTHON, "-m", "pytest", *args, external=True)

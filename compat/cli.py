@@ -22,6 +22,7 @@ from typing import IO, NoReturn
 from compat import expected, history, schedule
 from compat import matrix as matrix_module
 from compat.analysis.crosscell import focus_packages
+from compat.ci import logs as ci_logs
 from compat.errors import (
     EXIT_BAD_INPUT,
     EXIT_CELL_FAILED,
@@ -210,7 +211,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     jobs = schedule.choose_jobs(args.jobs, cpus, engine.memory(), m.limits.memory_mib, len(groups), say)
     runner = CellRunner(engine, m, run_dir, say, images, keep=args.keep,
                         probe=ProbeSettings(args.probe_requests, args.probe_fault),
-                        reuse=not args.fresh and record.kind in ORDINARY, cores=schedule.cores_per_group(cpus, jobs))
+                        reuse=not args.fresh and record.kind in ORDINARY, cores=schedule.cores_per_group(cpus, jobs),
+                        history=tuple(args.history or ()))
     if jobs > 1:
         say(f"{jobs} groups at once, make -j{runner.jobs} each")
 
@@ -249,11 +251,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         say(summary)
     for path in write_matrix_reports(args.reports, m)[0]:
         say(f"wrote {path}")
+    on_ci(args.reports, results, m)
     for r in sorted(results, key=lambda r: record.cells.index(r.key) if r.key in record.cells else len(record.cells)):
         print(f"{r.toolchain:8} {r.source:14} {cell_text(r)}" + (f" (relinked {r.compiled_by})" if r.compiled_by else ""))
     if record.kind == "fault-injection":
         say("a fault-injection run: its cells are shown in the report's fault-injection section, never in the grid")
     return exit_code(results, m.expected)
+
+
+def on_ci(reports: Path, results: list[CellResult], m: Matrix) -> None:
+    """As a CI job: an error annotation for each cell that failed unexpectedly, and the report's head (what
+    changed, the grid) on the job's summary page. Elsewhere nothing."""
+    ci = ci_logs.detect(os.environ)
+    if ci is None:
+        return
+    for r in results:
+        if r.status.failed and not expected.explained(m.expected, r):
+            ci_logs.annotate(ci, sys.stdout, f"{r.key}: {history.status_text(r)}",
+                             r.evidence[0] if r.evidence else "no evidence recorded")
+    if (reports / "summary.md").is_file():
+        ci_logs.summary(ci, os.environ, (reports / "summary.md").read_text())
 
 
 def reuse_summary(results: list[CellResult]) -> str | None:
@@ -400,18 +417,25 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     or cells the tool or its surroundings failed (5)."""
     m = matrix_module.load(args.matrix)
     for name, value in (("toolchain", None), ("source", None), ("flavor", None), ("kind", "matrix"),
-                        ("probe_fault", None), ("run_id", None), ("keep", False), ("resume", None), ("shard", None)):
+                        ("probe_fault", None), ("run_id", None), ("keep", False), ("resume", None), ("shard", None),
+                        ("history", None)):
         setattr(args, name, value)
     args.run_id = new_run_id()
     code = cmd_run(args)
     if code in (EXIT_INTERRUPTED, EXIT_BAD_INPUT):
         return code
-    code = nightly_exit(history.complete_runs(args.reports, m.retention), m, args.run_id)
-    removed = prune(args.reports, m.retention)
+    return close_night(args.reports, m, args.run_id)
+
+
+def close_night(reports: Path, m: Matrix, run_id: str) -> int:
+    """The night's exit code (nightly_exit), then retention: the last `retention:` complete ordinary runs
+    and whatever is newer stay; the reports are written again when a run went."""
+    code = nightly_exit(history.complete_runs(reports, m.retention), m, run_id)
+    removed = prune(reports, m.retention)
     for run_dir in removed:
         print(f"ganeti-compat: pruned {run_dir} (retention: {m.retention} runs)", file=sys.stderr)
     if removed:
-        write_matrix_reports(args.reports, m)  # the reports link only to runs that are still there
+        write_matrix_reports(reports, m)  # the reports link only to runs that are still there
     return code
 
 
@@ -465,37 +489,62 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    """Runs of separate processes or machines as one run of this reports directory, and its reports."""
+    """Runs of separate processes or machines as one run of this reports directory, and its reports; with
+    --expect, every cell a job did not deliver is its `error (runner)`; with --nightly, the night's exit code
+    and retention."""
+    from compat.ci.jobs import read_parts
     from compat.merge import merge
 
     m = matrix_module.load(args.matrix)
+    expect = None
+    if args.expect:
+        try:
+            expect = read_parts(args.expect)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{args.expect}: unreadable parts file ({exc}); write it with `python -m compat export`"
+                              ) from None
+        if expect.matrix_digest != matrix_digest(args.matrix):
+            raise ConfigError(f"{args.expect}: exported from another {args.matrix.name} than this one; re-export the "
+                              f"pipeline (python -m compat export --ci {expect.ci or 'gitlab'})")
     run_id = args.run_id or new_run_id()
     with lock_reports(args.reports):  # released also when a part is refused
-        record, unreadable = merge(args.parts, args.reports, run_id)
+        record, unreadable = merge(args.parts, args.reports, run_id, m, expect, matrix_digest(args.matrix),
+                                   tool_version())
         print(f"merged {len(record.cells)} cell(s) of {len(args.parts)} part(s) into {args.reports / 'runs' / run_id}",
               file=sys.stderr)
         write_summary(args.reports / "runs" / run_id)
         paths, _, _ = write_matrix_reports(args.reports, m)
-    for path in paths:
-        print(f"wrote {path}", file=sys.stderr)
-    code = exit_code(load_run(args.reports / "runs" / run_id), m.expected, unreadable)
-    if code == EXIT_OK and record.interrupted:
-        print(f"ganeti-compat: run {run_id} is incomplete: {record.reason}", file=sys.stderr)
-        return EXIT_ERRORS
-    return code
+        for path in paths:
+            print(f"wrote {path}", file=sys.stderr)
+        results = load_run(args.reports / "runs" / run_id)
+        on_ci(args.reports, results, m)
+        if args.nightly:
+            return close_night(args.reports, m, run_id)
+        code = exit_code(results, m.expected, unreadable)
+        if code == EXIT_OK and record.interrupted:
+            print(f"ganeti-compat: run {run_id} is incomplete: {record.reason}", file=sys.stderr)
+            code = EXIT_ERRORS
+        return code
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """The matrix (what `run` runs without a selection) as a CI pipeline file."""
-    from compat.export import export
+    """The matrix (what `run` runs without a selection) as a CI pipeline file, and beside it the parts file:
+    which job must deliver which cells."""
+    from compat.ci.jobs import Options
+    from compat.export import default_output, export
 
+    if args.ci != "gitlab" and (args.gitlab_engine or args.gitlab_tag or args.image):
+        raise ConfigError("--image, --gitlab-engine and --gitlab-tag are for --ci gitlab; a GitHub job runs on its "
+                          "runner's own engine")
     m = matrix_module.load(args.matrix)
     groups = plan(m, list(m.toolchains), None)
-    project = args.matrix.resolve().parent
-    output = args.output or project / (".gitlab-ci.yml" if args.ci == "gitlab" else ".github/workflows/ganeti-compat.yml")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(output, export(args.ci, m, groups))
-    print(f"wrote {output}: {len(groups)} job(s) of toolchain x source, then the merged report", file=sys.stderr)
+    output = args.output or default_output(args.ci, args.matrix.resolve().parent)
+    options = Options(image=args.image, engine=args.gitlab_engine or "dind", tags=tuple(args.gitlab_tag or ()))
+    for path, text in export(args.ci, m, matrix_digest(args.matrix), groups, output, options).items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, text)
+        print(f"wrote {path}", file=sys.stderr)
+    print(f"ganeti-compat: {len(groups)} job(s) of toolchain x source, then the merged report", file=sys.stderr)
     return EXIT_OK
 
 
@@ -607,6 +656,9 @@ def parser() -> argparse.ArgumentParser:
                      help="only every Nth group of toolchain x source from the Ith: one of N machines' share")
     run.add_argument("--fresh", action="store_true",
                      help="run every cell, even one whose inputs are those of an earlier complete run's result")
+    run.add_argument("--history", type=Path, action="append", metavar="DIR",
+                     help="another reports directory whose complete runs may give unchanged cells (a CI job's copy of "
+                     "the pipeline's history); repeatable")
     run.add_argument("--jobs", type=jobs_argument, metavar="N", help=JOBS_HELP)
     run.add_argument("--downloads", action="append", metavar="DIR|URL", help=DOWNLOADS_HELP)
     run.add_argument("--kind", choices=[k for k in RUN_KINDS if k != "fault-injection"],
@@ -630,12 +682,25 @@ def parser() -> argparse.ArgumentParser:
     merging.add_argument("parts", nargs="+", type=Path, metavar="DIR",
                          help="a run directory (reports/runs/ID) or a reports directory (every run under it)")
     merging.add_argument("--run-id", type=run_id_argument, help="the merged run's id (default: UTC time and a suffix)")
+    merging.add_argument("--expect", type=Path, metavar="FILE",
+                         help="the parts file `export` wrote: every cell no part holds is its job's error (runner), and "
+                         "a missing DIR is a part that never arrived")
+    merging.add_argument("--nightly", action="store_true",
+                         help="judge the merged run as the nightly does: exit 1 when a cell regressed against its own "
+                         "baseline, else 5 for errors; keep the last `retention:` runs")
     merging.set_defaults(func=cmd_merge)
     exporting = sub.add_parser("export", help="the matrix as a CI pipeline: one job per toolchain x source, then a "
-                               "merged report")
+                               "merged report; and the parts file (which job delivers which cells)")
     exporting.add_argument("--ci", choices=["gitlab", "github"], required=True)
     exporting.add_argument("--output", type=Path, help="default: .gitlab-ci.yml or .github/workflows/ganeti-compat.yml "
-                           "in the directory of --matrix")
+                           "in the directory of --matrix; the parts file goes beside it (NAME.parts.json)")
+    exporting.add_argument("--gitlab-engine", choices=["dind", "socket"],
+                           help="the jobs' Docker engine: a docker:dind service (privileged runner; the default) or the "
+                           "runner host's engine through /var/run/docker.sock")
+    exporting.add_argument("--gitlab-tag", action="append", metavar="TAG", help="a runner tag every job carries; "
+                           "repeatable")
+    exporting.add_argument("--image", help="the GitLab jobs' image (default debian:trixie); one that holds a venv in "
+                           "/opt/ganeti-compat skips the jobs' apt-get")
     exporting.set_defaults(func=cmd_export)
     diff = sub.add_parser("diff", help="what changed: each cell of the newest complete run against its own last "
                           "meaningful result, or two named runs cell by cell; exit 1 on regressions")

@@ -42,6 +42,19 @@ def render_markdown(results: list[CellResult], title: str, baseline: str | None 
                     changes: RunDiff | None = None, known: tuple[Expectation, ...] = (),
                     states: dict[str, CellState] | None = None, unreadable: list[str] | None = None,
                     passes: list[tuple[str, Expectation]] | None = None) -> str:
+    lines = render_summary(results, title, changes, states, unreadable)
+    lines += _details(results, known) + _unexpected_passes(passes or [])
+    lines += _ssl_section(results) + _fault_section(faults or [])
+    lines += _abi_section(results, baseline, focus or set()) + _images_section(results)
+    steps = ("image", "fetch", "configure", "build", "test", "inspect", "probe")
+    timing_rows = [[r.toolchain, r.source, r.flavor] + [str(r.timings.get(step, "")) for step in steps] for r in results]
+    lines += ["## Timings (seconds)", "", table(timing_rows, headers=["toolchain", "source", "flavor", *steps]), ""]
+    return "\n".join(lines)
+
+
+def render_summary(results: list[CellResult], title: str, changes: RunDiff | None = None,
+                   states: dict[str, CellState] | None = None, unreadable: list[str] | None = None) -> list[str]:
+    """The report's head: what changed and the grid (also summary.md, a CI job's summary page)."""
     toolchains = list(dict.fromkeys(r.toolchain for r in results))
     sources = list(dict.fromkeys(r.source for r in results))
     grid: dict[tuple[str, str], list[str]] = {}
@@ -58,14 +71,7 @@ def render_markdown(results: list[CellResult], title: str, baseline: str | None 
     lines = [f"# Ganeti toolchain compatibility: {inline(title)}", ""] + (history.render(changes) if changes else [])
     if unreadable:
         lines += ["## Unreadable results (skipped)", "", *fenced(unreadable)]
-    lines += [table(rows, headers=["toolchain"] + sources), ""]
-    lines += _details(results, known) + _unexpected_passes(passes or [])
-    lines += _ssl_section(results) + _fault_section(faults or [])
-    lines += _abi_section(results, baseline, focus or set()) + _images_section(results)
-    steps = ("image", "fetch", "configure", "build", "test", "inspect", "probe")
-    timing_rows = [[r.toolchain, r.source, r.flavor] + [str(r.timings.get(step, "")) for step in steps] for r in results]
-    lines += ["## Timings (seconds)", "", table(timing_rows, headers=["toolchain", "source", "flavor", *steps]), ""]
-    return "\n".join(lines)
+    return lines + [table(rows, headers=["toolchain"] + sources), ""]
 
 
 def _details(results: list[CellResult], known: tuple[Expectation, ...]) -> list[str]:
@@ -210,13 +216,14 @@ def write_reports(reports: Path, results: list[CellResult], title: str, baseline
                   states: dict[str, CellState] | None = None, runs: list[RunResults] | None = None,
                   feed: list[tuple[RunDiff, str]] | None = None, unreadable: list[str] | None = None,
                   passes: list[tuple[str, Expectation]] | None = None) -> list[Path]:
-    """reports/latest.{md,json,html}, matrix.junit.xml, feed.atom and badge.svg."""
+    """reports/latest.{md,json,html}, summary.md (its head), matrix.junit.xml, feed.atom and badge.svg."""
     written = []
     markdown = render_markdown(results, title, baseline, focus, faults, changes, known, states, unreadable, passes)
+    summary = "\n".join(render_summary(results, title, changes, states, unreadable))
     page = render_html(results, title, changes=changes, faults=faults, known=known, states=states, runs=runs,
                        baseline=baseline, focus=focus, unreadable=unreadable)
     data = render_json(results, title, faults, changes, unreadable)
-    for name, text in (("latest.md", markdown), ("latest.json", data),
+    for name, text in (("latest.md", markdown), ("summary.md", summary), ("latest.json", data),
                        ("latest.html", page), ("matrix.junit.xml", render_junit(results, known)),
                        ("feed.atom", render_atom(feed or [])), ("badge.svg", render_badge(results))):
         write_atomic(reports / name, text)

@@ -26,7 +26,8 @@ OUTCOME_CODE = ("runner.py", "engine.py", "images.py", "frozen.py", "sources.py"
                 "schedule.py", "analysis/cabal.py")
 JUDGE_AND_REPORTS = ("__init__.py", "__main__.py", "analysis/__init__.py", "analysis/abi.py", "analysis/crosscell.py",
                      "analysis/failures.py", "analysis/junit.py", "analysis/linkage.py", "analysis/probe.py",
-                     "analysis/ssl.py", "analysis/toolchain.py", "cli.py", "errors.py", "expected.py", "export.py",
+                     "analysis/ssl.py", "analysis/toolchain.py", "ci/__init__.py", "ci/github.py", "ci/gitlab.py",
+                     "ci/jobs.py", "ci/logs.py", "cli.py", "errors.py", "expected.py", "export.py",
                      "history.py", "markdown.py", "matrix.py", "merge.py", "outcome.py", "outputs.py", "page.py", "progress.py",
                      "reader.py", "report.py", "report_text.py", "results.py", "reuse.py", "status.py", "stored.py",
                      "summary.py", "verdict.py")
@@ -54,10 +55,12 @@ def fingerprint(*, image: str, source_digest: str, recipe: Recipe, flavor: Flavo
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
-def earlier_result(reports: Path, key: str, wanted: str, this_run: str) -> tuple[CellResult, Path] | None:
-    """The newest result of this cell with this fingerprint in a complete ordinary run, if its status may be
-    reused: an older result is never taken over a newer one of the same inputs."""
-    for record, run_dir in reversed(run_records(reports)):
+def earlier_result(history: tuple[Path, ...], key: str, wanted: str, this_run: str) -> tuple[CellResult, Path] | None:
+    """The newest result of this cell with this fingerprint in a complete ordinary run of any of the reports
+    directories, if its status may be reused: an older result is never taken over a newer one of the same inputs."""
+    runs = sorted((item for reports in history for item in run_records(reports)),
+                  key=lambda item: (item[0].started, item[0].run_id))
+    for record, run_dir in reversed(runs):
         if record.run_id == this_run or not record.complete_ordinary or key not in record.cells:
             continue
         try:

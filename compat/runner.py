@@ -21,6 +21,7 @@ from compat.errors import ToolchainUnavailable
 from compat.images import FETCH_RECIPE, IMAGES_DIR, Image, ImageBuildFailed, fetcher, tar_directory, tar_files
 from compat.matrix import Limits, Matrix, Recipe, Source, Toolchain
 from compat.outcome import Outcome, StepRecord
+from compat.progress import step_ended
 from compat.results import CellResult, cell_key, judge_again
 from compat.status import Status
 
@@ -140,9 +141,11 @@ class CellRunner:
 
     def __init__(self, engine: CellEngine, matrix: Matrix, run_dir: Path, say: Callable[[str], None],
                  images: Images, keep: bool = False, probe: ProbeSettings | None = None, reuse: bool = False,
-                 cores: int | None = None) -> None:
+                 cores: int | None = None, history: tuple[Path, ...] = ()) -> None:
         self.engine, self.matrix, self.run_dir, self.say, self.keep = engine, matrix, run_dir, say, keep
         self.reuse = reuse  # take the results of unchanged cells from earlier runs (compat.reuse)
+        # Where those runs are: this run's reports directory, and others (a CI job's copy of the pipeline's history).
+        self.history = (run_dir.parent.parent, *history)
         self.images = images
         self.probe = probe or ProbeSettings()
         self.run_id = run_dir.name
@@ -261,9 +264,10 @@ class CellRunner:
         result.logs["image"] = self._relative(image_log)
         self._go_on()
         self.say(f"{cell.key}: image")
-        start = time.monotonic()
+        start, wall, failed = time.monotonic(), time.time(), True
         try:
             image = self._flavored_image(cell, image_log)
+            failed = False
         except ToolchainUnavailable as exc:
             with image_log.open("a") as out:
                 print(f"unavailable: {exc}", file=out)
@@ -279,6 +283,8 @@ class CellRunner:
             return None
         finally:
             result.timings["image"] = round(time.monotonic() - start, 1)
+            step_ended(self.say, f"{cell.key}.image", f"{cell.key}: image {'failed' if failed else 'ready'} in "
+                       f"{result.timings['image']:.0f} s", image_log, wall, failed, plain=False)
         result.image, result.image_reused, result.image_freshness = image.tag, image.reused, image.freshness
         return image
 
@@ -352,7 +358,7 @@ class CellRunner:
                 relinks=self.matrix.flavors[relinks.flavor] if relinks is not None else None,
                 timeouts=self.matrix.timeouts, limits=self.matrix.limits,
                 probe={"requests": self.probe.requests, "fault": self.probe.fault})
-            found = reuse.earlier_result(self.run_dir.parent.parent, cell.key, result.fingerprint, self.run_id) \
+            found = reuse.earlier_result(self.history, cell.key, result.fingerprint, self.run_id) \
                 if self.reuse else None
             if found is not None:
                 seen.taken = reuse.take(*found, self.run_dir, result)
@@ -411,7 +417,7 @@ class CellRunner:
         result.logs[step] = self._relative(log)
         self.say(f"{cell.key}: {step} ...")
         budget = float(self.matrix.timeouts[step])
-        start = time.monotonic()
+        start, wall = time.monotonic(), time.time()
         exit_code: int | None = 0
         out_of_memory = False
         try:
@@ -433,7 +439,9 @@ class CellRunner:
         memory = self.matrix.limits.memory_mib if out_of_memory else None
         seen.steps.append(StepRecord(step, exit_code, result.logs[step], budget, memory))
         completed = exit_code == 0 and not out_of_memory
-        self.say(f"{cell.key}: {step} {'done' if completed else 'failed'} in {result.timings[step]:.0f} s")
+        step_ended(self.say, f"{cell.key}.{step}",
+                   f"{cell.key}: {step} {'done' if completed else 'failed'} in {result.timings[step]:.0f} s", log, wall,
+                   not completed)
         return completed
 
     def _inspect(self, recipe: Recipe, cell: Cell, image: Image, volume: str, logs: Path, result: CellResult,
@@ -472,12 +480,14 @@ class CellRunner:
         log.unlink(missing_ok=True)
         result.logs["probe"] = self._relative(log)
         self.say(f"{cell.key}: probe ...")
-        start = time.monotonic()
+        start, wall = time.monotonic(), time.time()
         ran = self.engine.run(image.tag, argv, log=log, volume=volume, mount=MOUNT, workdir=MOUNT, root=False,
                               network=False, timeout=limit, env={"HOME": "/home/builder"},
                               labels={f"{LABEL}.run": self.run_id, f"{LABEL}.step": "probe"},
                               limits=self.matrix.limits)
         result.timings["probe"] = round(time.monotonic() - start, 1)
+        step_ended(self.say, f"{cell.key}.probe", f"{cell.key}: probe ended in {result.timings['probe']:.0f} s", log,
+                   wall, ran.timed_out or ran.exit_code != 0, plain=False)
         seen.probe, seen.probe_timed_out = result.logs["probe"], ran.timed_out
 
     def _read_text(self, image: Image, volume: str, path: str) -> str:

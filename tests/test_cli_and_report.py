@@ -100,8 +100,10 @@ def test_json_report_and_store_round_trip(tmp_path: Path) -> None:
     written = write_reports(tmp_path, loaded, "run r1")
     data = json.loads((tmp_path / "latest.json").read_text())
     assert data["title"] == "run r1" and len(data["cells"]) == 3
-    assert [p.name for p in written] == ["latest.md", "latest.json", "latest.html", "matrix.junit.xml", "feed.atom",
-                                         "badge.svg"]
+    assert [p.name for p in written] == ["latest.md", "summary.md", "latest.json", "latest.html", "matrix.junit.xml",
+                                         "feed.atom", "badge.svg"]
+    summary = (tmp_path / "summary.md").read_text()  # the report's head: what a CI job's summary page shows
+    assert (tmp_path / "latest.md").read_text().startswith(summary) and "| toolchain" in summary
     assert json.loads(render_json(loaded, "run r1")) == data
 
 

@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 
 from compat import matrix
+from compat.ci.jobs import read_parts
 from compat.cli import matrix_digest, write_matrix_reports
 from compat.errors import ConfigError
 from compat.merge import merge
 from compat.results import CellResult, RunRecord, load_run, load_run_record, store, write_run
 from compat.runner import Cell, CellRunner, plan
+from compat.status import Status
 from tests.conftest import ROOT
 from tests.memory_engine import MemoryImages
 from tests.test_runner import answering_engine
@@ -107,3 +109,89 @@ def test_compat_merge_writes_the_reports_and_answers_for_the_merged_cells(tmp_pa
                                                     "complete: night-g1")
     assert "| ghc96 " in (tmp_path / "out" / "latest.md").read_text()
     assert summarised(tmp_path / "out" / "runs" / "night")  # what the window's reports read of it
+
+
+def expected_parts(tmp_path: Path) -> Path:
+    """The parts file `export` writes for the fixture matrix: job g1 and g2, one group each."""
+    done = subprocess.run([sys.executable, "-m", "compat", "--matrix", str(MATRIX), "export", "--ci", "gitlab",
+                           "--output", str(tmp_path / "pipeline.yml")], cwd=ROOT, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    return tmp_path / "pipeline.parts.json"
+
+
+def night(tmp_path: Path, parts: str, run_id: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    """The report job: tonight's parts into the history in reports/, judged as the nightly judges."""
+    return subprocess.run([sys.executable, "-m", "compat", "--matrix", str(MATRIX), "--reports",
+                           str(tmp_path / "reports"), "merge", str(tmp_path / parts), "--run-id", run_id, "--expect",
+                           str(expected_parts(tmp_path)), "--nightly", *extra], cwd=ROOT, capture_output=True,
+                          text=True, check=False)
+
+
+def test_a_job_that_delivered_nothing_is_its_cells_runner_error_naming_the_job(tmp_path: Path) -> None:
+    m = matrix.load(MATRIX)
+    groups = plan(m, list(m.toolchains), list(m.sources))
+    expect = read_parts(expected_parts(tmp_path))
+    run(tmp_path / "parts", "night-g1", groups[:1])  # job g2 died before it wrote its run
+    record, unreadable = merge([tmp_path / "parts"], tmp_path / "merged", "night", m, expect, "digest", "0.1.0")
+    assert unreadable == [] and record.finished and not record.interrupted  # every cell is accounted for
+    assert record.cells == sorted(cell.key for group in groups for cell in group)
+    results = {r.key: r for r in load_run(tmp_path / "merged" / "runs" / "night")}
+    assert [results[cell.key].status for cell in groups[0]] == [Status.PASS, Status.PASS]
+    for cell in groups[1]:
+        lost = results[cell.key]
+        assert (lost.status, lost.cause) == (Status.ERROR, "runner")
+        assert lost.evidence[0].startswith("job 'ghc96 curlint' delivered no result for this cell: its run night-g2 "
+                                           "never reached the report job")
+
+
+def test_a_job_cut_short_keeps_its_finished_cells_and_names_the_rest(tmp_path: Path) -> None:
+    m = matrix.load(MATRIX)
+    groups = plan(m, list(m.toolchains), list(m.sources))
+    run(tmp_path / "parts", "night-g1", groups[:1])
+    run(tmp_path / "parts", "night-g2", [groups[1][:1]], complete=False)  # timed out in its second flavor
+    record = load_run_record(tmp_path / "parts" / "runs" / "night-g2")
+    assert record is not None
+    write_run(tmp_path / "parts" / "runs" / "night-g2", replace(record, interrupted=True, reason="terminated"))
+    merged, _ = merge([tmp_path / "parts"], tmp_path / "merged", "night", m, read_parts(expected_parts(tmp_path)))
+    assert merged.finished and not merged.interrupted
+    results = {r.key: r for r in load_run(tmp_path / "merged" / "runs" / "night")}
+    assert results["ghc96--curlint--gnutls"].status is Status.PASS
+    cut = results["ghc96--curlint--openssl"]
+    assert cut.status is Status.ERROR and cut.evidence == [
+        "job 'ghc96 curlint' did not finish this cell: its run night-g2 ended before it (terminated)"]
+
+
+def test_the_report_job_carries_the_history_and_ends_with_the_nightlys_exit_code(tmp_path: Path) -> None:
+    m = matrix.load(MATRIX)
+    groups = plan(m, list(m.toolchains), list(m.sources))
+    for index, group in enumerate(groups, 1):
+        run(tmp_path / "parts1", f"ci-1-g{index}", [group])
+    first = night(tmp_path, "parts1", "ci-1")
+    assert first.returncode == 0, first.stderr
+    # The next night: a part is missing, the other regressed.
+    run(tmp_path / "parts2", "ci-2-g1", groups[:1])
+    for result in load_run(tmp_path / "parts2" / "runs" / "ci-2-g1"):
+        store(tmp_path / "parts2" / "runs" / "ci-2-g1", replace(result, status=Status.TEST_FAIL))
+    second = night(tmp_path, "parts2", "ci-2")
+    assert second.returncode == 1, second.stderr  # a regression against each cell's own baseline, not an error
+    latest = json.loads((tmp_path / "reports" / "latest.json").read_text())
+    assert sorted(change["key"] for change in latest["changes"]["regressions"]) == [c.key for c in groups[0]]
+    assert sorted(change["key"] for change in latest["changes"]["infrastructure"]) == [c.key for c in groups[1]]
+    # A night with the errors alone is red too, for the tool's reason (5); no part at all is every cell's error.
+    (tmp_path / "parts3").mkdir()  # an artifact directory that received nothing
+    third = night(tmp_path, "parts3", "ci-3")
+    assert third.returncode == 5, third.stderr
+    cells = load_run(tmp_path / "reports" / "runs" / "ci-3")
+    assert len(cells) == 4 and all(r.status is Status.ERROR for r in cells)
+    assert night(tmp_path, "parts4", "ci-4").returncode == 5  # no artifact directory at all
+
+
+def test_a_parts_file_of_another_matrix_is_refused(tmp_path: Path) -> None:
+    parts = expected_parts(tmp_path)
+    data = json.loads(parts.read_text())
+    parts.write_text(json.dumps(data | {"matrix_digest": "0" * 64}))
+    done = subprocess.run([sys.executable, "-m", "compat", "--matrix", str(MATRIX), "--reports",
+                           str(tmp_path / "reports"), "merge", str(tmp_path / "parts"), "--expect", str(parts)],
+                          cwd=ROOT, capture_output=True, text=True, check=False)
+    assert done.returncode == 2 and "exported from another matrix.yaml" in done.stderr

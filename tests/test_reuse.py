@@ -27,11 +27,12 @@ def workspace(tmp_path: Path) -> Path:
 
 
 def run(file: Path, run_id: str, *, reuse_results: bool = True, complete: bool = True, kind: str = "session",
-        probe_requests: int = 20, flavors: list[str] | None = None) -> tuple[list[CellResult], list[list[str]]]:
+        probe_requests: int = 20, flavors: list[str] | None = None, reports_dir: str = "reports",
+        history: tuple[Path, ...] = ()) -> tuple[list[CellResult], list[list[str]]]:
     """One run of both flavors of ghc96 x curlint, recorded like the command line records it: its
     results and the commands it ran."""
     m = matrix.load(file)
-    reports = file.parent / "reports"
+    reports = file.parent / reports_dir
     run_dir = reports / "runs" / run_id
     groups = plan(m, ["ghc96"], ["curlint"], flavors)
     record = RunRecord(run_id, kind, "digest", "0.1.0", f"2026-11-26T0{len(list(reports.glob('runs/*')))}:00:00",
@@ -39,7 +40,7 @@ def run(file: Path, run_id: str, *, reuse_results: bool = True, complete: bool =
     write_run(run_dir, record)
     engine = answering_engine()
     runner = CellRunner(engine, m, run_dir, lambda line: None, MemoryImages(), reuse=reuse_results,
-                        probe=ProbeSettings(probe_requests))
+                        probe=ProbeSettings(probe_requests), history=history)
     results: list[CellResult] = []
     for group in groups:
         runner.run_group(group, lambda result: (store(run_dir, result), results.append(result)))
@@ -70,6 +71,17 @@ def test_an_unchanged_cell_takes_the_earlier_result_with_its_logs_and_says_from_
         assert set(result.logs) == set(earlier.logs)
     third, _ = run(file, "r3")
     assert [r.reused_from for r in third] == ["r1", "r1"]  # the run that measured it, not the one that took it
+
+
+def test_a_ci_job_takes_unchanged_cells_from_the_pipelines_history(tmp_path: Path) -> None:
+    # A cell job writes its run into parts/ and reads the history the pipeline carried in reports/ (run --history).
+    file = workspace(tmp_path)
+    run(file, "night1")
+    part, commands = run(file, "ci-2-g1", reports_dir="parts", history=(tmp_path / "reports",))
+    assert not built(commands) and [r.reused_from for r in part] == ["night1", "night1"]
+    assert all((tmp_path / "parts" / "runs" / "ci-2-g1" / r.logs["build"]).is_file() for r in part)
+    alone, commands = run(file, "ci-3-g1", reports_dir="parts3")
+    assert built(commands) and [r.reused_from for r in alone] == [None, None]  # without it, nothing to take
 
 
 def test_a_changed_source_runs_again(tmp_path: Path) -> None:
