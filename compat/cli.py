@@ -59,6 +59,7 @@ DEFAULT_MATRIX = ROOT / "matrix.yaml"
 DEFAULT_REPORTS = ROOT / "reports"
 LATEST_TITLE = "the latest result of every cell"
 FEED_RUNS = 30  # runs whose regressions and fixes the feed lists
+KEPT_MAX_AGE = 7 * 86400  # seconds a volume `--keep-failed` kept stays before `clean` removes it
 
 
 def exit_code(results: list[CellResult], known: tuple[Expectation, ...] = (), unreadable: list[str] | None = None
@@ -162,6 +163,7 @@ def run_kind(args: argparse.Namespace) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     from compat.engine import LABEL, Engine  # only the commands that need Docker import it
     from compat.images import ImageBuilder
+    from compat.kept import SourceStore
     from compat.runner import CellRunner, EngineLost, ProbeSettings
 
     m: Matrix = matrix_module.load(args.matrix)
@@ -209,7 +211,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     jobs = schedule.choose_jobs(args.jobs, cpus, engine.memory(), m.limits.memory_mib, len(groups), say)
     runner = CellRunner(engine, m, run_dir, say, images, keep=args.keep,
                         probe=ProbeSettings(args.probe_requests, args.probe_fault),
-                        reuse=not args.fresh and record.kind in ORDINARY, cores=schedule.cores_per_group(cpus, jobs))
+                        reuse=not args.fresh and record.kind in ORDINARY, cores=schedule.cores_per_group(cpus, jobs),
+                        keep_failed=args.keep_failed, kept=SourceStore(args.reports / "cache" / "sources"))
     if jobs > 1:
         say(f"{jobs} groups at once, make -j{runner.jobs} each")
 
@@ -426,7 +429,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
     m = matrix_module.load(args.matrix)
     engine = Engine()
-    removed = engine.remove_leftovers(args.min_age)
+    removed = engine.remove_leftovers(args.min_age, args.kept_max_age)
     for partial in (args.reports / "cache" / "downloads").glob("*.part"):
         partial.unlink()
         removed.append(f"partial download {partial}")
@@ -541,6 +544,8 @@ def download_places(given: list[str] | None) -> tuple[str, ...]:
     return tuple(places)
 
 
+KEEP_FAILED_HELP = ("keep the volume of each cell that fails, as it was, for `python -m compat shell CELL --run ID` "
+                    "(`clean` removes kept volumes older than --kept-max-age)")
 JOBS_HELP = ("groups of toolchain x source at once, each with its share of the cores (default: one per two cores, "
              "as the engine's memory allows: limits.memory_mib each, at least 2 GiB)")
 
@@ -591,6 +596,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--probe-fault", choices=["hostile-gmp"],
                      help="fault injection: also run the probe with a GMP allocator hook whose memory faults")
     run.add_argument("--keep", action="store_true", help="keep each cell's build volume for debugging")
+    run.add_argument("--keep-failed", action="store_true", help=KEEP_FAILED_HELP)
     run.add_argument("--shard", type=shard_argument, metavar="I/N",
                      help="only every Nth group of toolchain x source from the Ith: one of N machines' share")
     run.add_argument("--fresh", action="store_true",
@@ -605,11 +611,15 @@ def parser() -> argparse.ArgumentParser:
     clean.add_argument("--images", action="store_true", help="also the tool's images no toolchain of the matrix uses")
     clean.add_argument("--min-age", type=float, default=600,
                        help="leave stopped containers younger than this many seconds (a live run's) (default: %(default)s)")
+    clean.add_argument("--kept-max-age", type=float, default=KEPT_MAX_AGE,
+                       help="remove volumes --keep-failed kept once older than this many seconds (default: "
+                       "%(default)s, a week)")
     clean.set_defaults(func=cmd_clean)
     nightly = sub.add_parser("nightly", help="the whole matrix, every report, old runs pruned; exit 1 on regressions, "
                              "5 on errors")
     nightly.add_argument("--probe-requests", type=probe_requests, default=20, help="HTTPS requests per probe run")
     nightly.add_argument("--fresh", action="store_true", help="run every cell, even an unchanged one")
+    nightly.add_argument("--keep-failed", action="store_true", help=KEEP_FAILED_HELP)
     nightly.add_argument("--jobs", type=jobs_argument, metavar="N", help=JOBS_HELP)
     nightly.add_argument("--downloads", action="append", metavar="DIR|URL", help=DOWNLOADS_HELP)
     nightly.set_defaults(func=cmd_nightly)

@@ -48,6 +48,24 @@ class MemoryEngine:
     def cpus(self) -> int:
         return 2
 
+    def image_id(self, ref: str) -> str | None:
+        return f"sha256:{ref.replace('/', '-')}"
+
+    def read_archive(self, image: str, volume: str, mount: str, path: str) -> bytes | None:
+        """The files under `path` of a volume as tar bytes named from its last part."""
+        prefix, name = path.rstrip("/") + "/", path.rstrip("/").rsplit("/", 1)[-1]
+        found = {f"{name}/{file[len(prefix):]}": data for file, data in self.volumes.get(volume, {}).items()
+                 if file.startswith(prefix)}
+        if not found:
+            return None
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as archive:
+            for member, data in found.items():
+                info = tarfile.TarInfo(member)
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+        return buffer.getvalue()
+
     def create_volume(self, name: str, labels: dict[str, str]) -> None:
         self.events.append(f"create {name}")
         self.volumes[name] = {}

@@ -1,0 +1,128 @@
+"""Investigations of regressions (compat.findings, compat.investigate) and what they need of a run: each
+fetched tree kept by its digest, a failed cell's volume kept, the image id and every command recorded."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from compat import matrix, sources
+from compat.findings import BASELINE, OLD_IMAGE, OLD_SOURCE, RERUN, TONIGHT, Changed, Conclusion, Job, conclude
+from compat.kept import SourceStore
+from compat.results import CellResult
+from compat.runner import CellRunner, plan
+from compat.status import Status
+from tests.conftest import ROOT
+from tests.memory_engine import MemoryEngine, MemoryImages
+from tests.test_runner import BINARY, CURLINT, answering_engine, writes_junit
+
+FIXTURE_MATRIX = ROOT / "tests" / "fixtures" / "matrix.yaml"
+
+
+def run_cells(engine: MemoryEngine, run_dir: Path, flavors: list[str] | None = None, m: matrix.Matrix | None = None,
+              **options: Any) -> list[CellResult]:
+    m = m or matrix.load(FIXTURE_MATRIX)
+    runner = CellRunner(engine, m, run_dir, lambda line: None, MemoryImages(), **options)
+    results: list[CellResult] = []
+    for group in plan(m, ["ghc96"], ["curlint"], flavors):
+        runner.run_group(group, results.append)
+    return results
+
+
+def test_a_cell_records_its_image_id_and_every_command_it_ran(tmp_path: Path) -> None:
+    gnutls, openssl = run_cells(answering_engine(), tmp_path / "r1")
+    assert gnutls.image_id == "sha256:img-ghc96-gnutls" and openssl.image_id == "sha256:img-ghc96-openssl"
+    assert gnutls.outcome is not None and openssl.outcome is not None
+    steps = {step.name: step.commands for step in gnutls.outcome.steps}
+    assert steps["configure"] == (("runhaskell", "Setup.hs", "configure", "--user"),)
+    assert steps["test"] == (("rm", "-f", "/build/out/junit.xml"), ("mkdir", "-p", "/build/out"),
+                             (BINARY, "--jxml=/build/out/junit.xml"))
+    relink = {step.name: step.commands for step in openssl.outcome.steps}["build"]
+    assert relink[0] == ("sh", "/build/.compat/relink-curl-binaries", "/build/src")
+
+
+def test_each_fetched_tree_is_kept_by_its_digest_and_an_investigation_builds_the_kept_one(tmp_path: Path) -> None:
+    source = tmp_path / "curlint"
+    shutil.copytree(CURLINT, source)
+    data = FIXTURE_MATRIX.read_text().replace("path: curlint", f"path: {source}")
+    (tmp_path / "matrix.yaml").write_text(data)
+    m = matrix.load(tmp_path / "matrix.yaml")
+    store = SourceStore(tmp_path / "sources")
+    gnutls, = run_cells(answering_engine(), tmp_path / "r1", ["gnutls"], m, kept=store)
+    digest = sources.tree_digest(source)
+    assert gnutls.source_digest == digest and store.has(digest)
+
+    (source / "tests" / "Tests.hs").write_text("changed since\n")  # the path source moves on; the kept tree does not
+    engine = answering_engine()
+    again, = run_cells(engine, tmp_path / "r2", ["gnutls"], m, kept=store, source=digest)
+    assert again.status is Status.PASS and again.source_digest == digest
+    volume = engine.volumes  # removed at the end of the group; what was put in came from the store
+    assert volume == {}
+    gone, = run_cells(answering_engine(), tmp_path / "r3", ["gnutls"], m, kept=store, source="ab" * 32)
+    assert (gone.status, gone.cause) == (Status.ERROR, "fetch")
+    assert gone.evidence[0].startswith(f"compat-fetch: the source tree of digest {'ab' * 32} was not kept")
+
+
+def test_keep_failed_keeps_a_failed_cells_volume_as_it_was_and_the_next_flavor_compiles_its_own(tmp_path: Path) -> None:
+    engine = answering_engine()
+
+    def gnutls_fails(files: dict[str, bytes], argv: list[str], image: str) -> tuple[int, str]:
+        return (1, "Integer/factorial 25: [Failed]\n") if image.endswith("gnutls") else writes_junit(files, argv, image)
+
+    engine.on((BINARY,), gnutls_fails)
+    gnutls, openssl = run_cells(engine, tmp_path / "r1", keep_failed=True)
+    volume = "ganeti-compat-r1--ghc96--curlint"
+    assert gnutls.status is Status.TEST_FAIL and gnutls.kept_volume == volume
+    assert openssl.compiled_by is None and openssl.kept_volume is None  # the kept tree was not relinked
+    assert engine.events == [f"remove {volume}", f"create {volume}", f"remove {volume}--openssl",
+                             f"create {volume}--openssl", f"remove {volume}--openssl"]
+    assert volume in engine.volumes
+
+
+def job(name: str, status: Status, why: str = "") -> Job:
+    image = BASELINE if name == OLD_IMAGE else TONIGHT
+    source = BASELINE if name == OLD_SOURCE else TONIGHT
+    return Job(name, image, source, f"run-{name.replace(' ', '-')}", status, None, why)
+
+
+FAIL, PASS, ERROR, UNAVAILABLE = Status.TEST_FAIL, Status.PASS, Status.ERROR, Status.UNAVAILABLE
+LENS = "libghc-lens-dev 5.2.3-1 -> 5.3.2-1"
+SOURCE = "source 3.1.0~rc2-5 -> 3.1.0~rc2-6"
+
+
+@pytest.mark.parametrize("rerun, old_image, old_source, conclusion, says", [
+    (PASS, None, None, Conclusion.NOT_REPRODUCIBLE, ("not reproducible: 1 of 2 runs failed (the rerun passed): flaky, "
+     "not the toolchain")),
+    (ERROR, None, None, Conclusion.CANNOT_TELL, "cannot tell: the rerun could not run (error)"),
+    (FAIL, PASS, None, Conclusion.TOOLCHAIN, f"toolchain: {LENS}"),
+    (FAIL, FAIL, None, Conclusion.CANNOT_TELL, ("cannot tell: it fails on the baseline's image too, with the same "
+     "source: neither axis explains it")),
+    (FAIL, None, PASS, Conclusion.SOURCE, f"source: {SOURCE}"),
+    (FAIL, PASS, FAIL, Conclusion.TOOLCHAIN, f"toolchain: {LENS}"),
+    (FAIL, FAIL, PASS, Conclusion.SOURCE, f"source: {SOURCE}"),
+    (FAIL, FAIL, FAIL, Conclusion.BOTH, f"both: each alone breaks it (toolchain: {LENS}; source: {SOURCE})"),
+    (FAIL, PASS, PASS, Conclusion.TOGETHER, (f"only together: neither the toolchain ({LENS}) nor the source ({SOURCE}) "
+     "alone breaks it")),
+    (FAIL, UNAVAILABLE, PASS, Conclusion.CANNOT_TELL, ("cannot tell: the baseline's image could not be used: the "
+     "baseline's image is gone")),
+])
+def test_the_conclusion_of_an_investigation(rerun: Status, old_image: Status | None, old_source: Status | None,
+                                            conclusion: Conclusion, says: str) -> None:
+    jobs = [job(RERUN, rerun)]
+    jobs += [job(OLD_IMAGE, old_image, "the baseline's image is gone" if old_image is UNAVAILABLE else "")] \
+        if old_image else []
+    jobs += [job(OLD_SOURCE, old_source)] if old_source else []
+    changed = Changed(old_image is not None, old_source is not None, (LENS,), SOURCE)
+    found = conclude(jobs, changed)
+    assert (found.conclusion, found.says) == (conclusion, says)
+    assert found.evidence[0].startswith(f"rerun (tonight's image, tonight's source), run run-rerun: {rerun}")
+    assert found.conclusion.reproducible == (conclusion is not Conclusion.NOT_REPRODUCIBLE)
+
+
+def test_a_regression_that_happens_again_with_nothing_changed_cannot_be_told() -> None:
+    found = conclude([job(RERUN, FAIL)], Changed(False, False))
+    assert found.conclusion is Conclusion.CANNOT_TELL
+    assert "neither the image nor the source changed" in found.says
