@@ -518,8 +518,27 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return EXIT_CELL_FAILED if found.regressed else EXIT_OK
 
 
+def cmd_repro(args: argparse.Namespace) -> int:
+    """A shell script that reproduces a cell with docker alone (no Docker needed to write it)."""
+    from compat.kept import SourceStore
+    from compat.repro import locate, script
+
+    m = matrix_module.load(args.matrix)
+    found = locate(args.reports, args.cell, args.run)
+    command = " ".join(["python -m compat repro", args.cell, *(["--run", args.run] if args.run else [])])
+    sys.stdout.write(script(found, m, SourceStore(args.reports / "cache" / "sources"), command, args.embed_source))
+    return EXIT_OK
+
+
+CELL_KEY = r"(?=.{1,200}$)[a-z0-9._]+(?:-[a-z0-9._]+)*(?:--[a-z0-9._]+(?:-[a-z0-9._]+)*){2}"
 STORAGE_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES)
 PATH_ERRORS = (errno.EISDIR, errno.ENOTDIR, errno.EEXIST)
+
+
+def cell_argument(text: str) -> str:
+    if not re.fullmatch(CELL_KEY, text):
+        raise argparse.ArgumentTypeError(f"{text[:80]!r} is not a cell (TOOLCHAIN--SOURCE--FLAVOR, as `list` names them)")
+    return text
 
 
 def run_id_argument(text: str) -> str:
@@ -640,6 +659,14 @@ def parser() -> argparse.ArgumentParser:
     diff.add_argument("old", nargs="?", help="the earlier run id (default: each cell's own baseline)")
     diff.add_argument("new", nargs="?", help="the later run id (default: the newest complete run)")
     diff.set_defaults(func=cmd_diff)
+    repro = sub.add_parser("repro", help="print a shell script that reproduces a cell with docker alone, for a bug "
+                           "report")
+    repro.add_argument("cell", type=cell_argument, help="TOOLCHAIN--SOURCE--FLAVOR")
+    repro.add_argument("--run", type=run_id_argument, help="the run whose result to reproduce (default: the newest "
+                       "matrix or session run that ran the cell)")
+    repro.add_argument("--embed-source", action="store_true", help="embed the kept source tree even when it could be "
+                       "fetched (a path source's always is)")
+    repro.set_defaults(func=cmd_repro)
     report = sub.add_parser("report", help="write reports/latest.{md,json}: the newest result of every cell")
     report.add_argument("--run", help="only this run's cells")
     report.set_defaults(func=cmd_report)

@@ -3,7 +3,13 @@ fetched tree kept by its digest, a failed cell's volume kept, the image id and e
 
 from __future__ import annotations
 
+import gzip
+import io
+import os
 import shutil
+import subprocess
+import sys
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +18,8 @@ import pytest
 from compat import matrix, sources
 from compat.findings import BASELINE, OLD_IMAGE, OLD_SOURCE, RERUN, TONIGHT, Changed, Conclusion, Job, conclude
 from compat.kept import SourceStore
-from compat.results import CellResult
+from compat.repro import locate, script
+from compat.results import CellResult, RunRecord, store, write_run
 from compat.runner import CellRunner, plan
 from compat.status import Status
 from tests.conftest import ROOT
@@ -126,3 +133,82 @@ def test_a_regression_that_happens_again_with_nothing_changed_cannot_be_told() -
     found = conclude([job(RERUN, FAIL)], Changed(False, False))
     assert found.conclusion is Conclusion.CANNOT_TELL
     assert "neither the image nor the source changed" in found.says
+
+
+FAKE_DOCKER = r"""#!/bin/sh
+# A docker CLI that logs each call and answers as the engine would for the fixture's failing cell.
+printf '%s\n' "$*" >> "$DOCKER_LOG"
+case "$*" in
+    "image inspect"*|"volume "*) exit 0 ;;
+    *"tar -xz -C /build") cat > "$UNPACKED.$(ls "$(dirname "$UNPACKED")" | wc -l)"; exit 0 ;;
+    *"cat /build/meta/digest") printf '%s\n' "$DIGEST"; exit 0 ;;
+    *"dist/build/curlint-tests/curlint-tests --jxml=/build/out/junit.xml") echo "factorial 25: [Failed]"; exit 1 ;;
+esac
+exit 0
+"""
+
+
+def stored_failing_run(tmp_path: Path) -> tuple[Path, Path, CellResult]:
+    """A session run of the fixture whose gnutls tests fail, stored as the tool stores it, with its tree kept."""
+    source = tmp_path / "curlint"
+    shutil.copytree(CURLINT, source)
+    matrix_file = tmp_path / "matrix.yaml"
+    matrix_file.write_text(FIXTURE_MATRIX.read_text().replace("path: curlint", f"path: {source}"))
+    reports = tmp_path / "reports"
+    engine = answering_engine()
+    engine.on((BINARY,), lambda files, argv, image: (1, "factorial 25: [Failed]\n"))
+    run_dir = reports / "runs" / "r1"
+    write_run(run_dir, RunRecord("r1", "session", "d", "0", "2026-12-01T02:00:00+00:00",
+                                 finished="2026-12-01T03:00:00+00:00", cells=["ghc96--curlint--gnutls"]))
+    gnutls, = run_cells(engine, run_dir, ["gnutls"], matrix.load(matrix_file),
+                        kept=SourceStore(reports / "cache" / "sources"))
+    store(run_dir, gnutls)
+    return matrix_file, reports, gnutls
+
+
+def tar_names(data: bytes) -> list[str]:
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        return archive.getnames()
+
+
+def test_repro_prints_a_script_that_runs_every_command_of_the_cell_with_docker_alone(tmp_path: Path) -> None:
+    matrix_file, reports, cell = stored_failing_run(tmp_path)
+    done = subprocess.run([sys.executable, "-m", "compat", "--matrix", str(matrix_file), "--reports", str(reports),
+                           "repro", cell.key], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    assert text.startswith("#!/bin/sh\n# Reproduces ganeti-compat cell ghc96--curlint--gnutls of run r1 (test-fail")
+    assert "IMAGE=sha256:img-ghc96-gnutls\n" in text
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text(FAKE_DOCKER)
+    (bin_dir / "docker").chmod(0o755)
+    log = tmp_path / "docker.log"
+    (tmp_path / "unpacked").mkdir()
+    environment = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", DOCKER_LOG=str(log),
+                       UNPACKED=str(tmp_path / "unpacked" / "part"), DIGEST=cell.source_digest or "")
+    ran = subprocess.run(["sh", "-c", text], capture_output=True, text=True, env=environment, check=False, timeout=60)
+    assert ran.returncode == 1, ran.stderr  # the failing command's exit code
+    assert "repro: step test failed with exit code 1: the cell's failure, reproduced" in ran.stderr
+    calls = log.read_text().splitlines()
+    steps = [call.split(" sha256:img-ghc96-gnutls ", 1)[1] for call in calls if call.startswith("run --rm --user")]
+    assert any(call.endswith("sha256:img-ghc96-gnutls cat /build/meta/digest") for call in calls)  # checked
+    assert steps == ["runhaskell Setup.hs configure --user", "runhaskell Setup.hs build -j2",
+                     "rm -f /build/out/junit.xml", "mkdir -p /build/out",
+                     "dist/build/curlint-tests/curlint-tests --jxml=/build/out/junit.xml"]
+    test = next(call for call in calls if call.endswith("--jxml=/build/out/junit.xml"))
+    assert "--network none" in test and "--user builder" in test and "--memory 8192m" in test
+    # What was unpacked into the volume: the tool's scripts, then the very tree the cell built (kept, embedded).
+    names = [tar_names(gzip.decompress(part.read_bytes())) for part in sorted((tmp_path / "unpacked").iterdir())]
+    assert ".compat/fetch-source" in names[0] and "src/tests/Tests.hs" in names[1] and "meta/digest" in names[1]
+
+
+def test_a_changed_source_is_refused_by_the_digest_check_and_a_missing_image_is_rebuilt_from_its_manifest(
+        tmp_path: Path) -> None:
+    matrix_file, reports, cell = stored_failing_run(tmp_path)
+    m = matrix.load(matrix_file)
+    text = script(locate(reports, cell.key, "r1"), m, SourceStore(reports / "cache" / "sources"), "repro")
+    assert f'[ "$got" = {cell.source_digest} ] || {{ say "the source has digest $got now' in text
+    assert "rebuild_image() {" in text and "--build-arg SONAME=libcurl-gnutls.so.4" in text
+    with pytest.raises(Exception, match="no result of cell 'ghc96--curlint--openssl' in run r1"):
+        locate(reports, "ghc96--curlint--openssl", "r1")
