@@ -535,6 +535,18 @@ STORAGE_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES)
 PATH_ERRORS = (errno.EISDIR, errno.ENOTDIR, errno.EEXIST)
 
 
+def cmd_shell(args: argparse.Namespace) -> int:
+    """A shell in a container of the cell's exact image where its failing command failed; the shell's exit code."""
+    from compat.engine import Engine
+    from compat.kept import SourceStore
+    from compat.repro import locate
+    from compat.shell import open_shell
+
+    m = matrix_module.load(args.matrix)
+    found = locate(args.reports, args.cell, args.run)
+    return open_shell(Engine(), found, m, SourceStore(args.reports / "cache" / "sources"), Progress())
+
+
 def cell_argument(text: str) -> str:
     if not re.fullmatch(CELL_KEY, text):
         raise argparse.ArgumentTypeError(f"{text[:80]!r} is not a cell (TOOLCHAIN--SOURCE--FLAVOR, as `list` names them)")
@@ -667,6 +679,12 @@ def parser() -> argparse.ArgumentParser:
     repro.add_argument("--embed-source", action="store_true", help="embed the kept source tree even when it could be "
                        "fetched (a path source's always is)")
     repro.set_defaults(func=cmd_repro)
+    shell = sub.add_parser("shell", help="a shell in a container of a cell's exact image, its steps replayed up to the "
+                           "command that failed (or the volume run --keep-failed kept)")
+    shell.add_argument("cell", type=cell_argument, help="TOOLCHAIN--SOURCE--FLAVOR")
+    shell.add_argument("--run", type=run_id_argument, help="the run whose result to open (default: the newest matrix or "
+                       "session run that ran the cell)")
+    shell.set_defaults(func=cmd_shell)
     report = sub.add_parser("report", help="write reports/latest.{md,json}: the newest result of every cell")
     report.add_argument("--run", help="only this run's cells")
     report.set_defaults(func=cmd_report)
