@@ -35,6 +35,7 @@ from compat.errors import (
     ConfigError,
     EngineUnavailable,
 )
+from compat.findings import reproducible
 from compat.matrix import Expectation, Matrix, Toolchain
 from compat.progress import Progress
 from compat.report import cell_text, write_reports
@@ -163,6 +164,7 @@ def run_kind(args: argparse.Namespace) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     from compat.engine import LABEL, Engine  # only the commands that need Docker import it
     from compat.images import ImageBuilder
+    from compat.investigate import to_keep
     from compat.kept import SourceStore
     from compat.runner import CellRunner, EngineLost, ProbeSettings
 
@@ -207,6 +209,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     write_run(run_dir, record)
     say(f"run {run_id} ({record.kind}): {len(record.cells)} cell(s), results in {run_dir}")
     images = ImageBuilder(engine, args.reports / "cache", say, mirrors=mirrors)
+    images.protected = to_keep(args.reports, m.retention)[0]  # baselines' images: kept for investigations
     cpus = engine.cpus()
     jobs = schedule.choose_jobs(args.jobs, cpus, engine.memory(), m.limits.memory_mib, len(groups), say)
     runner = CellRunner(engine, m, run_dir, say, images, keep=args.keep,
@@ -402,13 +405,47 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     code = cmd_run(args)
     if code in (EXIT_INTERRUPTED, EXIT_BAD_INPUT):
         return code
-    code = nightly_exit(history.complete_runs(args.reports, m.retention), m, args.run_id)
+    runs = history.complete_runs(args.reports, m.retention)
+    investigated = investigate_night(runs, m, args)
+    if investigated:
+        runs = history.complete_runs(args.reports, m.retention)  # the night's results now hold their investigations
+    code = nightly_exit(runs, m, args.run_id)
     removed = prune(args.reports, m.retention)
     for run_dir in removed:
         print(f"ganeti-compat: pruned {run_dir} (retention: {m.retention} runs)", file=sys.stderr)
-    if removed:
+    prune_kept_sources(args.reports, m)
+    if removed or investigated:
         write_matrix_reports(args.reports, m)  # the reports link only to runs that are still there
     return code
+
+
+def investigate_night(runs: list[history.RunResults], m: Matrix, args: argparse.Namespace) -> bool:
+    """Each regression of the night's run, within matrix.yaml's budget (investigate:); whether any was."""
+    from compat.engine import Engine
+    from compat.investigate import Investigator, locate_subject, within_budget
+
+    if not runs or runs[-1].record.run_id != args.run_id:
+        return False
+    regressed = [change.key for change in history.nights(runs, m.expected)[-1].regressions]
+    if not regressed:
+        return False
+    say = Progress()
+    say(f"investigating {len(regressed)} regression(s): {', '.join(regressed)}")
+    subjects = [locate_subject(args.reports, key, args.run_id, m.retention) for key in regressed]
+    investigator = Investigator(Engine(), m, args.reports, say, matrix_digest=matrix_digest(args.matrix),
+                                tool_version=tool_version(), jobs=args.jobs or 1)
+    within_budget(investigator, subjects, m.investigate, say)
+    return True
+
+
+def prune_kept_sources(reports: Path, m: Matrix) -> None:
+    """Keep the source trees the window's results name; remove the rest."""
+    from compat.investigate import to_keep
+    from compat.kept import SourceStore
+
+    for path in SourceStore(reports / "cache" / "sources").prune(to_keep(reports, m.retention)[1]):
+        print(f"ganeti-compat: removed the kept source tree {path.name} (no result of the window names it)",
+              file=sys.stderr)
 
 
 def nightly_exit(runs: list[history.RunResults], m: Matrix, run_id: str) -> int:
@@ -416,7 +453,9 @@ def nightly_exit(runs: list[history.RunResults], m: Matrix, run_id: str) -> int:
     error (or the run did not complete), else 0: a cell that was already failing does not fail the night."""
     if not runs or runs[-1].record.run_id != run_id:
         return EXIT_ERRORS
-    if history.nights(runs, m.expected)[-1].regressed:
+    # A regression its investigation found not reproducible (flaky) is no toolchain regression: said, not exit 1.
+    night = runs[-1].cells
+    if any(reproducible(night[change.key].investigation) for change in history.nights(runs, m.expected)[-1].regressions):
         return EXIT_CELL_FAILED
     return EXIT_ERRORS if any(cell.status.infrastructure for cell in runs[-1].cells.values()) else EXIT_OK
 
@@ -426,6 +465,8 @@ def cmd_clean(args: argparse.Namespace) -> int:
     --images the tool's images that no toolchain of the matrix uses."""
     from compat.engine import LABEL, Engine
     from compat.images import FETCH_TOOLCHAIN, unused_images
+    from compat.investigate import to_keep
+    from compat.kept import SourceStore
 
     m = matrix_module.load(args.matrix)
     engine = Engine()
@@ -433,11 +474,16 @@ def cmd_clean(args: argparse.Namespace) -> int:
     for partial in (args.reports / "cache" / "downloads").glob("*.part"):
         partial.unlink()
         removed.append(f"partial download {partial}")
+    kept_images, kept_digests = to_keep(args.reports, m.retention)
+    for path in SourceStore(args.reports / "cache" / "sources").prune(kept_digests):
+        removed.append(f"kept source tree {path.name}")
     if args.images:
         images = engine.images_labelled(f"{LABEL}=1")
         toolchains = set(m.toolchains) | {FETCH_TOOLCHAIN}
         suites = {t.suite for t in m.toolchains.values()} | {m.fetch_suite}
         for tag in unused_images(images, toolchains, suites):
+            if tag in kept_images:
+                continue  # a baseline's image, kept for investigations
             if engine.remove_image(tag):
                 removed.append(f"image {tag}")
     for thing in removed:
@@ -516,6 +562,25 @@ def cmd_diff(args: argparse.Namespace) -> int:
         found = history.nights(window, m.expected, history.junit_states)[-1]
     print("\n".join(history.render(found)))
     return EXIT_CELL_FAILED if found.regressed else EXIT_OK
+
+
+def cmd_investigate(args: argparse.Namespace) -> int:
+    """Investigate one regressed cell now: rerun, then swap what changed; the finding is written into its result."""
+    from compat.engine import Engine
+    from compat.investigate import Investigator, locate_subject
+
+    m = matrix_module.load(args.matrix)
+    subject = locate_subject(args.reports, args.cell, args.run, m.retention)
+    lock = lock_reports(args.reports)
+    investigator = Investigator(Engine(), m, args.reports, Progress(), matrix_digest=matrix_digest(args.matrix),
+                                tool_version=tool_version(), jobs=args.jobs or 1)
+    found = investigator.investigate(subject)
+    write_matrix_reports(args.reports, m)
+    lock.close()
+    print(f"{subject.tonight.key} (run {subject.tonight.run_id}, against run {subject.baseline.run_id}): {found['says']}")
+    for line in found["evidence"]:  # type: ignore[attr-defined]
+        print(f"  {line}")
+    return EXIT_OK
 
 
 def cmd_repro(args: argparse.Namespace) -> int:
@@ -671,6 +736,13 @@ def parser() -> argparse.ArgumentParser:
     diff.add_argument("old", nargs="?", help="the earlier run id (default: each cell's own baseline)")
     diff.add_argument("new", nargs="?", help="the later run id (default: the newest complete run)")
     diff.set_defaults(func=cmd_diff)
+    investigating = sub.add_parser("investigate", help="run a regressed cell again, then with its baseline's image or "
+                                   "source: toolchain, source, both, only together, not reproducible or cannot tell")
+    investigating.add_argument("cell", type=cell_argument, help="TOOLCHAIN--SOURCE--FLAVOR")
+    investigating.add_argument("--run", type=run_id_argument, help="the run whose regression to investigate (default: "
+                               "the newest complete matrix or session run that ran the cell)")
+    investigating.add_argument("--jobs", type=jobs_argument, metavar="N", help="jobs at once (default: 1)")
+    investigating.set_defaults(func=cmd_investigate)
     repro = sub.add_parser("repro", help="print a shell script that reproduces a cell with docker alone, for a bug "
                            "report")
     repro.add_argument("cell", type=cell_argument, help="TOOLCHAIN--SOURCE--FLAVOR")

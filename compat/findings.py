@@ -149,6 +149,11 @@ def not_investigated(why: str, baseline_run: str, started: str) -> dict[str, Any
     return record(Finding(Conclusion.NOT_INVESTIGATED, f"not investigated: {why}"), [], baseline_run, started, 0.0)
 
 
+def reproducible(investigation: dict[str, Any] | None) -> bool:
+    """Whether a regression counts as the night's (exit 1): unless its investigation found it not reproducible."""
+    return investigation is None or bool(investigation.get("reproducible", True))
+
+
 def said(investigation: dict[str, Any] | None) -> str:
     """One line for the reports beside a regression ("" when there was no investigation)."""
     return f"investigated: {investigation['says']}" if investigation else ""

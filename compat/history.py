@@ -14,6 +14,7 @@ from pathlib import Path
 
 from compat import expected
 from compat.analysis.junit import MAX_CHARS, case_states
+from compat.findings import said
 from compat.markdown import inline
 from compat.matrix import Expectation
 from compat.outcome import read_inside
@@ -37,6 +38,7 @@ class CellChange:
     tests: dict[str, list[str]] = field(default_factory=dict)  # newly failing/passing, added, removed
     manifest: list[tuple[str, str, str]] = field(default_factory=list)  # package, before, after
     since: str = ""  # the result compared with, when each cell is compared with its own: "2026-12-03, run X"
+    investigation: str = ""  # what investigating it found (compat.findings.said), when it was investigated
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,7 @@ def _compare(new: RunResults, earlier: dict[str, Earlier], tests_of: TestsOf, kn
             since = "" if old or base_run is None else f"{base_run.record.started[:10]}, run {base_run.record.run_id}"
             getattr(result, where).append(CellChange(
                 key, status_text(base) if base else "no meaningful result", status_text(after), why, tests,
-                manifest_changes(base.manifest, after.manifest) if base else [], since))
+                manifest_changes(base.manifest, after.manifest) if base else [], since, said(after.investigation)))
         if base is not None:
             old_flags = {flag["name"] for flag in base.flags}
             new_flags = {flag["name"] for flag in after.flags}
@@ -250,6 +252,8 @@ def render(d: RunDiff) -> list[str]:
                 moved = [f"{name} {old} -> {new}" for name, old, new in change.manifest]
                 shown = ", ".join(moved[:12]) + (f" and {len(moved) - 12} more" if len(moved) > 12 else "")
                 lines.append(f"  - changed beside it: {inline(shown)}")
+            if change.investigation:
+                lines.append(f"  - {inline(change.investigation)}")
         lines.append("")
     if d.flags:
         lines += ["### Flags", ""] + [f"- `{key}`: {inline(name)} {what}" for key, what, name in d.flags] + [""]

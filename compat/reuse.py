@@ -27,9 +27,11 @@ OUTCOME_CODE = ("runner.py", "engine.py", "images.py", "sources.py", "pins.py", 
 JUDGE_AND_REPORTS = ("__init__.py", "__main__.py", "analysis/__init__.py", "analysis/abi.py", "analysis/crosscell.py",
                      "analysis/failures.py", "analysis/junit.py", "analysis/linkage.py", "analysis/probe.py",
                      "analysis/ssl.py", "analysis/toolchain.py", "cli.py", "errors.py", "expected.py", "export.py",
-                     "findings.py", "history.py", "markdown.py", "matrix.py", "merge.py", "outcome.py", "outputs.py", "page.py", "progress.py",
-                     "report.py", "report_text.py", "repro.py", "results.py", "reuse.py", "shell.py", "status.py", "stored.py",
-                     "verdict.py")
+                     "history.py", "markdown.py", "matrix.py", "merge.py", "outcome.py", "outputs.py", "page.py",
+                     "progress.py", "report.py", "report_text.py", "results.py", "reuse.py", "status.py", "stored.py",
+                     "verdict.py",
+                     # investigations and reproductions: never a cell's outcome, never reused
+                     "findings.py", "investigate.py", "repro.py", "shell.py")
 
 
 @functools.cache

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -16,8 +17,16 @@ from typing import Any
 import pytest
 
 from compat import matrix, sources
+from compat.cli import feed, nightly_exit
+from compat.errors import ConfigError
 from compat.findings import BASELINE, OLD_IMAGE, OLD_SOURCE, RERUN, TONIGHT, Changed, Conclusion, Job, conclude
+from compat.history import complete_runs, render
+from compat.history import nights as compare
+from compat.investigate import Investigator, locate_subject, within_budget
 from compat.kept import SourceStore
+from compat.matrix import Budget
+from compat.outputs import render_atom, render_junit
+from compat.page import render_html
 from compat.repro import locate, script
 from compat.results import CellResult, RunRecord, store, write_run
 from compat.runner import CellRunner, plan
@@ -212,3 +221,148 @@ def test_a_changed_source_is_refused_by_the_digest_check_and_a_missing_image_is_
     assert "rebuild_image() {" in text and "--build-arg SONAME=libcurl-gnutls.so.4" in text
     with pytest.raises(Exception, match="no result of cell 'ghc96--curlint--openssl' in run r1"):
         locate(reports, "ghc96--curlint--openssl", "r1")
+
+
+class Nights:
+    """Nights of the fixture's gnutls cell on the in-memory engine, stored as the tool stores them: its test
+    fails when the source's expected factorial ends in 1, or on an image named in `breaks`."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.source = tmp_path / "curlint"
+        shutil.copytree(CURLINT, self.source)
+        self.matrix_file = tmp_path / "matrix.yaml"
+        self.matrix_file.write_text(FIXTURE_MATRIX.read_text().replace("path: curlint", f"path: {self.source}"))
+        self.m = matrix.load(self.matrix_file)
+        self.reports = tmp_path / "reports"
+        self.store = SourceStore(self.reports / "cache" / "sources")
+        self.engine = answering_engine()
+        self.breaks: set[str] = set()
+        self.flaky = 0  # runs of the test that fail whatever their inputs, from now on
+
+        def tests(files: dict[str, bytes], argv: list[str], image: str) -> tuple[int, str]:
+            if self.flaky:
+                self.flaky -= 1
+                return 1, "factorial 25: [Failed] (a flaky one)\n"
+            if b"15511210043330985984000001" in files.get("/build/src/tests/Tests.hs", b"") or image in self.breaks:
+                return 1, "factorial 25: [Failed]\n"
+            return writes_junit(files, argv, image)
+
+        self.engine.on((BINARY,), tests)
+
+    def night(self, run_id: str, day: int, image: str = "") -> CellResult:
+        run_dir = self.reports / "runs" / run_id
+        record = RunRecord(run_id, "matrix", "d", "0", f"2026-12-{day:02d}T02:00:00+00:00", cells=[KEY])
+        write_run(run_dir, record)
+        runner = CellRunner(self.engine, self.m, run_dir, lambda line: None, MemoryImages(image), kept=self.store)
+        results: list[CellResult] = []
+        for group in plan(self.m, ["ghc96"], ["curlint"], ["gnutls"]):
+            runner.run_group(group, results.append)
+        store(run_dir, results[0])
+        record.finished = f"2026-12-{day:02d}T03:00:00+00:00"
+        write_run(run_dir, record)
+        return results[0]
+
+    def break_source(self) -> None:
+        tests = self.source / "tests" / "Tests.hs"
+        tests.write_text(tests.read_text().replace("15511210043330985984000000", "15511210043330985984000001"))
+
+    def investigate(self, run: str | None = None) -> dict[str, Any]:
+        subject = locate_subject(self.reports, KEY, run, self.m.retention)
+        investigator = Investigator(self.engine, self.m, self.reports, lambda line: None,  # type: ignore[arg-type]
+                                    matrix_digest="d", tool_version="0")
+        return investigator.investigate(subject)
+
+
+KEY = "ghc96--curlint--gnutls"
+
+
+def test_a_source_change_is_found_to_be_the_source(tmp_path: Path) -> None:
+    nights = Nights(tmp_path)
+    assert nights.night("n1", 1).status is Status.PASS
+    nights.break_source()
+    assert nights.night("n2", 2).status is Status.TEST_FAIL
+    found = nights.investigate()
+    assert found["conclusion"] == "source"
+    assert found["says"].startswith("source: source local-") and " -> local-" in found["says"]
+    assert [(job["name"], job["status"]) for job in found["jobs"]] == [("rerun", "test-fail"),
+                                                                       ("baseline source", "pass")]
+    stored = CellResult.from_dict(json.loads((nights.reports / "runs" / "n2" / "cells" / f"{KEY}.json").read_text()))
+    assert stored.investigation == found and stored.status is Status.TEST_FAIL  # the verdict stays the night's
+    kinds = {json.loads(path.read_text())["kind"] for path in (nights.reports / "runs").glob("*/run.json")}
+    assert kinds == {"matrix", "investigation"}  # each job a run of its own kind, never a night's result
+
+
+def test_a_rebuilt_image_that_breaks_the_cell_is_the_toolchain_and_a_removed_one_cannot_be_told(tmp_path: Path) -> None:
+    nights = Nights(tmp_path)
+    nights.night("n1", 1)
+    nights.breaks.add("img/ghc96-v2-gnutls")
+    assert nights.night("n2", 2, "-v2").status is Status.TEST_FAIL
+    found = nights.investigate()
+    assert (found["conclusion"], found["says"]) == ("toolchain", "toolchain: image img/ghc96-gnutls -> img/ghc96-v2-gnutls")
+    assert [job["name"] for job in found["jobs"]] == ["rerun", "baseline image"]
+    nights.engine.gone.add("img/ghc96-gnutls")
+    gone = nights.investigate()
+    assert gone["conclusion"] == "cannot tell"
+    assert gone["says"] == ("cannot tell: the baseline's image could not be used: baseline's image img/ghc96-gnutls "
+                            "(sha256:img-ghc96-gnutls) is no longer on this engine")
+
+
+def test_a_regression_that_does_not_happen_again_is_not_reproducible_and_fails_no_night(tmp_path: Path) -> None:
+    nights = Nights(tmp_path)
+    nights.night("n1", 1)
+    nights.flaky = 1
+    assert nights.night("n2", 2).status is Status.TEST_FAIL
+    runs = complete_runs(nights.reports)
+    assert nightly_exit(runs, nights.m, "n2") == 1  # a regression, before it was investigated
+    found = nights.investigate()
+    assert found["conclusion"] == "not reproducible" and found["reproducible"] is False
+    runs = complete_runs(nights.reports)
+    assert nightly_exit(runs, nights.m, "n2") == 0  # flaky is not the toolchain: said, never exit 1
+    text = "\n".join(render(compare(runs, nights.m.expected)[-1]))
+    assert ("  - investigated: not reproducible: 1 of 2 runs failed (the rerun passed): flaky, not the toolchain"
+            in text)
+
+
+def test_investigated_regressions_are_said_in_the_page_the_feed_and_junit(tmp_path: Path) -> None:
+    nights = Nights(tmp_path)
+    nights.night("n1", 1)
+    nights.break_source()
+    nights.night("n2", 2)
+    nights.investigate()
+    runs = complete_runs(nights.reports)
+    changes = compare(runs, nights.m.expected)[-1]
+    assert changes.regressions[0].investigation.startswith("investigated: source: source local-")
+    page = render_html(list(runs[-1].cells.values()), "t", changes=changes)
+    assert "<li class=investigation>investigated: source: source local-" in page
+    assert "investigated: source: source local-" in render_atom(feed(runs, nights.m))
+    assert 'message="test-fail (junit)' not in render_junit(list(runs[-1].cells.values()))
+    assert "; investigated: source: source local-" in render_junit(list(runs[-1].cells.values()))
+
+
+def test_the_budget_investigates_so_many_cells_and_says_which_it_left(tmp_path: Path) -> None:
+    nights = Nights(tmp_path)
+    nights.night("n1", 1)
+    nights.break_source()
+    nights.night("n2", 2)
+    said: list[str] = []
+    subject = locate_subject(nights.reports, KEY, "n2", 60)
+    investigator = Investigator(nights.engine, nights.m, nights.reports, said.append,  # type: ignore[arg-type]
+                                matrix_digest="d", tool_version="0")
+    assert within_budget(investigator, [subject], Budget(max_cells=0, max_minutes=60), said.append) == [KEY]
+    assert said[-1] == (f"left uninvestigated: {KEY} (the budget investigates 0 cell(s) a night (investigate.max_cells "
+                        "in matrix.yaml))")
+    stored = json.loads((nights.reports / "runs" / "n2" / "cells" / f"{KEY}.json").read_text())["investigation"]
+    assert stored["conclusion"] == "not investigated" and stored["reproducible"] is True
+
+
+def test_only_a_regression_is_investigated(tmp_path: Path) -> None:
+    nights = Nights(tmp_path)
+    nights.night("n1", 1)
+    with pytest.raises(ConfigError, match="is pass: an investigation asks what broke a cell that passed before"):
+        locate_subject(nights.reports, KEY, None, 60)
+    nights.break_source()
+    nights.night("n2", 2)
+    nights.night("n3", 3)
+    with pytest.raises(ConfigError, match=r"is no regression: its baseline \(run n2\) is test-fail"):
+        locate_subject(nights.reports, KEY, "n3", 60)
+    assert locate_subject(nights.reports, KEY, "n2", 60).baseline.run_id == "n1"
