@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import ipaddress
+import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import docker
 import pytest
 import yaml
 
+from compat.engine import Engine
 from tests.conftest import ROOT
 from tests.test_docker import FIXTURES, run
+from tests.test_images_docker import CANARY, AptRepository
 
 pytestmark = pytest.mark.docker
 
@@ -109,3 +117,142 @@ def test_keep_failed_keeps_the_volume_shell_opens_it_as_it_was_and_clean_removes
     assert tool_volumes(volume) == [volume]
     cleaned = compat(failing, "clean", "--kept-max-age", "0")
     assert f"removed volume {volume}" in cleaned.stdout and tool_volumes(volume) == []
+
+
+def investigation_of(workspace: Path, run_id: str, key: str = KEY) -> dict:
+    cell = json.loads((workspace / "reports" / "runs" / run_id / "cells" / f"{key}.json").read_text())
+    return cell["investigation"]
+
+
+def test_a_source_change_that_breaks_a_test_is_investigated_as_the_source(tmp_path: Path) -> None:
+    source = copy_of_fixture(tmp_path, "curlint")
+    workspace = matrix_with(tmp_path, "source", {"curlint": source})
+    code, _, first = run(workspace, "source-1", "ghc96", "curlint", "--flavor", "gnutls")
+    assert code == 0
+    break_a_test(source)
+    code, _, second = run(workspace, "source-2", "ghc96", "curlint", "--flavor", "gnutls")
+    assert code == 1 and second["curlint/gnutls"]["status"] == "test-fail"
+    done = compat(workspace, "investigate", KEY)
+    assert done.returncode == 0, done.stderr
+    before, after = first["curlint/gnutls"]["source_version"], second["curlint/gnutls"]["source_version"]
+    assert done.stdout.splitlines()[0] == (f"{KEY} (run source-2, against run source-1): source: source {before} -> "
+                                           f"{after}")
+    found = investigation_of(workspace, "source-2")
+    assert found["conclusion"] == "source"
+    assert [(job["name"], job["status"]) for job in found["jobs"]] == [("rerun", "test-fail"), ("baseline source", "pass")]
+    for job in found["jobs"]:  # runs of their own kind, never a night's result
+        record = json.loads((workspace / "reports" / "runs" / job["run_id"] / "run.json").read_text())
+        assert record["kind"] == "investigation" and record["finished"]
+    text = compat(workspace, "diff").stdout
+    assert f"  - investigated: source: source {before} -> {after}" in text
+
+
+def test_a_test_that_fails_on_some_runs_is_not_reproducible_and_the_nightly_passes(tmp_path: Path) -> None:
+    data = yaml.safe_load((FIXTURES / "matrix.yaml").read_text())
+    # Fails unless its volume is the first night's (run id ...-ok) or an investigation's rerun: a test whose
+    # failure comes and goes with something neither the image nor the source holds.
+    flaky = ["sh", "-c", "grep -qE -- '-(ok|rerun)--' /proc/self/mountinfo || (echo 'flaky: failed this time'; exit 1)"]
+    recipe = data["recipes"]["curlint"]
+    data["recipes"] = {"flaky": dict(recipe, steps=dict(recipe["steps"], test=[flaky, *recipe["steps"]["test"]]))}
+    data["toolchains"] = {"ghc96": dict(data["toolchains"]["ghc96"], flavors=["gnutls"])}
+    data["sources"] = {"curlint": {"kind": "path", "path": str(FIXTURES / "curlint"), "recipe": "flaky"}}
+    workspace = tmp_path / "flaky"
+    workspace.mkdir()
+    (workspace / "matrix.yaml").write_text(yaml.safe_dump(data))
+    code, _, cells = run(workspace, "night-ok", "ghc96", "curlint", "--flavor", "gnutls")
+    assert code == 0, cells
+    night = compat(workspace, "nightly", "--fresh")
+    assert night.returncode == 0, night.stderr  # a flaky regression is not a toolchain regression
+    assert "investigating 1 regression(s): ghc96--curlint--gnutls" in night.stderr
+    run_id = json.loads((workspace / "reports" / "latest.json").read_text())["cells"][0]["run_id"]
+    found = investigation_of(workspace, run_id)
+    assert found["conclusion"] == "not reproducible" and found["reproducible"] is False
+    assert [(job["name"], job["status"]) for job in found["jobs"]] == [("rerun", "pass")]
+    report = (workspace / "reports" / "latest.md").read_text()
+    assert "investigated: not reproducible: 1 of 2 runs failed (the rerun passed): flaky, not the toolchain" in report
+
+
+class BreakingRepository(AptRepository):
+    """The apt repository of the image-freshness test, whose package's version 2 breaks the fixture's build: it
+    puts a `runhaskell` that fails before Debian's on the build user's PATH (/usr/local/bin)."""
+
+    def publish(self, version: str) -> None:
+        super().publish(version)
+        if version == "1":
+            return
+        tree = self.root / "tree"
+        (tree / "usr" / "local" / "bin").mkdir(parents=True)
+        wrapper = tree / "usr" / "local" / "bin" / "runhaskell"
+        wrapper.write_text(f"#!/bin/sh\necho 'runhaskell: broken by {CANARY} {version}' >&2\nexit 1\n")
+        wrapper.chmod(0o755)
+        for old in self.root.glob("*.deb"):
+            old.unlink()
+        deb = self.root / f"{CANARY}_{version}_all.deb"
+        subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(tree), str(deb)], check=True,
+                       capture_output=True)
+        control = (tree / "DEBIAN" / "control").read_text()
+        data = deb.read_bytes()
+        packages = (f"{control}Filename: ./{deb.name}\nSize: {len(data)}\n"
+                    f"SHA256: {hashlib.sha256(data).hexdigest()}\n\n").encode()
+        (self.root / "Packages").write_bytes(packages)
+        (self.root / "Packages.gz").write_bytes(gzip.compress(packages))
+        release = "Date: Wed, 25 Nov 2026 00:00:00 UTC\nSHA256:\n" + "".join(
+            f" {hashlib.sha256(blob).hexdigest()} {len(blob)} {name}\n"
+            for name, blob in (("Packages", packages), ("Packages.gz", gzip.compress(packages))))
+        (self.root / "Release").write_text(release)
+
+
+@pytest.fixture
+def breaking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BreakingRepository]:
+    ipam = docker.from_env().networks.get("bridge").attrs["IPAM"]["Config"][0]
+    gateway = ipam.get("Gateway") or str(next(ipaddress.ip_network(ipam["Subnet"]).hosts()))
+    repo = BreakingRepository(tmp_path_factory.mktemp("apt"), gateway)
+    yield repo
+    repo.server.shutdown()
+    repo.server.server_close()
+
+
+def test_a_toolchain_package_that_moves_and_breaks_the_build_is_the_toolchain_until_the_baseline_image_is_gone(
+        breaking: BreakingRepository, tmp_path: Path) -> None:
+    data = yaml.safe_load((FIXTURES / "matrix.yaml").read_text())
+    recipe = data["recipes"]["curlint"]
+    data["recipes"] = {"canary": dict(recipe, packages=[*recipe["packages"], CANARY])}
+    data["toolchains"] = {"ghc96c": dict(data["toolchains"]["ghc96"], flavors=["gnutls"],
+                                         apt_sources=[f"deb [trusted=yes] {breaking.url} ./"])}
+    data["sources"] = {"curlint": {"kind": "path", "path": str(FIXTURES / "curlint"), "recipe": "canary"}}
+    workspace = tmp_path / "toolchain"
+    workspace.mkdir()
+    (workspace / "matrix.yaml").write_text(yaml.safe_dump(data))
+    key = "ghc96c--curlint--gnutls"
+    engine = Engine()
+    try:
+        breaking.publish("1")
+        code, _, first = run(workspace, "toolchain-1", "ghc96c", "curlint")
+        assert code == 0, first
+        breaking.publish("2")
+        code, progress, second = run(workspace, "toolchain-2", "ghc96c", "curlint")
+        assert code == 1 and second["curlint/gnutls"]["status"] == "build-fail", second
+        assert f"{CANARY} 1 -> 2" in progress  # the suite moved: rebuilt
+        baseline_image = first["curlint/gnutls"]["image"]
+        assert engine.image_id(baseline_image) is not None  # a baseline's image is not removed as superseded
+
+        done = compat(workspace, "investigate", key)
+        assert done.returncode == 0, done.stderr
+        found = investigation_of(workspace, "toolchain-2", key)
+        assert found["conclusion"] == "toolchain", found
+        assert f"{CANARY} 1 -> 2" in found["says"]
+        assert [(job["name"], job["status"]) for job in found["jobs"]] == [("rerun", "build-fail"),
+                                                                           ("baseline image", "pass")]
+
+        # The baseline's image removed: which axis broke it cannot be told, and the finding says why.
+        assert engine.remove_image(baseline_image)
+        assert engine.image_id(first["curlint/gnutls"]["image_id"]) is None
+        done = compat(workspace, "investigate", key)
+        assert done.returncode == 0, done.stderr
+        gone = investigation_of(workspace, "toolchain-2", key)
+        assert gone["conclusion"] == "cannot tell"
+        assert gone["says"] == (f"cannot tell: the baseline's image could not be used: baseline's image "
+                                f"{baseline_image} ({first['curlint/gnutls']['image_id']}) is no longer on this engine")
+    finally:
+        for tag, _, _ in engine.images_labelled("org.ganeti-compat.toolchain=ghc96c"):
+            engine.remove_image(tag)
