@@ -7,6 +7,7 @@ import gzip
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -366,3 +367,56 @@ def test_only_a_regression_is_investigated(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"is no regression: its baseline \(run n2\) is test-fail"):
         locate_subject(nights.reports, KEY, "n3", 60)
     assert locate_subject(nights.reports, KEY, "n2", 60).baseline.run_id == "n1"
+
+
+def test_an_image_a_baseline_ran_in_is_never_removed_as_superseded(tmp_path: Path) -> None:
+    from compat.images import ImageBuilder
+    from tests.memory_engine import MemoryImageEngine
+
+    m = matrix.load(ROOT / "matrix.yaml")
+    ghc96, recipe, gnutls = m.toolchains["ghc96"], m.recipes["ganeti-3.1"], m.flavors["gnutls"]
+    engine = MemoryImageEngine()
+    log = tmp_path / "image.log"
+    first = ImageBuilder(engine, tmp_path, lambda line: None)  # type: ignore[arg-type]
+    old = first.flavored(first.ensure(ghc96, recipe, log), ghc96, "gnutls", gnutls.soname, log)
+    first.release()
+    engine.installed, engine.moves = "ghc\t9.6.7-1\n", "moved ghc 9.6.6-4 9.6.7-1\n"
+    second = ImageBuilder(engine, tmp_path, lambda line: None)  # type: ignore[arg-type]
+    second.protected = {old.tag}  # what compat.investigate.to_keep names: the flavored image a baseline ran in
+    new = second.ensure(ghc96, recipe, log)
+    second.release()
+    assert new.tag != old.tag and old.tag in engine.tags
+
+
+def test_what_is_kept_for_investigations_is_each_cells_newest_image_its_last_pass_and_the_windows_trees(
+        tmp_path: Path) -> None:
+    from compat.investigate import to_keep
+
+    nights = Nights(tmp_path)
+    passed = nights.night("n1", 1)
+    nights.breaks.add("img/ghc96-v2-gnutls")
+    nights.break_source()
+    failed = nights.night("n2", 2, "-v2")
+    again = nights.night("n3", 3, "-v3")
+    images, digests = to_keep(nights.reports, 60)
+    assert images == {passed.image, passed.image_id, again.image, again.image_id}  # n2's is neither
+    assert digests == {passed.source_digest, failed.source_digest}
+    assert {path.name for path in nights.store.prune(digests)} == set()
+    assert [path.name for path in nights.store.prune({failed.source_digest or ""})] == [f"{passed.source_digest}.tar.gz"]
+
+
+@pytest.mark.parametrize("text, said", [
+    ("investigate: {max_cells: 2, max_minutes: 30}\n", None),
+    ("investigate: {max_cells: 0}\n", None),
+    ("investigate: {max_cell: 2}\n", "investigate.max_cell: unknown key (did you mean 'max_cells'?)"),
+    ("investigate: {max_minutes: -1}\n", "investigate.max_minutes: expected a whole number of minutes from 1 to 10000"),
+])
+def test_the_investigation_budget_is_validated(tmp_path: Path, text: str, said: str | None) -> None:
+    file = tmp_path / "matrix.yaml"
+    file.write_text(FIXTURE_MATRIX.read_text() + text)
+    if said is None:
+        budget = matrix.load(file).investigate
+        assert (budget.max_cells, budget.max_minutes) == ((2, 30) if "30" in text else (0, 60))
+    else:
+        with pytest.raises(ConfigError, match=re.escape(said)):
+            matrix.load(file)

@@ -18,7 +18,7 @@ import yaml
 
 from compat.engine import Engine
 from tests.conftest import ROOT
-from tests.test_docker import FIXTURES, run
+from tests.test_docker import CHROMIUM_FLAGS, FIXTURES, run
 from tests.test_images_docker import CANARY, AptRepository
 
 pytestmark = pytest.mark.docker
@@ -145,6 +145,20 @@ def test_a_source_change_that_breaks_a_test_is_investigated_as_the_source(tmp_pa
         assert record["kind"] == "investigation" and record["finished"]
     text = compat(workspace, "diff").stdout
     assert f"  - investigated: source: source {before} -> {after}" in text
+    # The page shows it beside the regression, read back in Chromium (a screenshot for the README).
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium is needed (.ci/run installs it)"
+    page = (workspace / "reports" / "latest.html").as_uri()
+    profile = [f"--user-data-dir={tmp_path / 'chromium-profile'}"]
+    dom = subprocess.run([chromium, *CHROMIUM_FLAGS, *profile, "--dump-dom", page], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    assert f"<li class=\"investigation\">investigated: source: source {before} -&gt; {after}</li>" in dom, dom
+    artifacts = ROOT / "reports" / "test-artifacts"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    shot = artifacts / "investigated-html.png"
+    subprocess.run([chromium, *CHROMIUM_FLAGS, *profile, "--window-size=1280,900", f"--screenshot={shot}", page],
+                   capture_output=True, timeout=120, check=True)
+    assert shot.stat().st_size > 10_000
 
 
 def test_a_test_that_fails_on_some_runs_is_not_reproducible_and_the_nightly_passes(tmp_path: Path) -> None:
