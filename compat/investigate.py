@@ -25,7 +25,7 @@ from compat.images import Image
 from compat.kept import SourceStore
 from compat.matrix import Budget, Matrix, Recipe, Toolchain
 from compat.results import CellResult, RunRecord, load_run, read_cell, run_records, store, write_run
-from compat.runner import Cell, CellEngine, CellRunner
+from compat.runner import Cell, CellEngine, CellRunner, EngineLost
 from compat.status import Status
 
 KIND = "investigation"
@@ -161,12 +161,14 @@ class Investigator:
         cell = self._cell(now)
         self.say(f"{now.key}: investigating the regression against run {subject.baseline.run_id}: "
                  f"{', '.join(job.name for job in planned(subject))}")
-        found: list[Job] = []
-        groups = planned(subject)
-        cores = schedule.cores_per_group(self.engine.cpus(), min(self.jobs, len(groups)))
-        scheduled = schedule.Schedule(groups, lambda job: found.append(self._job(cell, job, now, cores)),
-                                      lambda job: None, self.jobs)
-        scheduled.run()
+        rerun, *swaps = planned(subject)
+        found = [self._job(cell, rerun, now, self.engine.cpus())]
+        # The swaps only matter once the failure happened again: a flaky or unrunnable rerun ends it at one build.
+        if found[0].status.problem and swaps:
+            cores = schedule.cores_per_group(self.engine.cpus(), min(self.jobs, len(swaps)))
+            scheduled = schedule.Schedule(swaps, lambda job: found.append(self._job(cell, job, now, cores)),
+                                          lambda job: None, self.jobs)
+            scheduled.run()
         jobs = sorted(found, key=lambda job: [RERUN, OLD_IMAGE, OLD_SOURCE].index(job.name))
         finding = conclude(jobs, changed(subject))
         self.say(f"{now.key}: {finding.says}")
@@ -231,7 +233,7 @@ def within_budget(investigator: Investigator, subjects: list[Subject], budget: B
             try:
                 investigator.investigate(subject)
                 continue
-            except (ConfigError, ToolchainUnavailable) as exc:
+            except (ConfigError, ToolchainUnavailable, EngineLost) as exc:
                 why = f"it could not be investigated: {exc}"
         investigator.skip(subject, why)
         left.append(subject.tonight.key)

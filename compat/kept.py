@@ -39,6 +39,7 @@ class SourceStore:
         self.root.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{path.name}.")
         try:
+            os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; kept trees are shared like the reports
             with os.fdopen(fd, "wb") as out:
                 out.write(gzip.compress(tar_bytes, compresslevel=6))
             os.replace(tmp, path)
@@ -64,6 +65,12 @@ class SourceStore:
 
     def size(self) -> int:
         return sum(path.stat().st_size for path in self.root.glob("*.tar.gz")) if self.root.is_dir() else 0
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def joined(*archives: bytes) -> bytes:

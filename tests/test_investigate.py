@@ -420,3 +420,14 @@ def test_the_investigation_budget_is_validated(tmp_path: Path, text: str, said: 
     else:
         with pytest.raises(ConfigError, match=re.escape(said)):
             matrix.load(file)
+
+
+def test_a_rerun_that_passes_ends_the_investigation_at_one_build(tmp_path: Path) -> None:
+    nights = Nights(tmp_path)
+    nights.night("n1", 1)
+    (nights.source / "NEWS").write_text("a change that breaks nothing\n")  # the source axis moved too
+    nights.flaky = 1
+    assert nights.night("n2", 2).status is Status.TEST_FAIL
+    found = nights.investigate()
+    assert found["conclusion"] == "not reproducible"
+    assert [job["name"] for job in found["jobs"]] == ["rerun"]  # no swap: nothing to explain
