@@ -106,8 +106,10 @@ def main() -> None:
             sys.exit(f"bench/investigate: investigate exited {done.returncode}:\n{done.stderr[-2000:]}")
         found = read_cell(reports / "runs" / "night" / "cells" / f"{key}.json").investigation or {}
         jobs = found.get("jobs", [])
-        built = sum(1 for job in jobs if "build" in json.loads(
-            (reports / "runs" / job["run_id"] / "cells" / f"{key}.json").read_text())["timings"])
+        timings = {job["name"]: json.loads((reports / "runs" / job["run_id"] / "cells" / f"{key}.json").read_text())
+                   ["timings"] for job in jobs}
+        timings["night"] = read_cell(reports / "runs" / "night" / "cells" / f"{key}.json").timings
+        built = sum(1 for job in jobs if "build" in timings[job["name"]])
         images_built = "building image" in done.stderr
         digest = read_cell(reports / "runs" / "night" / "cells" / f"{key}.json").source_digest or ""
         tree = SourceStore(reports / "cache" / "sources").path(digest)
@@ -115,6 +117,8 @@ def main() -> None:
     print(f"conclusion: {found.get('says')}")
     print(f"jobs: {', '.join(job['name'] + ' ' + job['status'] for job in jobs)}; {built} of them built; "
           f"an image built: {'yes' if images_built else 'no'}; the kept source tree: {tree_size / 1e6:.1f} MB")
+    for name, steps in timings.items():
+        print(f"{name}: steps {sum(steps.values()):.0f} s ({', '.join(f'{step} {t:.0f}' for step, t in steps.items())})")
     print(f"one build of {key}: {build:.0f} s; its investigation: {investigation:.0f} s; ratio {investigation / build:.2f} "
           "(goal: at most 3)")
 

@@ -578,7 +578,7 @@ def cmd_investigate(args: argparse.Namespace) -> int:
     write_matrix_reports(args.reports, m)
     lock.close()
     print(f"{subject.tonight.key} (run {subject.tonight.run_id}, against run {subject.baseline.run_id}): {found['says']}")
-    for line in found["evidence"]:  # type: ignore[attr-defined]
+    for line in found["evidence"]:
         print(f"  {line}")
     return EXIT_OK
 

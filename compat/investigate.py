@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from compat import schedule
 from compat.engine import Engine
@@ -155,7 +156,7 @@ class Investigator:
         self.store = SourceStore(reports / "cache" / "sources")
         self.jobs = jobs
 
-    def investigate(self, subject: Subject) -> dict[str, object]:
+    def investigate(self, subject: Subject) -> dict[str, Any]:
         now = subject.tonight
         started, clock = _now(), time.monotonic()
         cell = self._cell(now)
@@ -192,8 +193,7 @@ class Investigator:
         run_dir = self.reports / "runs" / run_id
         record = RunRecord(run_id, KIND, self.matrix_digest, self.tool_version, _now(), cells=[cell.key])
         write_run(run_dir, record)
-        whose = f"{job.image_axis}'s" if job.image_axis == BASELINE else "tonight's"
-        images = PinnedImages(self.engine, job.image, job.image_id, whose.removesuffix("'s"))
+        images = PinnedImages(self.engine, job.image, job.image_id, job.image_axis)
         engine: CellEngine = self.engine
         runner = CellRunner(engine, self.matrix, run_dir, lambda line: self.say(f"[{job.name}] {line}"), images,
                             reuse=False, kept=self.store, source=job.source_digest or "", cores=cores)
@@ -210,7 +210,7 @@ class Investigator:
         return Job(job.name, job.image_axis, job.source_axis, run_id, result.status, result.cause,
                    result.evidence[0] if result.evidence else "")
 
-    def _write(self, subject: Subject, investigation: dict[str, object]) -> None:
+    def _write(self, subject: Subject, investigation: dict[str, Any]) -> None:
         """Into the investigated result: the only field written after its run, the verdict left as it was."""
         path = subject.run_dir / "cells" / f"{subject.tonight.key}.json"
         result = read_cell(path)
