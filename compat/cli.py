@@ -35,6 +35,7 @@ from compat.errors import (
     ConfigError,
     EngineUnavailable,
 )
+from compat.findings import reproducible
 from compat.matrix import Expectation, Matrix, Toolchain
 from compat.progress import Progress
 from compat.reader import RunReader, latest_cells
@@ -61,6 +62,7 @@ DEFAULT_MATRIX = ROOT / "matrix.yaml"
 DEFAULT_REPORTS = ROOT / "reports"
 LATEST_TITLE = "the latest result of every cell"
 FEED_RUNS = 30  # runs whose regressions and fixes the feed lists
+KEPT_MAX_AGE = 7 * 86400  # seconds a volume `--keep-failed` kept stays before `clean` removes it
 
 
 def exit_code(results: list[CellResult], known: tuple[Expectation, ...] = (), unreadable: list[str] | None = None
@@ -164,6 +166,8 @@ def run_kind(args: argparse.Namespace) -> str:
 def cmd_run(args: argparse.Namespace) -> int:
     from compat.engine import LABEL, Engine  # only the commands that need Docker import it
     from compat.images import ImageBuilder
+    from compat.investigate import to_keep
+    from compat.kept import SourceStore
     from compat.runner import CellRunner, EngineLost, ProbeSettings
 
     m: Matrix = matrix_module.load(args.matrix)
@@ -207,12 +211,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     write_run(run_dir, record)
     say(f"run {run_id} ({record.kind}): {len(record.cells)} cell(s), results in {run_dir}")
     images = ImageBuilder(engine, args.reports / "cache", say, mirrors=mirrors)
+    images.protected = to_keep(args.reports, m.retention)[0]  # baselines' images: kept for investigations
     cpus = engine.cpus()
     jobs = schedule.choose_jobs(args.jobs, cpus, engine.memory(), m.limits.memory_mib, len(groups), say)
     runner = CellRunner(engine, m, run_dir, say, images, keep=args.keep,
                         probe=ProbeSettings(args.probe_requests, args.probe_fault),
                         reuse=not args.fresh and record.kind in ORDINARY, cores=schedule.cores_per_group(cpus, jobs),
-                        history=tuple(args.history or ()))
+                        history=tuple(args.history or ()), keep_failed=args.keep_failed,
+                        kept=SourceStore(args.reports / "cache" / "sources"))
     if jobs > 1:
         say(f"{jobs} groups at once, make -j{runner.jobs} each")
 
@@ -424,19 +430,55 @@ def cmd_nightly(args: argparse.Namespace) -> int:
     code = cmd_run(args)
     if code in (EXIT_INTERRUPTED, EXIT_BAD_INPUT):
         return code
-    return close_night(args.reports, m, args.run_id)
+    return close_night(args.reports, m, args.run_id, lambda runs: investigate_night(runs, m, args))
 
 
-def close_night(reports: Path, m: Matrix, run_id: str) -> int:
-    """The night's exit code (nightly_exit), then retention: the last `retention:` complete ordinary runs
-    and whatever is newer stay; the reports are written again when a run went."""
-    code = nightly_exit(history.complete_runs(reports, m.retention), m, run_id)
+def close_night(reports: Path, m: Matrix, run_id: str,
+                investigate: Callable[[list[history.RunResults]], bool] | None = None) -> int:
+    """The night's exit code (nightly_exit) after investigating its regressions (when given a way to), then
+    retention: the last `retention:` complete ordinary runs and whatever is newer stay, and the source trees
+    they name; the reports are written again when a run went or a result gained its investigation."""
+    runs = history.complete_runs(reports, m.retention)
+    investigated = investigate is not None and investigate(runs)
+    if investigated:
+        runs = history.complete_runs(reports, m.retention)  # the night's results now hold their investigations
+    code = nightly_exit(runs, m, run_id)
     removed = prune(reports, m.retention)
     for run_dir in removed:
         print(f"ganeti-compat: pruned {run_dir} (retention: {m.retention} runs)", file=sys.stderr)
-    if removed:
+    prune_kept_sources(reports, m)
+    if removed or investigated:
         write_matrix_reports(reports, m)  # the reports link only to runs that are still there
     return code
+
+
+def investigate_night(runs: list[history.RunResults], m: Matrix, args: argparse.Namespace) -> bool:
+    """Each regression of the night's run, within matrix.yaml's budget (investigate:); whether any was."""
+    from compat.engine import Engine
+    from compat.investigate import Investigator, locate_subject, within_budget
+
+    if not runs or runs[-1].record.run_id != args.run_id:
+        return False
+    regressed = [change.key for change in history.nights(runs, m.expected)[-1].regressions]
+    if not regressed:
+        return False
+    say = Progress()
+    say(f"investigating {len(regressed)} regression(s): {', '.join(regressed)}")
+    subjects = [locate_subject(args.reports, key, args.run_id, m.retention) for key in regressed]
+    investigator = Investigator(Engine(), m, args.reports, say, matrix_digest=matrix_digest(args.matrix),
+                                tool_version=tool_version(), jobs=args.jobs or 1)
+    within_budget(investigator, subjects, m.investigate, say)
+    return True
+
+
+def prune_kept_sources(reports: Path, m: Matrix) -> None:
+    """Keep the source trees the window's results name; remove the rest."""
+    from compat.investigate import to_keep
+    from compat.kept import SourceStore
+
+    for path in SourceStore(reports / "cache" / "sources").prune(to_keep(reports, m.retention)[1]):
+        print(f"ganeti-compat: removed the kept source tree {path.name} (no result of the window names it)",
+              file=sys.stderr)
 
 
 def nightly_exit(runs: list[history.RunResults], m: Matrix, run_id: str) -> int:
@@ -444,7 +486,9 @@ def nightly_exit(runs: list[history.RunResults], m: Matrix, run_id: str) -> int:
     error (or the run did not complete), else 0: a cell that was already failing does not fail the night."""
     if not runs or runs[-1].record.run_id != run_id:
         return EXIT_ERRORS
-    if history.nights(runs, m.expected)[-1].regressed:
+    # A regression its investigation found not reproducible (flaky) is no toolchain regression: said, not exit 1.
+    night = runs[-1].cells
+    if any(reproducible(night[change.key].investigation) for change in history.nights(runs, m.expected)[-1].regressions):
         return EXIT_CELL_FAILED
     return EXIT_ERRORS if any(cell.status.infrastructure for cell in runs[-1].cells.values()) else EXIT_OK
 
@@ -454,18 +498,25 @@ def cmd_clean(args: argparse.Namespace) -> int:
     --images the tool's images that no toolchain of the matrix uses."""
     from compat.engine import LABEL, Engine
     from compat.images import FETCH_TOOLCHAIN, unused_images
+    from compat.investigate import to_keep
+    from compat.kept import SourceStore
 
     m = matrix_module.load(args.matrix)
     engine = Engine()
-    removed = engine.remove_leftovers(args.min_age)
+    removed = engine.remove_leftovers(args.min_age, args.kept_max_age)
     for partial in (args.reports / "cache" / "downloads").glob("*.part"):
         partial.unlink()
         removed.append(f"partial download {partial}")
+    kept_images, kept_digests = to_keep(args.reports, m.retention)
+    for path in SourceStore(args.reports / "cache" / "sources").prune(kept_digests):
+        removed.append(f"kept source tree {path.name}")
     if args.images:
         images = engine.images_labelled(f"{LABEL}=1")
         toolchains = set(m.toolchains) | {FETCH_TOOLCHAIN}
         suites = {t.suite for t in m.toolchains.values()} | {m.fetch_suite}
         for tag in unused_images(images, toolchains, suites):
+            if tag in kept_images:
+                continue  # a baseline's image, kept for investigations
             if engine.remove_image(tag):
                 removed.append(f"image {tag}")
     for thing in removed:
@@ -576,8 +627,58 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return EXIT_STORAGE if unreadable else EXIT_OK
 
 
+def cmd_investigate(args: argparse.Namespace) -> int:
+    """Investigate one regressed cell now: rerun, then swap what changed; the finding is written into its result."""
+    from compat.engine import Engine
+    from compat.investigate import Investigator, locate_subject
+
+    m = matrix_module.load(args.matrix)
+    subject = locate_subject(args.reports, args.cell, args.run, m.retention)
+    lock = lock_reports(args.reports)
+    investigator = Investigator(Engine(), m, args.reports, Progress(), matrix_digest=matrix_digest(args.matrix),
+                                tool_version=tool_version(), jobs=args.jobs or 1)
+    found = investigator.investigate(subject)
+    write_matrix_reports(args.reports, m)
+    lock.close()
+    print(f"{subject.tonight.key} (run {subject.tonight.run_id}, against run {subject.baseline.run_id}): {found['says']}")
+    for line in found["evidence"]:
+        print(f"  {line}")
+    return EXIT_OK
+
+
+def cmd_repro(args: argparse.Namespace) -> int:
+    """A shell script that reproduces a cell with docker alone (no Docker needed to write it)."""
+    from compat.kept import SourceStore
+    from compat.repro import locate, script
+
+    m = matrix_module.load(args.matrix)
+    found = locate(args.reports, args.cell, args.run)
+    command = " ".join(["python -m compat repro", args.cell, *(["--run", args.run] if args.run else [])])
+    sys.stdout.write(script(found, m, SourceStore(args.reports / "cache" / "sources"), command, args.embed_source))
+    return EXIT_OK
+
+
+CELL_KEY = r"(?=.{1,200}$)[a-z0-9._]+(?:-[a-z0-9._]+)*(?:--[a-z0-9._]+(?:-[a-z0-9._]+)*){2}"
 STORAGE_ERRORS = (errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES)
 PATH_ERRORS = (errno.EISDIR, errno.ENOTDIR, errno.EEXIST)
+
+
+def cmd_shell(args: argparse.Namespace) -> int:
+    """A shell in a container of the cell's exact image where its failing command failed; the shell's exit code."""
+    from compat.engine import Engine
+    from compat.kept import SourceStore
+    from compat.repro import locate
+    from compat.shell import open_shell
+
+    m = matrix_module.load(args.matrix)
+    found = locate(args.reports, args.cell, args.run)
+    return open_shell(Engine(), found, m, SourceStore(args.reports / "cache" / "sources"), Progress())
+
+
+def cell_argument(text: str) -> str:
+    if not re.fullmatch(CELL_KEY, text):
+        raise argparse.ArgumentTypeError(f"{text[:80]!r} is not a cell (TOOLCHAIN--SOURCE--FLAVOR, as `list` names them)")
+    return text
 
 
 def run_id_argument(text: str) -> str:
@@ -602,6 +703,8 @@ def download_places(given: list[str] | None) -> tuple[str, ...]:
     return tuple(places)
 
 
+KEEP_FAILED_HELP = ("keep the volume of each cell that fails, as it was, for `python -m compat shell CELL --run ID` "
+                    "(`clean` removes kept volumes older than --kept-max-age)")
 JOBS_HELP = ("groups of toolchain x source at once, each with its share of the cores (default: one per two cores, "
              "as the engine's memory allows: limits.memory_mib each, at least 2 GiB)")
 
@@ -652,6 +755,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--probe-fault", choices=["hostile-gmp"],
                      help="fault injection: also run the probe with a GMP allocator hook whose memory faults")
     run.add_argument("--keep", action="store_true", help="keep each cell's build volume for debugging")
+    run.add_argument("--keep-failed", action="store_true", help=KEEP_FAILED_HELP)
     run.add_argument("--shard", type=shard_argument, metavar="I/N",
                      help="only every Nth group of toolchain x source from the Ith: one of N machines' share")
     run.add_argument("--fresh", action="store_true",
@@ -669,11 +773,15 @@ def parser() -> argparse.ArgumentParser:
     clean.add_argument("--images", action="store_true", help="also the tool's images no toolchain of the matrix uses")
     clean.add_argument("--min-age", type=float, default=600,
                        help="leave stopped containers younger than this many seconds (a live run's) (default: %(default)s)")
+    clean.add_argument("--kept-max-age", type=float, default=KEPT_MAX_AGE,
+                       help="remove volumes --keep-failed kept once older than this many seconds (default: "
+                       "%(default)s, a week)")
     clean.set_defaults(func=cmd_clean)
     nightly = sub.add_parser("nightly", help="the whole matrix, every report, old runs pruned; exit 1 on regressions, "
                              "5 on errors")
     nightly.add_argument("--probe-requests", type=probe_requests, default=20, help="HTTPS requests per probe run")
     nightly.add_argument("--fresh", action="store_true", help="run every cell, even an unchanged one")
+    nightly.add_argument("--keep-failed", action="store_true", help=KEEP_FAILED_HELP)
     nightly.add_argument("--jobs", type=jobs_argument, metavar="N", help=JOBS_HELP)
     nightly.add_argument("--downloads", action="append", metavar="DIR|URL", help=DOWNLOADS_HELP)
     nightly.set_defaults(func=cmd_nightly)
@@ -707,6 +815,27 @@ def parser() -> argparse.ArgumentParser:
     diff.add_argument("old", nargs="?", help="the earlier run id (default: each cell's own baseline)")
     diff.add_argument("new", nargs="?", help="the later run id (default: the newest complete run)")
     diff.set_defaults(func=cmd_diff)
+    investigating = sub.add_parser("investigate", help="run a regressed cell again, then with its baseline's image or "
+                                   "source: toolchain, source, both, only together, not reproducible or cannot tell")
+    investigating.add_argument("cell", type=cell_argument, help="TOOLCHAIN--SOURCE--FLAVOR")
+    investigating.add_argument("--run", type=run_id_argument, help="the run whose regression to investigate (default: "
+                               "the newest complete matrix or session run that ran the cell)")
+    investigating.add_argument("--jobs", type=jobs_argument, metavar="N", help="jobs at once (default: 1)")
+    investigating.set_defaults(func=cmd_investigate)
+    repro = sub.add_parser("repro", help="print a shell script that reproduces a cell with docker alone, for a bug "
+                           "report")
+    repro.add_argument("cell", type=cell_argument, help="TOOLCHAIN--SOURCE--FLAVOR")
+    repro.add_argument("--run", type=run_id_argument, help="the run whose result to reproduce (default: the newest "
+                       "matrix or session run that ran the cell)")
+    repro.add_argument("--embed-source", action="store_true", help="embed the kept source tree even when it could be "
+                       "fetched (a path source's always is)")
+    repro.set_defaults(func=cmd_repro)
+    shell = sub.add_parser("shell", help="a shell in a container of a cell's exact image, its steps replayed up to the "
+                           "command that failed (or the volume run --keep-failed kept)")
+    shell.add_argument("cell", type=cell_argument, help="TOOLCHAIN--SOURCE--FLAVOR")
+    shell.add_argument("--run", type=run_id_argument, help="the run whose result to open (default: the newest matrix or "
+                       "session run that ran the cell)")
+    shell.set_defaults(func=cmd_shell)
     report = sub.add_parser("report", help="write reports/latest.{md,json}: the newest result of every cell")
     report.add_argument("--run", help="only this run's cells")
     report.set_defaults(func=cmd_report)

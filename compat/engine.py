@@ -7,6 +7,8 @@ import datetime
 import io
 import os
 import socket
+import subprocess
+import sys
 import tarfile
 import tempfile
 import threading
@@ -27,6 +29,7 @@ from compat.matrix import Limits
 LABEL = "org.ganeti-compat"
 OWNER = f"{LABEL}.owner"  # host:pid of the run that made a volume or holds an image
 HOLDS = f"{LABEL}.holds"  # the image a never-started container keeps for its owner (Engine.hold)
+KEEP_FAILED = f"{LABEL}.keep-failed"  # a volume `run --keep-failed` made: a failed cell's stays for `shell`
 BUILD_USER = "builder"
 HOW_TO_START = "start one (apt-get install docker.io; dockerd &) or point DOCKER_HOST at one"
 NOT_EXECUTABLE = {127: "not found", 126: "not executable"}  # Engine.run writes "<this>: COMMAND" to the log
@@ -229,6 +232,32 @@ class Engine:
         finally:
             _discard(container)
 
+    def read_archive(self, image: str, volume: str, mount: str, path: str) -> bytes | None:
+        """A directory (or file) of a volume as tar bytes, named by its last part; None when it does not exist."""
+        container = self.client.containers.create(image, command=["true"], volumes={volume: {"bind": mount, "mode": "ro"}},
+                                                  labels={LABEL: "1"}, network_disabled=True)
+        try:
+            stream, _ = container.get_archive(path)
+            return b"".join(stream)
+        except docker.errors.NotFound:
+            return None
+        finally:
+            _discard(container)
+
+    def volume_exists(self, name: str) -> bool:
+        try:
+            self.client.volumes.get(name)
+            return True
+        except docker.errors.NotFound:
+            return False
+
+    def interactive(self, image: str, argv: list[str], *, volume: str, mount: str, workdir: str, env: dict[str, str],
+                    limits: Limits | None = None) -> int:
+        """A command attached to this terminal (or to stdin without one), in a container of `image` on `volume`,
+        as the build user without a network: `compat shell`. The docker CLI attaches; its exit code."""
+        return subprocess.call(interactive_argv(image, argv, volume=volume, mount=mount, workdir=workdir, env=env,
+                                                limits=limits, tty=sys.stdin.isatty()))
+
     # steps
     def run(self, image: str, argv: list[str], *, log: Path, volume: str | None, mount: str, workdir: str,
             root: bool, network: bool, timeout: float, env: dict[str, str], labels: dict[str, str],
@@ -338,10 +367,11 @@ class Engine:
             # caller asks again once its groups have stopped.
             _discard(volume)
 
-    def remove_leftovers(self, min_age: float) -> list[str]:
+    def remove_leftovers(self, min_age: float, kept_max_age: float = float("inf")) -> list[str]:
         """Stopped containers and unused volumes of the tool (a killed run's). Running ones are another
         run's, and so are stopped ones younger than min_age seconds: a live run removes its own. A live run's
-        holder of an image (Engine.hold) stays."""
+        holder of an image (Engine.hold) stays, and so does a failed cell's volume `--keep-failed` kept, until
+        it is older than kept_max_age seconds."""
         removed = []
         now = datetime.datetime.now(datetime.UTC)
         for container in self.client.containers.list(all=True, filters={"label": LABEL}):
@@ -354,7 +384,8 @@ class Engine:
             container.remove(force=True)
             removed.append(f"container {container.name}")
         for volume in self.client.volumes.list(filters={"label": LABEL}):
-            if _owner_alive(volume.attrs.get("Labels") or {}):
+            labels = volume.attrs.get("Labels") or {}
+            if _owner_alive(labels) or (KEEP_FAILED in labels and _age(volume.attrs.get("CreatedAt"), now) < kept_max_age):
                 continue
             try:
                 volume.remove()
@@ -362,6 +393,20 @@ class Engine:
             except docker.errors.APIError:
                 pass  # in use by a running step
         return removed
+
+
+def interactive_argv(image: str, argv: list[str], *, volume: str, mount: str, workdir: str, env: dict[str, str],
+                     limits: Limits | None, tty: bool) -> list[str]:
+    """The docker command line of Engine.interactive: the same user, network, privileges and limits as a step."""
+    command = ["docker", "run", "--rm", "-i", *(["-t"] if tty else []), "--user", BUILD_USER, "--network", "none",
+               "--security-opt", "no-new-privileges", "-v", f"{volume}:{mount}", "-w", workdir,
+               "--label", f"{LABEL}=1"]
+    for key, value in env.items():
+        command += ["-e", f"{key}={value}"]
+    if limits:
+        command += ["--memory", f"{limits.memory_mib}m", "--memory-swap", f"{limits.memory_mib}m",
+                    "--pids-limit", str(limits.pids)]
+    return [*command, image, *argv]
 
 
 def _owner() -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from compat import expected
 from compat.analysis.junit import MAX_CHARS, case_states
+from compat.findings import said
 from compat.markdown import inline
 from compat.matrix import Expectation
 from compat.outcome import read_inside
@@ -50,6 +51,7 @@ class CellChange:
     tests: dict[str, list[str]] = field(default_factory=dict)  # newly failing/passing, added, removed
     manifest: list[tuple[str, str, str]] = field(default_factory=list)  # package, before, after
     since: str = ""  # the result compared with, when each cell is compared with its own: "2026-12-03, run X"
+    investigation: str = ""  # what investigating it found (compat.findings.said), when it was investigated
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,7 @@ def _compare(new: RunResults, earlier: dict[str, Earlier], tests_of: TestsOf, kn
             moved = manifest_changes(base_run.manifest(base), new.manifest(after)) if base_run and base else []
             getattr(result, where).append(CellChange(
                 key, status_text(base) if base else "no meaningful result", status_text(after), why, tests, moved,
-                since))
+                since, said(after.investigation)))
         if base is not None:
             old_flags, new_flags = set(base.flags), set(after.flags)
             result.flags.extend((key, "appeared", name) for name in sorted(new_flags - old_flags))
@@ -279,6 +281,8 @@ def render(d: RunDiff) -> list[str]:
                 moved = [f"{name} {old} -> {new}" for name, old, new in change.manifest]
                 shown = ", ".join(moved[:12]) + (f" and {len(moved) - 12} more" if len(moved) > 12 else "")
                 lines.append(f"  - changed beside it: {inline(shown)}")
+            if change.investigation:
+                lines.append(f"  - {inline(change.investigation)}")
         lines.append("")
     if d.flags:
         lines += ["### Flags", ""] + [f"- `{key}`: {inline(name)} {what}" for key, what, name in d.flags] + [""]

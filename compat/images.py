@@ -262,6 +262,7 @@ class ImageBuilder:
         self._locks_lock = threading.Lock()
         self._holders: dict[str, str] = {}  # tag -> its holder; each under its own lock ("image", "plan", "flavor")
         self._checked: dict[str, str | None] = {}  # a frozen suite's Release, checked once a run
+        self.protected: set[str] = set()  # tags of images a cell's baseline ran in: never removed as superseded
 
     def release(self) -> None:
         """The run is over: let go of its images (they may go once superseded and no other run holds them)."""
@@ -401,7 +402,7 @@ class ImageBuilder:
         """Older images of the plan (and their flavor layers, first) are superseded: free their space. Another
         process's build in flight is no older image."""
         older = [(tag, labels) for tag, _, labels in self.engine.images_labelled(f"{LABEL}.plan={plan_digest}")
-                 if tag != keep and not is_provisional(tag)]
+                 if tag != keep and not is_provisional(tag) and tag not in self.protected]
         for tag, _ in sorted(older, key=lambda item: f"{LABEL}.flavor" not in item[1]):
             self.engine.remove_image(tag)
 

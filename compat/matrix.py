@@ -24,6 +24,7 @@ TOOLCHAIN_KINDS = ("debian", "bindist")
 SOURCE_KINDS = ("debian", "git", "tarball", "path")
 # What one step's container may use: a Ganeti build needs about 2 GiB; the rest is room for -j and the tests.
 DEFAULT_LIMITS = {"memory_mib": 8192, "pids": 4096}
+DEFAULT_INVESTIGATE = {"max_cells": 3, "max_minutes": 60}  # regressions a nightly investigates, and for how long
 MAX_LIMITS = {"memory_mib": 1024 * 1024, "pids": 4 * 1024 * 1024}
 DEFAULT_TIMEOUTS = {"fetch": 900, "prepare": 1800, "configure": 1800, "build": 5400, "test": 1800, "probe": 600}
 PLACEHOLDERS = ("jobs", "out", "version", "flavor")
@@ -165,6 +166,15 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Budget:
+    """What a nightly spends investigating its regressions (compat.investigate): at most this many cells, and
+    no cell started after this many minutes. max_cells 0: none."""
+
+    max_cells: int = DEFAULT_INVESTIGATE["max_cells"]
+    max_minutes: int = DEFAULT_INVESTIGATE["max_minutes"]
+
+
+@dataclass(frozen=True)
 class Matrix:
     path: Path
     toolchains: dict[str, Toolchain]
@@ -180,6 +190,7 @@ class Matrix:
     retention: int = 60  # complete ordinary runs the nightly keeps and the reports read
     limits: Limits = field(default_factory=lambda: Limits(**DEFAULT_LIMITS))
     fetch_suite: str = DEFAULT_FETCH_SUITE  # the current suite whose container fetches and verifies sources
+    investigate: Budget = field(default_factory=Budget)
 
     def sources_of(self, toolchain: str) -> tuple[str, ...]:
         """The sources a toolchain builds when none is named, its primary one first."""
@@ -530,7 +541,8 @@ def parse(data: Any, file: Path) -> Matrix:
     """Validate parsed YAML into a Matrix; raise ConfigError naming the bad field."""
     r = _Reader(file)
     top = r.mapping(data, "matrix", ("toolchains", "flavors", "sources", "recipes", "timeouts", "default_sources",
-                                     "abi_baseline", "expected", "flaky", "retention", "limits", "fetch_suite"),
+                                     "abi_baseline", "expected", "flaky", "retention", "limits", "fetch_suite",
+                                     "investigate"),
                     ("toolchains", "flavors", "sources", "recipes"))
     flavors = r.each(top["flavors"], "flavors", lambda n, v, p: _flavor(r, n, v, p))
     recipes = r.each(top["recipes"], "recipes", lambda n, v, p: _recipe(r, n, v, p))
@@ -561,8 +573,13 @@ def parse(data: Any, file: Path) -> Matrix:
                        for key, unit in (("memory_mib", "MiB"), ("pids", "processes"))})
     fetch_suite = (r.string(top["fetch_suite"], "fetch_suite", SUITE, "a Debian suite name") if "fetch_suite" in top
                    else DEFAULT_FETCH_SUITE)
+    raw_budget = r.mapping(top.get("investigate") or {}, "investigate", tuple(DEFAULT_INVESTIGATE))
+    budget = Budget(**{key: (0 if raw_budget[key] == 0 and type(raw_budget[key]) is int else
+                             r.positive_int(raw_budget[key], f"investigate.{key}", unit, 10_000))
+                       if key in raw_budget else DEFAULT_INVESTIGATE[key]
+                       for key, unit in (("max_cells", "cells"), ("max_minutes", "minutes"))})
     return Matrix(file, toolchains, flavors, sources, recipes, timeouts, defaults, baseline, expected, flips, window,
-                  retention, limits, fetch_suite)
+                  retention, limits, fetch_suite, budget)
 
 
 class _Refused(yaml.MarkedYAMLError):

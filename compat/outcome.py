@@ -54,6 +54,7 @@ class StepRecord:
     log: str | None  # relative to the run directory
     limit: float | None = None
     out_of_memory: int | None = None  # the memory limit (MiB) at which the kernel killed a process of it
+    commands: tuple[tuple[str, ...], ...] = ()  # the argument lists it ran, in order: the last one is how it ended
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,11 @@ class Outcome:
 
 
 
+ARGUMENT = Text(lines=True)  # an argument may hold a shell script of several lines
 STEP = Made(Fields({"name": Text(40), "exit_code": Optional(WHOLE), "log": OPTIONAL_TEXT, "limit": Optional(NUMBER),
-                    "out_of_memory": Optional(WHOLE)}, required=("name", "exit_code")), lambda v: StepRecord(**v))
+                    "out_of_memory": Optional(WHOLE), "commands": Made(ListOf(Made(ListOf(ARGUMENT, 10_000), tuple), 1000),
+                                                                        tuple)},
+                   required=("name", "exit_code")), lambda v: StepRecord(**v))
 OUTCOME = Made(Fields({
     "soname": TEXT, "unavailable": Optional(Text(lines=True)), "runner_error": OPTIONAL_TEXT,
     "engine_lost": OPTIONAL_TEXT, "steps": Made(ListOf(STEP, 100), tuple), "expects_tests": FLAG,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from xml.etree import ElementTree
 
-from compat import expected
+from compat import expected, findings
 from compat.history import RunDiff
 from compat.matrix import Expectation
 from compat.results import CellResult
@@ -36,8 +36,9 @@ def render_junit(results: list[CellResult], known: tuple[Expectation, ...] = ())
             ElementTree.SubElement(case, "skipped", message=_x(said))
         elif r.status.failed:
             failures += 1
+            investigated = f"; {findings.said(r.investigation)}" if r.investigation else ""
             failure = ElementTree.SubElement(case, "failure", type=r.status,
-                                             message=_x(f"{r.status}{f' ({r.cause})' if r.cause else ''}"))
+                                             message=_x(f"{r.status}{f' ({r.cause})' if r.cause else ''}{investigated}"))
             failure.text = _x("\n".join(r.evidence))
     suite.set("failures", str(failures))
     suite.set("skipped", str(skipped))
@@ -64,7 +65,8 @@ def render_atom(diffs: list[tuple[RunDiff, str]], link: str = "latest.html") -> 
                 ElementTree.SubElement(entry, f"{{{ATOM}}}link", href=_x(f"{link}#cell-{change.key}"))
                 moved = ", ".join(f"{name} {old} -> {new}" for name, old, new in change.manifest)
                 ElementTree.SubElement(entry, f"{{{ATOM}}}summary").text = _x("\n".join(
-                    part for part in (change.why, f"changed beside it: {moved}" if moved else "") if part))
+                    part for part in (change.why, f"changed beside it: {moved}" if moved else "", change.investigation)
+                    if part))
     return ElementTree.tostring(feed, encoding="unicode", xml_declaration=True) + "\n"
 
 

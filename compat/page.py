@@ -67,6 +67,8 @@ def _changes(changes: RunDiff | None) -> list[str]:
             if c.manifest:
                 moved = ", ".join(f"{name} {old} -> {new}" for name, old, new in c.manifest)
                 detail += f"<li>changed beside it: {_e(moved)}</li>"
+            if c.investigation:
+                detail += f"<li class=investigation>{_e(c.investigation)}</li>"
             out.append(f"<li><a href='#{anchor(c.key)}'>{_e(c.key)}</a>: {_e(c.before)} &rarr; {_e(c.after)}"
                        + (f": {_e(c.why)}" if c.why else "") + (f" (compared with {_e(c.since)})" if c.since else "")
                        + (f"<ul>{detail}</ul>" if detail else "") + "</li>")

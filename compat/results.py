@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from compat import matrix as matrix_names
+from compat.findings import INVESTIGATION
 from compat.outcome import OUTCOME, Outcome, judged
 from compat.status import Status
 from compat.stored import (
@@ -32,7 +33,7 @@ from compat.stored import (
     load_json,
 )
 
-RUN_KINDS = ("matrix", "session", "fault-injection", "bench", "test")
+RUN_KINDS = ("matrix", "session", "fault-injection", "bench", "test", "investigation")
 ORDINARY = ("matrix", "session")  # the runs a matrix report is made of
 SCHEMA_VERSION = 5  # 4: fingerprint, reused_from; 5: outcome, judge
 
@@ -51,6 +52,7 @@ class CellResult:
     image: str | None = None
     image_reused: bool | None = None
     image_freshness: str | None = None  # "up to date with SUITE as of DATE", "rebuilt: ...", or why unknown
+    image_id: str | None = None  # the engine's id of `image` (sha256:...): what `repro` and `shell` run
     compiled_by: str | None = None  # the cell whose compiled tree this one relinked (another flavor)
     source_version: str | None = None
     source_digest: str | None = None
@@ -68,6 +70,8 @@ class CellResult:
     reused_from: str | None = None  # the run that measured this result, when this run took it unchanged
     outcome: Outcome | None = None  # what happened, from which the verdict is derived; None before schema 5
     judge: str | None = None  # the version of the judge that said this (compat.outcome.judge_version)
+    kept_volume: str | None = None  # with --keep-failed: the volume this failed cell left, for `shell`
+    investigation: dict[str, Any] | None = None  # what rerunning and swapping found (compat.investigate)
     schema: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -122,7 +126,8 @@ CELL = Fields({
                                         "gmp_allocations_per_request": Optional(NUMBER)},
                                        required=("hostile_gmp", "says"))),
     "run_id": TEXT, "started": TEXT, "fingerprint": OPTIONAL_TEXT, "reused_from": OPTIONAL_TEXT,
-    "outcome": Optional(OUTCOME), "judge": OPTIONAL_TEXT, "schema": WHOLE,
+    "outcome": Optional(OUTCOME), "judge": OPTIONAL_TEXT, "schema": WHOLE, "image_id": OPTIONAL_TEXT,
+    "kept_volume": OPTIONAL_TEXT, "investigation": Optional(INVESTIGATION),
 }, required=("toolchain", "source", "flavor", "status"))
 
 

@@ -23,14 +23,16 @@ PACKAGE = Path(__file__).parent
 # The modules whose code decides what runs in a cell and what it records; every other module of the package
 # judges or reports (tests/test_reuse.py checks that each module is one or the other).
 OUTCOME_CODE = ("runner.py", "engine.py", "images.py", "frozen.py", "sources.py", "pins.py", "facts.py",
-                "schedule.py", "analysis/cabal.py")
+                "schedule.py", "analysis/cabal.py", "steps.py", "kept.py")
 JUDGE_AND_REPORTS = ("__init__.py", "__main__.py", "analysis/__init__.py", "analysis/abi.py", "analysis/crosscell.py",
                      "analysis/failures.py", "analysis/junit.py", "analysis/linkage.py", "analysis/probe.py",
                      "analysis/ssl.py", "analysis/toolchain.py", "ci/__init__.py", "ci/github.py", "ci/gitlab.py",
                      "ci/jobs.py", "ci/logs.py", "cli.py", "errors.py", "expected.py", "export.py",
-                     "history.py", "markdown.py", "matrix.py", "merge.py", "outcome.py", "outputs.py", "page.py", "progress.py",
-                     "reader.py", "report.py", "report_text.py", "results.py", "reuse.py", "status.py", "stored.py",
-                     "summary.py", "verdict.py")
+                     "history.py", "markdown.py", "matrix.py", "merge.py", "outcome.py", "outputs.py", "page.py",
+                     "progress.py", "reader.py", "report.py", "report_text.py", "results.py", "reuse.py", "status.py",
+                     "stored.py", "summary.py", "verdict.py",
+                     # investigations and reproductions: never a cell's outcome, never reused
+                     "findings.py", "investigate.py", "repro.py", "shell.py")
 
 
 @functools.cache
@@ -82,7 +84,8 @@ def take(earlier: CellResult, earlier_dir: Path, run_dir: Path, now: CellResult)
     if "image" in now.logs:
         logs["image"] = now.logs["image"]
     taken = replace(earlier, run_id=now.run_id, started=now.started, logs=logs, image_reused=now.image_reused,
-                    image_freshness=now.image_freshness, timings=dict(now.timings),
+                    image_freshness=now.image_freshness, image_id=now.image_id or earlier.image_id, investigation=None,
+                    kept_volume=None, timings=dict(now.timings),
                     reused_from=earlier.reused_from or earlier.run_id)
     judge_again(taken, run_dir)
     return taken

@@ -16,26 +16,33 @@ from pathlib import Path
 from typing import Protocol
 
 from compat import facts, reuse, sources
-from compat.engine import LABEL, EngineDropped, RunOutcome
+from compat.engine import KEEP_FAILED, LABEL, EngineDropped, RunOutcome
 from compat.errors import ToolchainUnavailable
 from compat.images import FETCH_RECIPE, IMAGES_DIR, Image, ImageBuildFailed, fetcher, tar_directory, tar_files
+from compat.kept import SourceStore, joined
 from compat.matrix import Limits, Matrix, Recipe, Source, Toolchain
 from compat.outcome import Outcome, StepRecord
 from compat.progress import step_ended
 from compat.results import CellResult, cell_key, judge_again
 from compat.status import Status
+from compat.steps import (  # noqa: F401 - names the runner's users import from here
+    BUILD_ENV,
+    FIRST_LIBRARIES,
+    MOUNT,
+    OUT,
+    PROBE_SCRIPT,
+    RELINK_SCRIPT,
+    SRC,
+    commands,
+    expand,
+    test_setup,
+    where,
+)
 
-MOUNT = "/build"
-SRC = "/build/src"
-OUT = "/build/out"
 INSPECT_TIMEOUT = 120
 LOST_ENGINE_GRACE = 5  # seconds a failing engine is given to show whether it is going away
 PROBE_RUNS = 4  # each probe run may take a quarter of the probe's timeout
 MISSING_PACKAGES = "/usr/share/ganeti-compat/missing-packages.txt"  # written by images/*.Dockerfile
-RELINK_SCRIPT = "/build/.compat/relink-curl-binaries"
-FIRST_LIBRARIES = "/build/.compat/with-first-libraries"
-PROBE_SCRIPT = "/build/.compat/run-probe"
-BUILD_ENV = {"HOME": "/home/builder", "LANG": "C.UTF-8"}
 
 
 class EngineLost(Exception):
@@ -52,6 +59,8 @@ class CellEngine(Protocol):
 
     def cpus(self) -> int: ...
     def alive(self) -> bool: ...
+    def image_id(self, ref: str) -> str | None: ...
+    def read_archive(self, image: str, volume: str, mount: str, path: str) -> bytes | None: ...
     def create_volume(self, name: str, labels: dict[str, str]) -> None: ...
     def remove_volume(self, name: str) -> None: ...
     def put_tree(self, image: str, volume: str, mount: str, tar_bytes: bytes, dest: str) -> None: ...
@@ -130,19 +139,18 @@ def volume_name(run_id: str, toolchain: str, source: str) -> str:
     return f"ganeti-compat-{run_id}--{toolchain}--{source}"
 
 
-def expand(argv: tuple[str, ...], values: dict[str, str]) -> list[str]:
-    """Fill {placeholders} in each argument on its own: no argument is ever parsed by a shell."""
-    return [arg.format_map(values) if "{" in arg or "}" in arg else arg for arg in argv]
-
-
 class CellRunner:
     """Runs groups of cells (the flavors of a toolchain and source) in fresh volumes; a failed cell is a
     result, never an exception."""
 
     def __init__(self, engine: CellEngine, matrix: Matrix, run_dir: Path, say: Callable[[str], None],
                  images: Images, keep: bool = False, probe: ProbeSettings | None = None, reuse: bool = False,
-                 cores: int | None = None, history: tuple[Path, ...] = ()) -> None:
+                 cores: int | None = None, history: tuple[Path, ...] = (), keep_failed: bool = False,
+                 kept: SourceStore | None = None, source: str | None = None) -> None:
         self.engine, self.matrix, self.run_dir, self.say, self.keep = engine, matrix, run_dir, say, keep
+        self.keep_failed = keep_failed  # a failed cell's volume stays, as it was, for `compat shell`
+        self.kept = kept  # where each fetched tree is kept by its digest (investigations, shell, repro)
+        self.source = source  # an investigation's source: the tree kept by this digest, instead of a fetch
         self.reuse = reuse  # take the results of unchanged cells from earlier runs (compat.reuse)
         # Where those runs are: this run's reports directory, and others (a CI job's copy of the pipeline's history).
         self.history = (run_dir.parent.parent, *history)
@@ -184,6 +192,7 @@ class CellRunner:
         libcurl.so.
         """
         volume = volume_name(self.run_id, cells[0].toolchain.name, cells[0].source.name)
+        kept: set[str] = set()  # volumes of failed cells that --keep-failed keeps
         built_by: Cell | None = None  # the flavor whose tree the further ones relink
         taken_first: Cell | None = None  # the first flavor, when it was taken unchanged: no tree was built
         try:
@@ -194,9 +203,13 @@ class CellRunner:
                 try:
                     image = self._image(cell, result, seen)
                     if image is not None:
+                        if volume in kept:  # a kept tree stays as its cell left it: the next flavor compiles its own
+                            volume = f"{volume_name(self.run_id, cell.toolchain.name, cell.source.name)}--{cell.flavor}"
+                            built_by = None
                         if built_by is None:
                             self.engine.remove_volume(volume)  # a failed flavor's tree is not reused
-                            self.engine.create_volume(volume, {f"{LABEL}.run": self.run_id})
+                            labels = {f"{LABEL}.run": self.run_id} | ({KEEP_FAILED: "1"} if self.keep_failed else {})
+                            self.engine.create_volume(volume, labels)
                         self._cell(cell, image, volume, result, seen, built_by, taken_first)
                         if built_by is None and seen.built():
                             built_by = cell
@@ -218,11 +231,16 @@ class CellRunner:
                     result.evidence = [self._runner_error(cell, result, exc)]
                 reason = f": {result.evidence[0]}" if not result.status.meaningful and result.evidence else ""
                 self.say(f"{cell.key}: {result.status}{' (' + result.cause + ')' if result.cause else ''}{reason}")
+                if self.keep_failed and result.status.failed and result.image and not seen.engine_lost:
+                    kept.add(volume)
+                    result.kept_volume = volume
+                    self.say(f"{cell.key}: its volume {volume} is kept: `python -m compat shell {cell.key} --run "
+                             f"{self.run_id}` opens it")
                 done(result)
                 if seen.engine_lost:
                     raise EngineLost(seen.engine_lost)
         finally:
-            if not self.keep and self.engine.alive():
+            if not self.keep and volume not in kept and self.engine.alive():
                 self.engine.remove_volume(volume)
 
     def _judge(self, cell: Cell, result: CellResult, seen: Collected) -> None:
@@ -286,6 +304,7 @@ class CellRunner:
             step_ended(self.say, f"{cell.key}.image", f"{cell.key}: image {'failed' if failed else 'ready'} in "
                        f"{result.timings['image']:.0f} s", image_log, wall, failed, plain=False)
         result.image, result.image_reused, result.image_freshness = image.tag, image.reused, image.freshness
+        result.image_id = self.engine.image_id(image.tag)
         return image
 
     def _image_log(self, cell: Cell) -> Path:
@@ -306,28 +325,20 @@ class CellRunner:
         logs.mkdir(parents=True, exist_ok=True)
         values = {"jobs": self.jobs, "out": OUT, "flavor": cell.flavor, "version": ""}
         fetched = built_by is not None
-        keep_libraries: list[str] = []
         try:
             if built_by is not None:
                 result.compiled_by = built_by.key
                 result.source_version, result.source_digest = self._source_meta(image, volume)
-                # Every shared library links the first flavor's libcurl again (with-first-libraries): only the
-                # executables change, and what Template Haskell loaded is not compiled again.
-                keep_libraries = ["sh", FIRST_LIBRARIES, self.matrix.flavors[built_by.flavor].soname]
-                plan_: list[tuple[str, list[list[str]]]] = [("build", [["sh", RELINK_SCRIPT, SRC]]
-                                                              + [keep_libraries + list(argv) for argv in recipe.relink])]
             else:
                 self.engine.put_tree(image.tag, volume, MOUNT, tar_directory(IMAGES_DIR / "scripts", ".compat"), MOUNT)
                 fetched = self._fetch(cell, image, volume, logs, result, seen)
-                plan_ = [("prepare", []), ("configure", []), ("build", [])]
             if fetched and self._take_earlier(cell, image, result, seen, built_by, taken_first):
                 return
             if fetched:
                 values["version"] = result.source_version or ""
-                for step, before in plan_ + [("test", self._test_setup(recipe))]:
-                    own = [(keep_libraries if step == "build" else []) + list(a) for a in recipe.steps[step]]
-                    commands = [expand(tuple(argv), values) for argv in before + own]
-                    if not self._step(cell, step, commands, image, volume, logs, result, seen):
+                first = self.matrix.flavors[built_by.flavor].soname if built_by is not None else None
+                for step, argvs in commands(recipe, values, first):
+                    if not self._step(cell, step, argvs, image, volume, logs, result, seen):
                         break
                 if any(s.name == "test" for s in seen.steps) and recipe.junit:
                     junit = self._read_text(image, volume, f"{OUT}/{recipe.junit}")
@@ -365,23 +376,20 @@ class CellRunner:
                 return True
         return False
 
-    @staticmethod
-    def _test_setup(recipe: Recipe) -> list[list[str]]:
-        """Before the tests: an empty output directory, and no JUnit file left by another flavor's run."""
-        setup = [["mkdir", "-p", OUT]]
-        if recipe.junit:
-            setup.insert(0, ["rm", "-f", f"{OUT}/{recipe.junit}"])
-        return setup if recipe.steps["test"] else []
-
     def _fetch(self, cell: Cell, image: Image, volume: str, logs: Path, result: CellResult, seen: Collected) -> bool:
         command = sources.fetch_command(cell.source)
+        if self.source is not None:
+            return self._put_kept(cell, image, volume, logs, result, seen)
         if command is None:
             path = sources.local_path(cell.source, self.matrix.path)
-            self.engine.put_tree(image.tag, volume, MOUNT, tar_directory(path, "src"), MOUNT)
+            tree = tar_directory(path, "src")
+            self.engine.put_tree(image.tag, volume, MOUNT, tree, MOUNT)
             # The same record fetch-source leaves, so a further flavor reads it from the tree like any other.
             digest = sources.tree_digest(path)
-            meta = {"meta/version": f"local-{digest[:12]}\n".encode(), "meta/digest": f"{digest}\n".encode()}
-            self.engine.put_tree(image.tag, volume, MOUNT, tar_files(meta), MOUNT)
+            meta = tar_files({"meta/version": f"local-{digest[:12]}\n".encode(), "meta/digest": f"{digest}\n".encode()})
+            self.engine.put_tree(image.tag, volume, MOUNT, meta, MOUNT)
+            if self.kept is not None and not self.kept.has(digest):
+                self.kept.put(digest, joined(tree, meta))
         else:
             try:
                 helper = self._fetcher()
@@ -393,6 +401,25 @@ class CellRunner:
                 return False
             if not self._step(cell, "fetch", [command], helper, volume, logs, result, seen):
                 return False
+        result.source_version, result.source_digest = self._source_meta(image, volume)
+        if command is not None and self.kept is not None and result.source_digest \
+                and not self.kept.has(result.source_digest):
+            parts = [self.engine.read_archive(image.tag, volume, MOUNT, f"{MOUNT}/{name}") for name in ("src", "meta")]
+            self.kept.put(result.source_digest, joined(*[part for part in parts if part]))
+        return True
+
+    def _put_kept(self, cell: Cell, image: Image, volume: str, logs: Path, result: CellResult, seen: Collected) -> bool:
+        """An investigation's source: the tree kept by its digest, as it was fetched that night."""
+        tree = self.kept.get(self.source) if self.kept is not None else None
+        log = logs / "fetch.log"
+        result.logs["fetch"] = self._relative(log)
+        if tree is None:
+            log.write_text(f"compat-fetch: the source tree of digest {self.source} was not kept "
+                           "(reports/cache/sources/): it cannot be had again\n")
+            seen.steps.append(StepRecord("fetch", 1, result.logs["fetch"]))
+            return False
+        self.engine.put_tree(image.tag, volume, MOUNT, tree, MOUNT)
+        log.write_text(f"compat-fetch: the source tree kept by its digest {self.source}\n")
         result.source_version, result.source_digest = self._source_meta(image, volume)
         return True
 
@@ -420,15 +447,17 @@ class CellRunner:
         start, wall = time.monotonic(), time.time()
         exit_code: int | None = 0
         out_of_memory = False
+        ran_commands: list[tuple[str, ...]] = []
+        at = where(step)
         try:
             for argv in commands:
                 self._go_on()
                 with log.open("a") as out:
                     out.write(f"$ {' '.join(argv)}\n")
                 remaining = budget - (time.monotonic() - start)
-                ran = self.engine.run(image.tag, argv, log=log, volume=volume, mount=MOUNT,
-                                      workdir=MOUNT if step == "fetch" else SRC, root=step == "prepare",
-                                      network=step in ("fetch", "prepare"), timeout=remaining, env=BUILD_ENV,
+                ran_commands.append(tuple(argv))
+                ran = self.engine.run(image.tag, argv, log=log, volume=volume, mount=MOUNT, workdir=at.workdir,
+                                      root=at.root, network=at.network, timeout=remaining, env=BUILD_ENV,
                                       labels={f"{LABEL}.run": self.run_id, f"{LABEL}.step": step},
                                       limits=self.matrix.limits)
                 exit_code, out_of_memory = ran.exit_code, ran.out_of_memory
@@ -437,7 +466,7 @@ class CellRunner:
         finally:
             result.timings[step] = round(time.monotonic() - start, 1)
         memory = self.matrix.limits.memory_mib if out_of_memory else None
-        seen.steps.append(StepRecord(step, exit_code, result.logs[step], budget, memory))
+        seen.steps.append(StepRecord(step, exit_code, result.logs[step], budget, memory, tuple(ran_commands)))
         completed = exit_code == 0 and not out_of_memory
         step_ended(self.say, f"{cell.key}.{step}",
                    f"{cell.key}: {step} {'done' if completed else 'failed'} in {result.timings[step]:.0f} s", log, wall,

@@ -23,7 +23,7 @@ from compat.results import NAME as CELL_NAME
 from compat.status import Status
 from compat.stored import NUMBER, TEXT, WHOLE, Check, Fields, ListOf, Optional, Text, load_json
 
-SCHEMA = 1
+SCHEMA = 2  # 2: the investigation
 NAME = "summary.json"
 Identity = tuple[int, int, int]  # size, modification and change time (ns) of a cell file
 
@@ -45,6 +45,7 @@ class CellFacts:
     flags: tuple[str, ...]  # the flags' names
     junit: str | None  # the JUnit file, relative to the run directory
     manifest: str  # the manifest's digest: a manifest is read once, and only for a change that shows it
+    investigation: dict[str, Any] | None = None  # what investigating a regression found (compat.findings)
 
     @property
     def key(self) -> str:
@@ -60,7 +61,7 @@ def facts_of(result: CellResult) -> CellFacts:
     return CellFacts(result.toolchain, result.source, result.flavor, result.status, result.cause, result.started,
                      result.evidence[0] if result.evidence else "", result.tests, result.timings.get("build"),
                      result.compiled_by, tuple(flag["name"] for flag in result.flags), result.logs.get("junit"),
-                     manifest_digest(result.manifest))
+                     manifest_digest(result.manifest), result.investigation)
 
 
 def identity(path: Path) -> Identity | None:
@@ -106,7 +107,8 @@ def _columns(data: dict[str, Any]) -> str | None:
 # One list per fact, in the order of "cells" (a list checks its texts at once: the window's summaries are
 # read on every report). A fact is read as the cell's own spec reads it, so a summary says what its cells
 # say, cleaned alike.
-COLUMNS = ("status", "cause", "started", "why", "tests", "build", "compiled_by", "flags", "junit", "manifest")
+COLUMNS = ("status", "cause", "started", "why", "tests", "build", "compiled_by", "flags", "junit", "manifest",
+           "investigation")
 STATUSES = frozenset(Status)
 SUMMARY = Check(Fields({
     "schema": WHOLE, "cells": Check(ListOf(Text(200), 10_000), lambda keys: next(filter(None, map(_cell_key, keys)),
@@ -116,7 +118,8 @@ SUMMARY = Check(Fields({
     "started": ListOf(TEXT, 10_000), "why": ListOf(TEXT, 10_000), "tests": ListOf(CELL.fields["tests"], 10_000),
     "build": ListOf(Optional(NUMBER), 10_000), "compiled_by": ListOf(CELL.fields["compiled_by"], 10_000),
     "flags": ListOf(ListOf(Text(100), 1000), 10_000), "junit": ListOf(Optional(TEXT), 10_000),
-    "manifest": ListOf(Text(64), 10_000)}, required=("schema", "cells", "file", *COLUMNS)), _columns)
+    "manifest": ListOf(Text(64), 10_000), "investigation": ListOf(CELL.fields["investigation"], 10_000)},
+    required=("schema", "cells", "file", *COLUMNS)), _columns)
 
 
 def read_summary(run_dir: Path) -> dict[str, tuple[Identity, CellFacts]]:
@@ -132,7 +135,8 @@ def read_summary(run_dir: Path) -> dict[str, tuple[Identity, CellFacts]]:
     for key, (size, mtime, ctime), *facts in zip(data["cells"], data["file"], *(data[name] for name in COLUMNS),
                                                   strict=True):
         toolchain, source, flavor = key.split("--")
-        status, cause, started, why, tests, build, compiled_by, flags, junit, manifest = facts
+        status, cause, started, why, tests, build, compiled_by, flags, junit, manifest, investigation = facts
         found[key] = (size, mtime, ctime), CellFacts(toolchain, source, flavor, Status(status), cause, started, why,
-                                                     tests, build, compiled_by, tuple(flags), junit, manifest)
+                                                     tests, build, compiled_by, tuple(flags), junit, manifest,
+                                                     investigation)
     return found

@@ -37,6 +37,7 @@ class MemoryEngine:
     events: list[str] = field(default_factory=list)  # volume lifecycle, in order
     lost: bool = False  # the engine stopped answering
     out_of_memory: set[str] = field(default_factory=set)  # commands the kernel kills at the memory limit
+    gone: set[str] = field(default_factory=set)  # image tags removed from the engine
 
     def on(self, prefix: tuple[str, ...], handler: Handler) -> None:
         """Answer commands starting with prefix (the most recently added handler first)."""
@@ -47,6 +48,32 @@ class MemoryEngine:
 
     def cpus(self) -> int:
         return 2
+
+    def image_id(self, ref: str) -> str | None:
+        if ref in self.gone or ref.removeprefix("sha256:").replace("-", "/", 1) in self.gone:
+            return None
+        return ref if ref.startswith("sha256:") else f"sha256:{ref.replace('/', '-')}"
+
+    def hold(self, ref: str) -> str | None:
+        return None if self.image_id(ref) is None else f"holder-of-{ref}"
+
+    def let_go(self, holder: str) -> None:
+        pass
+
+    def read_archive(self, image: str, volume: str, mount: str, path: str) -> bytes | None:
+        """The files under `path` of a volume as tar bytes named from its last part."""
+        prefix, name = path.rstrip("/") + "/", path.rstrip("/").rsplit("/", 1)[-1]
+        found = {f"{name}/{file[len(prefix):]}": data for file, data in self.volumes.get(volume, {}).items()
+                 if file.startswith(prefix)}
+        if not found:
+            return None
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as archive:
+            for member, data in found.items():
+                info = tarfile.TarInfo(member)
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+        return buffer.getvalue()
 
     def create_volume(self, name: str, labels: dict[str, str]) -> None:
         self.events.append(f"create {name}")
@@ -89,10 +116,12 @@ class MemoryEngine:
 
 @dataclass
 class MemoryImages:
-    """Every toolchain image exists; each flavor is a tag of its own."""
+    """Every toolchain image exists; each flavor is a tag of its own; `suffix` names a rebuilt image."""
+
+    suffix: str = ""
 
     def ensure(self, toolchain: Toolchain, recipe: Recipe, log: Path) -> Image:
-        return Image(f"img/{toolchain.name}", True, "base", "up to date with test")
+        return Image(f"img/{toolchain.name}{self.suffix}", True, "base", "up to date with test")
 
     def flavored(self, image: Image, toolchain: Toolchain, flavor: str, soname: str, log: Path) -> Image:
         return Image(f"{image.tag}-{flavor}", True, image.base, image.freshness)

@@ -16,7 +16,7 @@ from compat import matrix, stored
 from compat.cli import write_matrix_reports
 from compat.reader import RunReader
 from compat.results import CellResult, read_cell, store
-from compat.summary import NAME, CellFacts, facts_of, identity, read_summary, write_summary
+from compat.summary import NAME, SCHEMA, CellFacts, facts_of, identity, read_summary, write_summary
 from tests import history_sample
 from tests.history_sample import GOLDEN
 
@@ -92,7 +92,7 @@ def test_a_cell_that_changed_since_the_summary_and_a_summary_that_cannot_be_used
     summary = run_dir / NAME
     kept = summary.read_text()
     whole = json.loads(kept)
-    wrong = [whole | {"schema": 2}, whole | {"status": ["pass", "passed-ish"]}, whole | {"why": ["ok"]},
+    wrong = [whole | {"schema": SCHEMA + 1}, whole | {"status": ["pass", "passed-ish"]}, whole | {"why": ["ok"]},
              whole | {"cells": ["ghc96--ganeti-3.1", "ghc910--ganeti-3.1--gnutls"]}, whole | {"tests": [None, 5]}]
     for text in ("", "{", "[]", *map(json.dumps, wrong), "[" * 100_000 + "]" * 100_000):
         summary.write_text(text)
