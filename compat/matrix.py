@@ -110,6 +110,11 @@ class Toolchain:
     downloads: tuple[Download, ...] = ()
     frozen: Frozen | None = None  # the suite at `mirror` is trusted by its pinned Release file, not a keyring
 
+    @property
+    def tags(self) -> list[str]:
+        """Its tags, the same for its nox session (`nox -t trixie`, `nox -t bindist`) and `list --json`."""
+        return ["toolchain", self.kind, self.suite]
+
 
 @dataclass(frozen=True)
 class Source:
