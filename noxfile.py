@@ -39,9 +39,7 @@ def _register(name: str, toolchain: Toolchain) -> None:
 
     description = toolchain.description or f"toolchain {name}"
     session.__doc__ = f"{description} (posargs go to `compat run`, e.g. -- --source ganeti-3.0.2)"
-    # The same tags as `python -m compat list --json`: `nox -t trixie`, `nox -t bindist`.
-    tags = ["toolchain"] + [tag for tag in (toolchain.kind, toolchain.suite) if tag]
-    nox.session(name=name, python=False, tags=tags)(session)
+    nox.session(name=name, python=False, tags=toolchain.tags)(session)
 
 
 for _name, _toolchain in _toolchains().items():

@@ -36,7 +36,7 @@ from compat.errors import (
     EngineUnavailable,
 )
 from compat.findings import reproducible
-from compat.matrix import Expectation, Matrix, Toolchain
+from compat.matrix import Expectation, Matrix
 from compat.progress import Progress
 from compat.reader import RunReader, latest_cells
 from compat.report import cell_text, write_reports
@@ -101,11 +101,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def tags(toolchain: Toolchain) -> list[str]:
-    """A toolchain's tags, shared by `list --json` and its nox session (`nox -t trixie`)."""
-    return ["toolchain", toolchain.kind, toolchain.suite]
-
-
 def cmd_list(args: argparse.Namespace) -> int:
     """The cells of the matrix, selected like `run` (by default: every source, not only the default ones)."""
     m = matrix_module.load(args.matrix)
@@ -115,7 +110,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     cells = [cell for group in shard(plan(m, toolchains, source_names, flavors), args.shard) for cell in group]
     if args.json:
         print(json.dumps([{"toolchain": c.toolchain.name, "source": c.source.name, "flavor": c.flavor,
-                           "tags": tags(c.toolchain) + (["default"] if c.source.name in m.sources_of(c.toolchain.name)
+                           "tags": c.toolchain.tags + (["default"] if c.source.name in m.sources_of(c.toolchain.name)
                                                         else [])}
                           for c in cells], indent=2))
     else:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from compat import frozen
-from compat.analysis.cabal import sdist_version
+from compat.analysis.versions import sdist_version
 from compat.engine import LABEL, Engine, EngineRefused
 from compat.errors import ToolchainUnavailable
 from compat.matrix import Download, Recipe, Toolchain

@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import difflib
 import re
-import reprlib
 import string
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-
 from compat.errors import ConfigError
 from compat.status import Status
+from compat.yamlsafe import MAX_DEPTH, MAX_ITEMS, MAX_TEXT, error, read_yaml, show
 
 STEPS = ("prepare", "configure", "build", "test")
 TOOLCHAIN_KINDS = ("debian", "bindist")
@@ -60,10 +58,6 @@ _CELL_PART = r"[A-Za-z0-9.+_*?\[\]~-]{1,127}"
 # that bound what a hostile file costs (under a second each, measured): the bytes read and scanned, the
 # nesting (PyYAML's composer recurses once per level), the values counted as if every alias were expanded
 # (the reader walks each use; a "billion laughs" file is a few hundred bytes) and the length of one string.
-MAX_BYTES = 256 * 1024
-MAX_DEPTH = 64
-MAX_ITEMS = 20_000
-MAX_TEXT = 4096
 MAX_TIMEOUT = 86_400  # seconds for one step of one cell: a day
 MAX_COUNT = 100_000  # runs kept, status flips, runs looked at
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
@@ -115,6 +109,11 @@ class Toolchain:
     packages: tuple[str, ...] = ()
     downloads: tuple[Download, ...] = ()
     frozen: Frozen | None = None  # the suite at `mirror` is trusted by its pinned Release file, not a keyring
+
+    @property
+    def tags(self) -> list[str]:
+        """Its tags, the same for its nox session (`nox -t trixie`, `nox -t bindist`) and `list --json`."""
+        return ["toolchain", self.kind, self.suite]
 
 
 @dataclass(frozen=True)
@@ -204,12 +203,12 @@ class _Reader:
         self.file = file
 
     def fail(self, path: str, message: str) -> ConfigError:
-        return _error(self.file, path, message)
+        return error(self.file, path, message)
 
     def key(self, key: Any, path: str) -> str:
         # YAML reads `96:` as a number and `on:` as true: such a key would clash with, or miss, its quoted twin.
         if not isinstance(key, str):
-            raise self.fail(path, f"key {_show(key)} is read as {type(key).__name__}, not text: quote it")
+            raise self.fail(path, f"key {show(key)} is read as {type(key).__name__}, not text: quote it")
         return key
 
     def mapping(self, value: Any, path: str, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -227,15 +226,15 @@ class _Reader:
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**64:
             value = str(value)  # `version: 3`, `flavors: [96]`: the digits are the text meant
         if isinstance(value, float):  # `ghc: 9.10` would silently be 9.1
-            raise self.fail(path, f"{_show(value)} is read as a number: quote it")
+            raise self.fail(path, f"{show(value)} is read as a number: quote it")
         if not isinstance(value, str) or not value:
             raise self.fail(path, f"expected a non-empty string, got {_kind(value)}")
         if len(value) > MAX_TEXT:
-            raise self.fail(path, f"{_show(value)} is longer than {MAX_TEXT} characters: shorten it")
+            raise self.fail(path, f"{show(value)} is longer than {MAX_TEXT} characters: shorten it")
         if _SURROGATE.search(value):  # only a YAML escape makes one: no UTF-8 file or command line can hold it
-            raise self.fail(path, f"{_show(value)} holds a lone surrogate (\\ud800-\\udfff): remove it")
+            raise self.fail(path, f"{show(value)} holds a lone surrogate (\\ud800-\\udfff): remove it")
         if pattern and not re.fullmatch(pattern, value):
-            raise self.fail(path, f"{_show(value)} is not {what or 'valid'}")
+            raise self.fail(path, f"{show(value)} is not {what or 'valid'}")
         return value
 
     def spliced(self, items: Any, path: str, depth: int = 0) -> list[tuple[Any, str]]:
@@ -262,23 +261,23 @@ class _Reader:
     def name(self, value: Any, path: str, known: dict[str, Any] | tuple[str, ...], what: str) -> str:
         text = self.string(value, path)
         if text not in known:
-            raise self.fail(path, f"unknown {what} {_show(text)}{_did_you_mean(text, tuple(known))}")
+            raise self.fail(path, f"unknown {what} {show(text)}{_did_you_mean(text, tuple(known))}")
         return text
 
     def choice(self, value: Any, path: str, choices: tuple[str, ...]) -> str:
         text = self.string(value, path)
         if text not in choices:
-            raise self.fail(path, f"{_show(text)} is not one of: {', '.join(choices)}{_did_you_mean(text, choices)}")
+            raise self.fail(path, f"{show(text)} is not one of: {', '.join(choices)}{_did_you_mean(text, choices)}")
         return text
 
     def positive_int(self, value: Any, path: str, unit: str = "seconds", maximum: int = MAX_COUNT) -> int:
         if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= maximum:
-            raise self.fail(path, f"expected a whole number of {unit} from 1 to {maximum}, got {_show(value)}")
+            raise self.fail(path, f"expected a whole number of {unit} from 1 to {maximum}, got {show(value)}")
         return value
 
     def boolean(self, value: Any, path: str) -> bool:
         if not isinstance(value, bool):
-            raise self.fail(path, f"expected true or false, got {_show(value)}")
+            raise self.fail(path, f"expected true or false, got {show(value)}")
         return value
 
     def each(self, value: Any, path: str, parse: Callable[[str, Any, str], T], reserved: tuple[str, ...] = ()
@@ -303,28 +302,9 @@ def valid_name(text: object) -> bool:
     return isinstance(text, str) and len(text) <= 63 and re.fullmatch(NAME, text) is not None
 
 
-def _error(*parts: object) -> ConfigError:
-    """`file: where: what`, as the one line a user reads; values in it are already _show()n, so only a line
-    break in the file name itself could split it, and it is joined back."""
-    return ConfigError(" ".join(": ".join(map(str, parts)).splitlines()))
-
-
-_SHOWN = reprlib.Repr()  # bounds nesting and the items shown of a list or mapping
-_SHOWN.maxstring = _SHOWN.maxother = 80
-
-
-def _show(value: Any) -> str:
-    """A value as a short quoted line: repr escapes line breaks and quotes, and long values are cut."""
-    try:
-        text = _SHOWN.repr(value)
-    except ValueError:  # an int too long for str()
-        text = f"<a {type(value).__name__} too long to show>"
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 def _at(path: str, key: str) -> str:
     """The path of a key: path.key for a plain key, path['key'] quoted and cut for anything else."""
-    return f"{path}.{key}" if re.fullmatch(r"[A-Za-z0-9_.+-]{1,64}", key) else f"{path}[{_show(key)}]"
+    return f"{path}.{key}" if re.fullmatch(r"[A-Za-z0-9_.+-]{1,64}", key) else f"{path}[{show(key)}]"
 
 
 def _kind(value: Any) -> str:
@@ -443,7 +423,7 @@ def _source(r: _Reader, recipes: dict[str, Recipe], name: str, value: Any, path:
     if "commit" in s:  # fetched by it: a ref may move, a commit may not
         text["commit"] = r.string(s["commit"], f"{path}.commit", "[0-9a-f]{40}", "a 40-digit lowercase hex commit")
     if "ref" in s and kind == "git" and not re.fullmatch(GIT_REF, text["ref"]):
-        raise r.fail(f"{path}.ref", f"{_show(text['ref'])} is not a git ref or commit (A-Z a-z 0-9 . _ / -, "
+        raise r.fail(f"{path}.ref", f"{show(text['ref'])} is not a git ref or commit (A-Z a-z 0-9 . _ / -, "
                      "no '..', not starting with '-' or '/')")
     return Source(
         name=name,
@@ -475,14 +455,14 @@ def _template_problem(arg: str) -> str | None:
         fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(arg)
                   if name is not None]
     except ValueError as exc:  # a lone { or }
-        return f"{_show(arg)}: {exc}; write {{{{ and }}}} for a literal brace"
+        return f"{show(arg)}: {exc}; write {{{{ and }}}} for a literal brace"
     for name, spec, conversion in fields:
         base = re.split(r"[.\[]", name, maxsplit=1)[0]
         if base not in PLACEHOLDERS:
-            return (f"unknown placeholder {_show('{' + name + '}')}{_did_you_mean(base, PLACEHOLDERS)}; known: {known} "
+            return (f"unknown placeholder {show('{' + name + '}')}{_did_you_mean(base, PLACEHOLDERS)}; known: {known} "
                     "(write {{ and }} for a literal brace)")
         if spec or conversion or name != base:
-            return f"{_show(arg)}: write the placeholder {{{base}}} alone, without attribute, index, conversion or format spec"
+            return f"{show(arg)}: write the placeholder {{{base}}} alone, without attribute, index, conversion or format spec"
     return None
 
 
@@ -582,111 +562,13 @@ def parse(data: Any, file: Path) -> Matrix:
                   retention, limits, fetch_suite, budget)
 
 
-class _Refused(yaml.MarkedYAMLError):
-    """YAML this tool refuses although PyYAML would read it: said as it is, at its line."""
-
-    def __init__(self, problem: str, mark: Any) -> None:
-        super().__init__(problem=problem, problem_mark=mark)
-
-
-class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader with what distrusted input needs: a duplicate key is refused (PyYAML keeps the
-    last one silently), nesting is bounded (the composer recurses once per level), items are counted as if
-    every alias were expanded (aliases share nodes, but the reader walks each use), and a value PyYAML
-    cannot construct (2001-02-30 as a date) is one refusal at its line."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.depth = 0
-        self.items = 0
-        self.sizes: dict[str, int] = {}  # anchor -> items of its value, aliases in it expanded
-
-    def count(self, items: int, mark: Any) -> None:
-        self.items += items
-        if self.items > MAX_ITEMS:
-            raise _Refused(f"more than {MAX_ITEMS} values, counting each use of an alias (the shipped matrix has "
-                           "1,400): shrink the file or its aliases", mark)
-
-    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
-        event: Any = self.peek_event()  # type: ignore[no-untyped-call]
-        if isinstance(event, yaml.AliasEvent):
-            node = super().compose_node(parent, index)  # an undefined alias is PyYAML's error
-            if event.anchor not in self.sizes:  # its anchor is still open: the value would contain itself
-                raise _Refused(f"alias *{event.anchor} is used inside its own anchor: remove it", event.start_mark)
-            self.count(self.sizes[event.anchor], event.start_mark)
-            return node
-        if self.depth == MAX_DEPTH:
-            raise _Refused(f"nested more than {MAX_DEPTH} levels deep (a matrix needs 7): flatten it", event.start_mark)
-        before = self.items
-        self.count(1, event.start_mark)
-        self.depth += 1
-        node = super().compose_node(parent, index)
-        self.depth -= 1
-        if isinstance(node, yaml.ScalarNode) and len(node.value) > MAX_TEXT:  # before an int is made of 1:2:3:...
-            raise _Refused(f"a value longer than {MAX_TEXT} characters: shorten it", event.start_mark)
-        if event.anchor is not None:
-            self.sizes[event.anchor] = self.items - before
-        return node
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
-        first: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` brings keys that may be overridden
-                continue
-            key = self.construct_object(key_node, deep=deep)
-            try:
-                line = first.get(key)
-            except TypeError:  # an unhashable key: PyYAML's own check says so
-                continue
-            if line is not None:
-                raise _Refused(f"duplicate key {_show(key)} (first on line {line}): keep one", key_node.start_mark)
-            first[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep)
-
-    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        try:
-            return super().construct_object(node, deep)
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
-            # PyYAML's constructors fail so on a date that does not exist, an int beyond str()'s 4300 digits
-            # or a scalar with an explicit tag that does not fit (!!bool maybe).
-            what = _show(node.value) if isinstance(node, yaml.ScalarNode) else "this value"
-            raise _Refused(f"{what} cannot be read as {node.tag.rpartition(':')[2]}: quote it if it is text",
-                           node.start_mark) from None
-
-
 def load(file: Path) -> Matrix:
     """Read and validate a matrix file."""
-    try:
-        with file.open("rb") as stream:
-            raw = stream.read(MAX_BYTES + 1)  # never more: /dev/zero, or a log passed by mistake
-    except OSError as exc:
-        raise _error(file, "cannot read", f"{exc.strerror or exc}; pass an existing matrix file") from None
-    if len(raw) > MAX_BYTES:
-        raise _error(file, f"larger than {MAX_BYTES // 1024} KiB (a matrix is a few dozen)", "pass the matrix file")
-    try:
-        text = raw.decode("utf-8")  # strictly: never the locale's encoding, never a replacement character
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise _error(file, f"line {line}, byte {exc.start}",
-                     f"not UTF-8 ({_show(raw[exc.start:exc.end])}): save the file as UTF-8") from None
-    try:
-        data = yaml.load(text, Loader=_Loader)
-    except yaml.reader.ReaderError as exc:  # a control character: YAML allows none but tab and line breaks
-        line = text.count("\n", 0, exc.position) + 1
-        raise _error(file, f"line {line}", f"character {_show(chr(exc.character))} is not allowed in YAML: remove it"
-                     ) from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
-        problem = "; ".join(p for p in (exc.context, exc.problem) if p)
-        raise _error(file, where, problem if isinstance(exc, _Refused) else f"not valid YAML: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise _error(file, "somewhere", f"not valid YAML: {exc}") from None
-    return parse(data, file)
+    return parse(read_yaml(file, "a matrix is a few dozen", "pass the matrix file", "pass an existing matrix file"), file)
 
 
 def pick(known: Mapping[str, T], name: str, what: str, file: Path) -> T:
     """Look a toolchain or source up by the name a user typed."""
     if name not in known:
-        raise _error(file, f"no {what} named {_show(name)}{_did_you_mean(name, tuple(known))}; known: {', '.join(known)}")
+        raise error(file, f"no {what} named {show(name)}{_did_you_mean(name, tuple(known))}; known: {', '.join(known)}")
     return known[name]

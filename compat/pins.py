@@ -8,7 +8,8 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from compat.analysis.cabal import Package, Platform, Version, check_pins, read_cabal, sdist_version, version
+from compat.analysis.cabal import Package, Platform, check_pins, read_cabal
+from compat.analysis.versions import Version, sdist_version, version
 
 BOOT_DIR = Path(__file__).resolve().parent.parent / "images" / "ghc-boot"
 MAX_CABAL = 1 << 20  # a .cabal file is a few KiB; a larger member is not read

@@ -23,12 +23,12 @@ PACKAGE = Path(__file__).parent
 # The modules whose code decides what runs in a cell and what it records; every other module of the package
 # judges or reports (tests/test_reuse.py checks that each module is one or the other).
 OUTCOME_CODE = ("runner.py", "engine.py", "images.py", "frozen.py", "sources.py", "pins.py", "facts.py",
-                "schedule.py", "analysis/cabal.py", "steps.py", "kept.py")
+                "schedule.py", "analysis/cabal.py", "analysis/cabal_syntax.py", "analysis/versions.py", "steps.py", "kept.py")
 JUDGE_AND_REPORTS = ("__init__.py", "__main__.py", "analysis/__init__.py", "analysis/abi.py", "analysis/crosscell.py",
                      "analysis/failures.py", "analysis/junit.py", "analysis/linkage.py", "analysis/probe.py",
                      "analysis/ssl.py", "analysis/toolchain.py", "ci/__init__.py", "ci/github.py", "ci/gitlab.py",
                      "ci/jobs.py", "ci/logs.py", "cli.py", "errors.py", "expected.py", "export.py",
-                     "history.py", "markdown.py", "matrix.py", "merge.py", "outcome.py", "outputs.py", "page.py",
+                     "history.py", "markdown.py", "matrix.py", "yamlsafe.py", "merge.py", "outcome.py", "outputs.py", "page.py",
                      "progress.py", "reader.py", "report.py", "report_text.py", "results.py", "reuse.py", "status.py",
                      "stored.py", "summary.py", "verdict.py",
                      # investigations and reproductions: never a cell's outcome, never reused

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from compat import matrix
-from compat.analysis.cabal import Package, Platform, check_pins, parse_range, read_cabal, satisfies, version
+from compat.analysis.cabal import Package, Platform, check_pins, read_cabal
+from compat.analysis.versions import parse_range, satisfies, version
 from compat.images import ImageBuildFailed, plan_image, with_hackage_order
 from compat.pins import PROBLEM, boot_packages, plan_hackage
 from compat.verdict import CellOutcome, Step, judge

@@ -226,6 +226,14 @@ def test_list_names_the_cells_with_the_tags_of_their_nox_sessions() -> None:
     assert compat("list").stdout.splitlines()[0].startswith("ghc78--ganeti-3.1--openssl\tGHC 7.8.4 upstream bindist")
 
 
+def test_every_toolchains_nox_session_has_the_tags_list_gives_it() -> None:
+    sessions = subprocess.run([sys.executable, "-m", "nox", "-l", "--json", "-t", "toolchain"], cwd=ROOT,
+                              capture_output=True, text=True, check=False)
+    listed = {cell["toolchain"]: [tag for tag in cell["tags"] if tag != "default"]
+              for cell in json.loads(compat("list", "--json").stdout)}
+    assert {s["name"]: s["tags"] for s in json.loads(sessions.stdout)} == listed, sessions.stderr
+
+
 def test_shards_split_the_groups_of_the_plan_and_together_are_the_whole_plan() -> None:
     whole = json.loads(compat("list", "--json").stdout)
     shards = [json.loads(compat("list", "--json", "--shard", f"{i}/3").stdout) for i in (1, 2, 3)]

@@ -5,12 +5,10 @@ from __future__ import annotations
 import pytest
 
 from compat import matrix
-from compat.analysis.cabal import (
+from compat.analysis.cabal import Dependency, Package, check_pins
+from compat.analysis.versions import (
     Closure,
-    Dependency,
-    Package,
     check,
-    check_pins,
     parse_range,
     read_build_depends,
     satisfies,
