@@ -37,9 +37,11 @@ from compat.errors import (
 )
 from compat.findings import reproducible
 from compat.matrix import Expectation, Matrix
+from compat.outputs.context import ReportContext
+from compat.outputs.write import write_reports
 from compat.progress import Progress
 from compat.reader import RunReader, latest_cells
-from compat.report import cell_text, write_reports
+from compat.report_text import cell_text
 from compat.results import (
     ORDINARY,
     RUN_KINDS,
@@ -400,10 +402,12 @@ def write_matrix_reports(reports: Path, m: Matrix, run: str | None = None
     focus = set().union(*(focus_packages(recipe.packages) for recipe in m.recipes.values()))
     runs = history.complete_runs(reports, m.retention, reader, records)
     changes = history.nights(runs, m.expected, history.junit_states)[-1] if len(runs) >= 2 and not run else None
-    paths = write_reports(reports, in_matrix_order(m, results), title, m.abi_baseline, focus, in_matrix_order(m, faults),
-                          changes, m.expected, history.states(runs, m.flaky_flips, m.flaky_window), runs,
-                          feed(runs, m), unreadable,
-                          expected.unexpected_passes(m.expected, results, history.stored_states(reports)))
+    context = ReportContext(
+        in_matrix_order(m, results), title, baseline=m.abi_baseline, focus=focus, faults=in_matrix_order(m, faults),
+        changes=changes, known=m.expected, states=history.states(runs, m.flaky_flips, m.flaky_window), runs=runs,
+        feed=feed(runs, m), unreadable=unreadable,
+        passes=expected.unexpected_passes(m.expected, results, history.stored_states(reports)))
+    paths = write_reports(reports, context)
     say_unreadable(unreadable)
     return paths, results, unreadable
 

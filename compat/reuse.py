@@ -28,11 +28,13 @@ JUDGE_AND_REPORTS = ("__init__.py", "__main__.py", "analysis/__init__.py", "anal
                      "analysis/failures.py", "analysis/junit.py", "analysis/linkage.py", "analysis/probe.py",
                      "analysis/ssl.py", "analysis/toolchain.py", "ci/__init__.py", "ci/github.py", "ci/gitlab.py",
                      "ci/jobs.py", "ci/logs.py", "cli.py", "errors.py", "expected.py", "export.py",
-                     "history.py", "markdown.py", "matrix.py", "yamlsafe.py", "merge.py", "outcome.py", "outputs.py", "page.py",
-                     "progress.py", "reader.py", "report.py", "report_text.py", "results.py", "reuse.py", "status.py",
-                     "stored.py", "summary.py", "verdict.py",
+                     "history.py", "markdown.py", "matrix.py", "yamlsafe.py", "merge.py", "outcome.py", "progress.py",
+                     "reader.py", "report_text.py", "results.py", "reuse.py", "status.py", "stored.py", "summary.py",
+                     "verdict.py",
                      # investigations and reproductions: never a cell's outcome, never reused
-                     "findings.py", "investigate.py", "repro.py", "shell.py")
+                     "findings.py", "investigate.py", "repro.py", "shell.py",
+                     # every module under outputs/ is a report format or its plumbing: adding one needs no entry here
+                     *sorted(f"outputs/{path.name}" for path in (PACKAGE / "outputs").glob("*.py")))
 
 
 @functools.cache

@@ -23,8 +23,12 @@ from compat.cli import (
     write_matrix_reports,
 )
 from compat.errors import ConfigError
+from compat.outputs.context import ReportContext
+from compat.outputs.json import render_json
+from compat.outputs.markdown import render_markdown
+from compat.outputs.write import write_reports
 from compat.reader import RunReader, latest_cells
-from compat.report import cell_text, render_json, render_markdown, write_reports
+from compat.report_text import cell_text
 from compat.results import CellResult, RunRecord, load_run, run_records, store, write_run
 from compat.runner import plan
 from tests.conftest import ROOT
@@ -82,7 +86,7 @@ def results() -> list[CellResult]:
 
 
 def test_grid_shows_status_cause_and_tests() -> None:
-    text = render_markdown(results(), "run r1")
+    text = render_markdown(ReportContext(results(), "run r1"))
     assert "| ghc96 (GHC 9.6.6, ghc-bignum 1.3) | pass 456/456 [gnutls]" in text
     assert "build-fail (deps) [gnutls]" in text
     assert "unavailable [openssl]" in text
@@ -97,14 +101,14 @@ def test_json_report_and_store_round_trip(tmp_path: Path) -> None:
         store(run_dir, result)
     loaded = load_run(run_dir)
     assert {r.key for r in loaded} == {r.key for r in results()}
-    written = write_reports(tmp_path, loaded, "run r1")
+    written = write_reports(tmp_path, ReportContext(loaded, "run r1"))
     data = json.loads((tmp_path / "latest.json").read_text())
     assert data["title"] == "run r1" and len(data["cells"]) == 3
     assert [p.name for p in written] == ["latest.md", "summary.md", "latest.json", "latest.html", "matrix.junit.xml",
                                          "feed.atom", "badge.svg"]
     summary = (tmp_path / "summary.md").read_text()  # the report's head: what a CI job's summary page shows
     assert (tmp_path / "latest.md").read_text().startswith(summary) and "| toolchain" in summary
-    assert json.loads(render_json(loaded, "run r1")) == data
+    assert json.loads(render_json(ReportContext(loaded, "run r1"))) == data
 
 
 def stored_run(reports: Path, run_id: str, kind: str | None, *cells: CellResult) -> None:
@@ -199,7 +203,7 @@ def test_cells_failing_for_one_reason_share_one_explanation_and_no_value_breaks_
              for source in ("ganeti-3.1", "ganeti-3.0.2") for flavor in ("openssl", "gnutls")]
     hostile = CellResult("ghc96", "ganeti-3.1", "gnutls", status="pass", ssl={"curl_flavors": ["gnutls"]},
                          ssl_recommendation="safe | unsafe\nsecond line", flags=[{"name": "ssl:x|y", "evidence": []}])
-    text = render_markdown([*cells, hostile], "t")
+    text = render_markdown(ReportContext([*cells, hostile], "t"))
     assert text.count("download 'ghc' failed") == 1
     assert "### ghc78 × ganeti-3.1 [openssl], ghc78 × ganeti-3.1 [gnutls], ghc78 × ganeti-3.0.2 [openssl], " in text
     row = next(line for line in text.splitlines() if line.startswith("| ghc96 ") and "ganeti-3.1" in line)

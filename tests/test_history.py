@@ -15,7 +15,8 @@ from compat.expected import explained, matrix_cells, unmatched
 from compat.facts import manifest
 from compat.history import cell_state, complete_runs, diff, junit_states, load_run_results, render
 from compat.matrix import Expectation
-from compat.report import render_markdown
+from compat.outputs.context import ReportContext
+from compat.outputs.markdown import render_markdown
 from compat.results import CellResult, RunRecord, load_run, prune, store, write_run
 from compat.status import Status
 from tests.conftest import DATA, ROOT, with_expected
@@ -112,7 +113,7 @@ def test_the_report_says_what_changed_before_the_grid(tmp_path: Path) -> None:
     stored(tmp_path, "a", "2026-11-24T02:00:00+00:00", cell("pass", PASSING, trixie()))
     stored(tmp_path, "b", "2026-11-25T02:00:00+00:00", cell("test-fail", TEN_FAILING, trixie()))
     old, new = complete_runs(tmp_path)
-    text = render_markdown(load_run(tmp_path / "runs" / "b"), "t", changes=diff(old, new, junit_states))
+    text = render_markdown(ReportContext(load_run(tmp_path / "runs" / "b"), "t", changes=diff(old, new, junit_states)))
     assert text.index("## What changed since run a (this run: b)") < text.index("| toolchain")
     assert "### Regressions" in text and "tests newly failing (10)" in text
 

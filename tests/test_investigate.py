@@ -26,8 +26,10 @@ from compat.history import nights as compare
 from compat.investigate import Investigator, locate_subject, within_budget
 from compat.kept import SourceStore
 from compat.matrix import Budget
-from compat.outputs import render_atom, render_junit
-from compat.page import render_html
+from compat.outputs.atom import render_atom
+from compat.outputs.context import ReportContext
+from compat.outputs.html import render_html
+from compat.outputs.junit import render_junit
 from compat.repro import locate, script
 from compat.results import CellResult, RunRecord, load_run, store, write_run
 from compat.runner import CellRunner, plan
@@ -334,11 +336,11 @@ def test_investigated_regressions_are_said_in_the_page_the_feed_and_junit(tmp_pa
     changes = compare(runs, nights.m.expected)[-1]
     assert changes.regressions[0].investigation.startswith("investigated: source: source local-")
     results = load_run(runs[-1].run_dir)
-    page = render_html(results, "t", changes=changes)
+    page = render_html(ReportContext(results, "t", changes=changes))
     assert "<li class=investigation>investigated: source: source local-" in page
-    assert "investigated: source: source local-" in render_atom(feed(runs, nights.m))
-    assert 'message="test-fail (junit)' not in render_junit(results)
-    assert "; investigated: source: source local-" in render_junit(results)
+    assert "investigated: source: source local-" in render_atom(ReportContext([], "t", feed=feed(runs, nights.m)))
+    assert 'message="test-fail (junit)' not in render_junit(ReportContext(results, "t"))
+    assert "; investigated: source: source local-" in render_junit(ReportContext(results, "t"))
 
 
 def test_the_budget_investigates_so_many_cells_and_says_which_it_left(tmp_path: Path) -> None:

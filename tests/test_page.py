@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from compat.history import CellState, RunResults
-from compat.page import anchor, render_html
+from compat.outputs.context import ReportContext
+from compat.outputs.html import anchor, render_html
 from compat.results import CellResult, RunRecord
 from compat.summary import facts_of
 
@@ -18,8 +19,9 @@ def cell(toolchain: str, status: str, build: float, passed: int, run_id: str = "
 
 
 def test_everything_from_logs_and_names_is_escaped_and_nothing_is_external() -> None:
-    page = render_html([cell("ghc96", "pass", 200, 456), cell(HOSTILE, "test-fail", 210, 446)], HOSTILE,
-                       states={"ghc96--ganeti-3.1--gnutls": CellState("regressed", "2026-11-20T02:00:00+00:00", "r1")})
+    page = render_html(ReportContext(
+        [cell("ghc96", "pass", 200, 456), cell(HOSTILE, "test-fail", 210, 446)], HOSTILE,
+        states={"ghc96--ganeti-3.1--gnutls": CellState("regressed", "2026-11-20T02:00:00+00:00", "r1")}))
     assert "<script" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
     assert "http" not in page.replace("http://www.w3.org/2000/svg", "")  # no external asset
     assert page.count("class='cell status-") == 2
@@ -32,15 +34,15 @@ def test_build_time_and_tests_are_charted_over_the_runs() -> None:
     runs = [RunResults(RunRecord(c.run_id, "matrix", "d", "0", c.started, finished="x"), {c.key: facts_of(c)},
                        None)  # type: ignore[arg-type]
             for c in cells]
-    page = render_html(cells[-1:], "t", runs=runs)
+    page = render_html(ReportContext(cells[-1:], "t", runs=runs))
     assert "Haskell build time (s), first flavor, last 3 runs (max 260)" in page
     assert page.count("<polyline") == 2 and "tests passed / total" in page
-    assert "<polyline" not in render_html(cells[-1:], "t", runs=runs[:1])
+    assert "<polyline" not in render_html(ReportContext(cells[-1:], "t", runs=runs[:1]))
 
 
 def test_cells_failing_for_one_reason_share_one_explanation() -> None:
     gone = [CellResult(t, "ganeti-3.1", f, status="unavailable", evidence=["download 'ghc' failed: no host"])
             for t in ("ghc78", "ghc710") for f in ("openssl", "gnutls")]
-    page = render_html(gone, "t")
+    page = render_html(ReportContext(gone, "t"))
     assert page.count("download &#x27;ghc&#x27; failed: no host") == 1
     assert page.count(f"The same reason as <a href='#{anchor('ghc78--ganeti-3.1--openssl')}'>") == 3

@@ -190,7 +190,7 @@ def test_a_new_judge_or_report_is_no_new_input_but_a_new_runner_is(tmp_path: Pat
     monkeypatch.setattr(reuse, "PACKAGE", copy / "compat")
     digest = reuse.tool_digest.__wrapped__
     before = digest()
-    for name in ("page.py", "verdict.py", "report.py"):
+    for name in ("outputs/html.py", "verdict.py", "outputs/markdown.py"):
         (copy / "compat" / name).write_text((copy / "compat" / name).read_text() + "\n# changed\n")
     assert digest() == before
     (copy / "compat" / "runner.py").write_text((copy / "compat" / "runner.py").read_text() + "\n# changed\n")

@@ -14,8 +14,9 @@ from compat.analysis.probe import parse_probe
 from compat.expected import explained
 from compat.facts import manifest, own_sources, verdicts
 from compat.matrix import Expectation
-from compat.page import render_html
-from compat.report import cell_text
+from compat.outputs.context import ReportContext
+from compat.outputs.html import render_html
+from compat.report_text import cell_text
 from compat.results import CellResult
 from compat.status import Status
 from compat.verdict import MAX_LINE, MAX_LINES, MAX_TEST_NAMES, CellOutcome, Step, judge
@@ -396,7 +397,7 @@ def test_a_probe_that_measured_nothing_leaves_the_ssl_answer_unknown(probe_outpu
     assert judge(ganeti()).recommendation.startswith("GnuTLS safe")
     result = CellResult("ghc96", "ganeti-3.1", "gnutls", status=verdict.status,
                         flags=[{"name": name, "evidence": list(lines)} for name, lines in verdict.flags])
-    assert "(SSL unmeasured)" in cell_text(result) and "(SSL unmeasured)" in render_html([result], "t")
+    assert "(SSL unmeasured)" in cell_text(result) and "(SSL unmeasured)" in render_html(ReportContext([result], "t"))
 
 
 def test_ganeti_2_16_0_failing_on_ghc_7_10_with_the_newname_evidence_is_the_matrixs_expected_history() -> None:

@@ -6,7 +6,9 @@ from compat.analysis.abi import parse_pkg_dump
 from compat.analysis.crosscell import common_failures, drift_against, focus_packages
 from compat.analysis.linkage import from_ldd
 from compat.facts import ssl_summary, verdicts
-from compat.report import render_markdown, ssl_choice
+from compat.outputs.context import ReportContext
+from compat.outputs.markdown import render_markdown
+from compat.report_text import ssl_choice
 from compat.results import CellResult
 
 
@@ -38,7 +40,7 @@ def test_ssl_table_from_real_trixie_ganeti_linkage(data: Path) -> None:
                       ssl=ssl_summary(linkage), flags=[{"name": "ssl:mixed-tls-stacks", "evidence": ["both"]}],
                       ssl_recommendation="GnuTLS safe with this GHC")
     assert cell.ssl is not None and cell.ssl["curl_flavors"] == ["gnutls"] and cell.ssl["gmp_hook"] is False
-    text = render_markdown([cell], "t")
+    text = render_markdown(ReportContext([cell], "t"))
     row = next(line for line in text.splitlines() if line.startswith("| ghc96 ") and "ganeti-3.1" in line)
     assert "ghc-bignum 1.3" in row and "| no " in row and "ssl:mixed-tls-stacks" in row
     assert "gnutls: libgnutls.so.30; openssl: libssl.so.3" in row
@@ -51,7 +53,7 @@ def test_failures_common_to_every_toolchain_are_the_environment() -> None:
              CellResult("ghc910", "g", "gnutls", status="test-fail", tests=tests("Luxi/AllDefined")),
              CellResult("ghc90", "other", "gnutls", status="test-fail", tests=tests("Luxi/AllDefined"))]
     assert common_failures(cells) == {"g": {"Luxi/AllDefined"}}
-    text = render_markdown(cells, "t")
+    text = render_markdown(ReportContext(cells, "t"))
     assert "common to every toolchain (environment): 1; specific to this toolchain: 1" in text
 
 
@@ -67,7 +69,7 @@ def test_drift_table_against_the_baseline(data: Path) -> None:
     tables = drift_against(cells, "ghc96", focus)
     assert list(tables) == ["ghc90--ganeti-3.1"]  # one table for both flavors: one package database
     assert [row[0] for row in tables["ghc90--ganeti-3.1"]] == ["curl"]
-    text = render_markdown(cells, "t", "ghc96", focus)
+    text = render_markdown(ReportContext(cells, "t", baseline="ghc96", focus=focus))
     assert "abi:drift of ghc90--ganeti-3.1 against ghc96: 1 of Ganeti's Haskell dependencies moved" in text
 
 
@@ -76,7 +78,7 @@ def test_two_flavors_of_one_toolchain_are_not_every_toolchain() -> None:
     cells = [CellResult("ghc96", "g", "gnutls", status="test-fail", tests=tests),
              CellResult("ghc96", "g", "openssl", status="test-fail", tests=tests)]
     assert common_failures(cells) == {}
-    assert "common to every toolchain" not in render_markdown(cells, "t")
+    assert "common to every toolchain" not in render_markdown(ReportContext(cells, "t"))
 
 
 def test_the_ssl_choice_is_said_once_per_toolchain_with_its_evidence(data: Path) -> None:
@@ -90,4 +92,4 @@ def test_the_ssl_choice_is_said_once_per_toolchain_with_its_evidence(data: Path)
                               f"openssl through {untraced}, GnuTLS used for TLS (35.0 GMP allocations per request). "
                               f"openssl flavor (ganeti-3.1): loads gnutls through {untraced}; openssl through "
                               f"{untraced}, GnuTLS not used for TLS (0 GMP allocations per request)")}
-    assert "- **ghc96**: GnuTLS safe with this GHC. gnutls flavor" in render_markdown([cell("gnutls", "x", 1.0)], "t")
+    assert "- **ghc96**: GnuTLS safe with this GHC. gnutls flavor" in render_markdown(ReportContext([cell("gnutls", "x", 1.0)], "t"))

@@ -1,65 +1,48 @@
-"""The matrix report: a toolchain x source grid, why cells failed, SSL and ABI verdicts (Markdown), and JSON."""
+"""reports/latest.md, the matrix for people reading a repository: what changed, the toolchain x source grid,
+why cells failed, SSL and ABI verdicts; and summary.md, its head, for a CI job's summary page."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
-from pathlib import Path
-
 from compat import expected, history
 from compat.analysis.crosscell import common_failures, drift_against
-from compat.history import CellState, RunDiff, RunResults
+from compat.history import CellState, RunDiff
 from compat.markdown import fenced, inline, table
 from compat.matrix import Expectation
-from compat.outputs import render_atom, render_badge, render_junit
-from compat.page import render_html
-from compat.report_text import grid_flags
-from compat.results import CellResult, write_atomic
+from compat.outputs.context import ReportContext
+from compat.outputs.registry import register
+from compat.report_text import cell_text, ssl_choice
+from compat.results import CellResult
 from compat.status import Status
 
 STEP_LOGS = ("image", "fetch", "prepare", "configure", "build", "test", "junit")
 
 
-def cell_text(result: CellResult) -> str:
-    """What one grid cell says: status, cause, tests passed/total, flavor."""
-    text = str(result.status)
-    if result.cause:
-        text += f" ({result.cause})"
-    if result.tests and result.tests.get("total"):
-        text += f" {result.tests['passed']}/{result.tests['total']}"
-    text += grid_flags(result)
-    if result.flavor:
-        text += f" [{result.flavor}]"
-    if result.started:
-        text += f" {result.started[:10]}"  # an old result never passes for a fresh one
-    if result.reused_from:
-        text += f" (unchanged since run {result.reused_from})"
-    return text
-
-
-def render_markdown(results: list[CellResult], title: str, baseline: str | None = None,
-                    focus: set[str] | None = None, faults: list[CellResult] | None = None,
-                    changes: RunDiff | None = None, known: tuple[Expectation, ...] = (),
-                    states: dict[str, CellState] | None = None, unreadable: list[str] | None = None,
-                    passes: list[tuple[str, Expectation]] | None = None) -> str:
-    lines = render_summary(results, title, changes, states, unreadable)
-    lines += _details(results, known) + _unexpected_passes(passes or [])
-    lines += _ssl_section(results) + _fault_section(faults or [])
-    lines += _abi_section(results, baseline, focus or set()) + _images_section(results)
+@register("latest.md")
+def render_markdown(context: ReportContext) -> str:
+    results = context.results
+    lines = _head(results, context.title, context.changes, context.states, context.unreadable)
+    lines += _details(results, context.known) + _unexpected_passes(context.passes)
+    lines += _ssl_section(results) + _fault_section(context.faults)
+    lines += _abi_section(results, context.baseline, context.focus) + _images_section(results)
     steps = ("image", "fetch", "configure", "build", "test", "inspect", "probe")
     timing_rows = [[r.toolchain, r.source, r.flavor] + [str(r.timings.get(step, "")) for step in steps] for r in results]
     lines += ["## Timings (seconds)", "", table(timing_rows, headers=["toolchain", "source", "flavor", *steps]), ""]
     return "\n".join(lines)
 
 
-def render_summary(results: list[CellResult], title: str, changes: RunDiff | None = None,
-                   states: dict[str, CellState] | None = None, unreadable: list[str] | None = None) -> list[str]:
-    """The report's head: what changed and the grid (also summary.md, a CI job's summary page)."""
+@register("summary.md")
+def render_summary(context: ReportContext) -> str:
+    """The report's head: what changed and the grid."""
+    return "\n".join(_head(context.results, context.title, context.changes, context.states, context.unreadable))
+
+
+def _head(results: list[CellResult], title: str, changes: RunDiff | None, states: dict[str, CellState],
+          unreadable: list[str]) -> list[str]:
     toolchains = list(dict.fromkeys(r.toolchain for r in results))
     sources = list(dict.fromkeys(r.source for r in results))
     grid: dict[tuple[str, str], list[str]] = {}
     for r in results:
-        state = (states or {}).get(r.key)
+        state = states.get(r.key)
         said = f" ({state.state}{f' since {state.since[:10]}' if state.since else ''})" if state else ""
         grid.setdefault((r.toolchain, r.source), []).append(cell_text(r) + said)
     rows = []
@@ -106,35 +89,6 @@ def _unexpected_passes(found: list[tuple[str, Expectation]]) -> list[str]:
         return []
     return ["## Unexpected passes (remove these expected: entries)", ""] + [
         f"- `{key}`: {inline(expected.describe(entry))}" for key, entry in found] + [""]
-
-
-def ssl_choice(results: list[CellResult]) -> dict[str, str]:
-    """Once per toolchain, the library choice and the evidence behind it: the recommendation, and per
-    flavor which TLS stacks the binaries load, through what, and whether GnuTLS is used for TLS."""
-    said: dict[str, str] = {}
-    for toolchain in dict.fromkeys(r.toolchain for r in results):
-        cells = [r for r in results if r.toolchain == toolchain and r.ssl and not r.status.infrastructure]
-        if not cells:
-            continue
-        source = cells[0].source  # one source speaks for the toolchain: the binaries' libraries are the suite's
-        parts = [cells[0].ssl_recommendation or "unknown: no recommendation recorded"]
-        for r in (c for c in cells if c.source == source):
-            stacks = (r.ssl or {}).get("tls_stacks") or {}
-            loaded = "; ".join(f"{name} through {_brought_by(chain)}" for name, chain in stacks.items()) or "no TLS library"
-            fed = (r.probe or {}).get("gmp_allocations_per_request")
-            use = "" if fed is None else (f", GnuTLS used for TLS ({fed} GMP allocations per request)" if fed
-                                          else ", GnuTLS not used for TLS (0 GMP allocations per request)"
-                                          if "gnutls" in stacks else "")
-            parts.append(f"{r.flavor} flavor ({source}): loads {loaded}{use}")
-        said[toolchain] = ". ".join(parts)
-    return said
-
-
-def _brought_by(chain: list[str]) -> str:
-    """binary -> lib -> ... -> stack: what brings the stack; a bare soname means the tree was not known."""
-    if len(chain) < 2:
-        return "a library the inspection did not trace"
-    return " -> ".join(chain[1:-1]) or "the binary itself"
 
 
 def _ssl_section(results: list[CellResult]) -> list[str]:
@@ -197,35 +151,3 @@ def _abi_section(results: list[CellResult], baseline: str | None, focus: set[str
             if rows:
                 lines += [table(rows, headers=["package", baseline, key.split("--")[0]]), ""]
     return ["## ABI", ""] + lines if lines else []
-
-
-def render_json(results: list[CellResult], title: str, faults: list[CellResult] | None = None,
-                changes: RunDiff | None = None, unreadable: list[str] | None = None) -> str:
-    # Each cell as it is stored (its keys sorted), without the indentation that only the pure-Python encoder makes.
-    cells = [json.loads(json.dumps(r.data(), sort_keys=True)) for r in results]
-    fault_cells = [json.loads(json.dumps(r.data(), sort_keys=True)) for r in faults or []]
-    return json.dumps({"title": title, "runs": sorted({r.run_id for r in results}), "cells": cells,
-                       "fault_injection": fault_cells, "changes": asdict(changes) if changes else None,
-                       "unreadable": unreadable or []},
-                      indent=2, allow_nan=False) + "\n"
-
-
-def write_reports(reports: Path, results: list[CellResult], title: str, baseline: str | None = None,
-                  focus: set[str] | None = None, faults: list[CellResult] | None = None,
-                  changes: RunDiff | None = None, known: tuple[Expectation, ...] = (),
-                  states: dict[str, CellState] | None = None, runs: list[RunResults] | None = None,
-                  feed: list[tuple[RunDiff, str]] | None = None, unreadable: list[str] | None = None,
-                  passes: list[tuple[str, Expectation]] | None = None) -> list[Path]:
-    """reports/latest.{md,json,html}, summary.md (its head), matrix.junit.xml, feed.atom and badge.svg."""
-    written = []
-    markdown = render_markdown(results, title, baseline, focus, faults, changes, known, states, unreadable, passes)
-    summary = "\n".join(render_summary(results, title, changes, states, unreadable))
-    page = render_html(results, title, changes=changes, faults=faults, known=known, states=states, runs=runs,
-                       baseline=baseline, focus=focus, unreadable=unreadable)
-    data = render_json(results, title, faults, changes, unreadable)
-    for name, text in (("latest.md", markdown), ("summary.md", summary), ("latest.json", data),
-                       ("latest.html", page), ("matrix.junit.xml", render_junit(results, known)),
-                       ("feed.atom", render_atom(feed or [])), ("badge.svg", render_badge(results))):
-        write_atomic(reports / name, text)
-        written.append(reports / name)
-    return written

@@ -9,7 +9,9 @@ from compat import expected
 from compat.analysis.crosscell import drift_against
 from compat.history import CellChange, CellState, RunDiff, RunResults, heading
 from compat.matrix import Expectation
-from compat.report_text import grid_flags
+from compat.outputs.context import ReportContext
+from compat.outputs.registry import register
+from compat.report_text import grid_flags, ssl_choice
 from compat.results import CellResult
 from compat.status import Status
 
@@ -34,16 +36,16 @@ def anchor(key: str) -> str:
     return "cell-" + "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
 
 
-def render_html(results: list[CellResult], title: str, *, changes: RunDiff | None = None,
-                faults: list[CellResult] | None = None, known: tuple[Expectation, ...] = (),
-                states: dict[str, CellState] | None = None, runs: list[RunResults] | None = None,
-                baseline: str | None = None, focus: set[str] | None = None, unreadable: list[str] | None = None) -> str:
+@register("latest.html")
+def render_html(context: ReportContext) -> str:
+    results, title = context.results, context.title
     parts = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>Ganeti toolchain compatibility: {_e(title)}</title>",
              f"<style>{STYLE}</style></head><body>", f"<h1>Ganeti toolchain compatibility: {_e(title)}</h1>"]
-    if unreadable:
-        parts.append("<h2>Unreadable results (skipped)</h2><pre>" + _e("\n".join(unreadable)) + "</pre>")
-    parts += _changes(changes) + _grid(results, states or {}, known) + _charts(runs or [])
-    parts += _details(results, known) + _ssl(results) + _faults(faults or []) + _drift(results, baseline, focus)
+    if context.unreadable:
+        parts.append("<h2>Unreadable results (skipped)</h2><pre>" + _e("\n".join(context.unreadable)) + "</pre>")
+    parts += _changes(context.changes) + _grid(results, context.states, context.known) + _charts(context.runs)
+    parts += _details(results, context.known) + _ssl(results) + _faults(context.faults)
+    parts += _drift(results, context.baseline, context.focus)
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
@@ -146,8 +148,6 @@ def _details(results: list[CellResult], known: tuple[Expectation, ...]) -> list[
 
 
 def _ssl(results: list[CellResult]) -> list[str]:
-    from compat.report import ssl_choice  # the same words as the Markdown report
-
     choice = "<ul>" + "".join(f"<li><b>{_e(t)}</b>: {_e(text)}</li>" for t, text in ssl_choice(results).items()) + "</ul>"
     rows = []
     for r in results:
@@ -176,11 +176,11 @@ def _faults(faults: list[CellResult]) -> list[str]:
     return [head, *rows, "</table>"]
 
 
-def _drift(results: list[CellResult], baseline: str | None, focus: set[str] | None) -> list[str]:
+def _drift(results: list[CellResult], baseline: str | None, focus: set[str]) -> list[str]:
     if not baseline:
         return []
     out = []
-    for key, rows in drift_against(results, baseline, focus or set()).items():
+    for key, rows in drift_against(results, baseline, focus).items():
         out.append(f"<h3>abi:drift of {_e(key)} against {_e(baseline)}: {len(rows)} moved</h3>")
         if rows:
             out.append(f"<table><tr><th>package</th><th>{_e(baseline)}</th><th>{_e(key)}</th></tr>"
