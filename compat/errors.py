@@ -35,3 +35,11 @@ class ToolchainUnavailable(CompatError):
     """The toolchain image cannot be had here (a download or base image failed)."""
 
     exit_code = EXIT_UNAVAILABLE
+
+
+class ImageBuildFailed(Exception):
+    """docker build failed (e.g. apt could not install the suite's packages); the judge reads the log."""
+
+    def __init__(self, message: str, log_text: str) -> None:
+        super().__init__(message)
+        self.log_text = log_text

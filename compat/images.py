@@ -5,38 +5,43 @@ from __future__ import annotations
 import datetime
 import hashlib
 import io
-import json
 import os
 import secrets
-import shlex
 import shutil
-import subprocess
 import tarfile
 import tempfile
 import threading
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from pathlib import Path, PurePosixPath
+from dataclasses import dataclass
+from pathlib import Path
 
 from compat import frozen
-from compat.analysis.versions import sdist_version
+from compat.bootstrap import BASE_REPOSITORY, bootstrap, bootstrap_argv, refusal
+from compat.downloads import Downloads, verify
 from compat.engine import LABEL, Engine, EngineRefused
-from compat.errors import ToolchainUnavailable
-from compat.matrix import Download, Recipe, Toolchain
-from compat.pins import HASKELL_LIBRARY, PROBLEM, boot_packages, plan_hackage
+from compat.errors import ImageBuildFailed, ToolchainUnavailable
+from compat.freshness import FRESHNESS_TIMEOUT, Freshness, parse_freshness
+from compat.matrix import Recipe, Toolchain
+from compat.planning import COMMON_PACKAGES, IMAGES_DIR, ImagePlan, apt_conf, plan_image, with_pins
+from compat.toolchains.bindist import hackage_names
 
-IMAGES_DIR = Path(__file__).resolve().parent.parent / "images"
-BASE_REPOSITORY = "ganeti-compat/base"
-# What every cell needs besides the toolchain: fetching and patching sources, and inspecting binaries.
-COMMON_PACKAGES = ("ca-certificates", "curl", "xz-utils", "bzip2", "quilt", "patch", "git", "binutils", "file",
-                   "debian-archive-keyring")
-DOWNLOAD_TIMEOUT = 30
-DEBIAN_GHC = ("ghc", "ghc-prof", "ghc-doc")
-MISSING_NAMED = 8  # missing downloads named per line of an unavailable cell's evidence
-FRESHNESS_TIMEOUT = 300
+# Re-exported: where callers found them before planning, downloads and the bootstrap had modules of their own.
+__all__ = [
+    "BASE_REPOSITORY",
+    "COMMON_PACKAGES",
+    "FRESHNESS_TIMEOUT",
+    "IMAGES_DIR",
+    "Freshness",
+    "ImageBuildFailed",
+    "ImagePlan",
+    "apt_conf",
+    "bootstrap_argv",
+    "hackage_names",
+    "parse_freshness",
+    "plan_image",
+    "refusal",
+    "verify",
+]
 PROVISIONAL = "new"  # marks the tag of an image until its installed packages name it (provisional_tag)
 FETCH_TOOLCHAIN = "fetch"  # reserved in compat.matrix: never the name of a toolchain of the matrix
 FETCH_RECIPE = Recipe("fetch", (), {}, None, ())  # COMMON_PACKAGES are all it needs
@@ -68,169 +73,11 @@ def repository_of(toolchain: str, flavor: str | None = None) -> str:
 
 
 @dataclass(frozen=True)
-class ImagePlan:
-    """Everything that goes into a toolchain image besides what the suite serves on the day it is built."""
-
-    toolchain: Toolchain
-    dockerfile: str
-    files: dict[str, bytes]
-
-    def digest(self, base_id: str) -> str:
-        digest = hashlib.sha256()
-        digest.update(self.dockerfile.encode())
-        digest.update(base_id.encode())
-        for name in sorted(self.files):
-            digest.update(name.encode() + b"\0" + self.files[name] + b"\0")
-        for download in self.toolchain.downloads:
-            digest.update(json.dumps([download.name, download.sha256, download.sha1]).encode())
-        return digest.hexdigest()
-
-
-@dataclass(frozen=True)
 class Image:
     tag: str
     reused: bool
     base: str
     freshness: str | None = None  # what the run found about the suite, for the report
-
-
-class ImageBuildFailed(Exception):
-    """docker build failed (e.g. apt could not install the suite's packages); the judge reads the log."""
-
-    def __init__(self, message: str, log_text: str) -> None:
-        super().__init__(message)
-        self.log_text = log_text
-
-
-@dataclass(frozen=True)
-class Freshness:
-    """What check-freshness found in an existing image: the packages that moved, and the Release dates."""
-
-    changes: tuple[str, ...]
-    releases: tuple[str, ...]
-    failure: str | None = None  # why the check could not say
-
-    def summary(self, suite: str) -> str:
-        if self.failure:
-            return f"freshness unknown: {self.failure}"
-        as_of = f" as of {self.releases[0]}" if self.releases else ""
-        if not self.changes:
-            return f"up to date with {suite}{as_of}"
-        shown = ", ".join(self.changes[:6]) + (f" and {len(self.changes) - 6} more" if len(self.changes) > 6 else "")
-        return f"{suite}{as_of} moved: {shown}"
-
-
-def parse_freshness(text: str, exit_code: int | None) -> Freshness:
-    """Read images/scripts/check-freshness's output."""
-    if exit_code != 0:
-        last = next((line for line in reversed(text.splitlines()) if line.strip()), "no output")
-        return Freshness((), (), f"the check exited with {exit_code}: {last}" if exit_code is not None
-                         else "the check timed out")
-    changes, releases = [], []
-    for line in text.splitlines():
-        words = line.split()
-        if not words:
-            continue
-        if words[0] == "moved" and len(words) == 4:
-            changes.append(f"{words[1]} {words[2]} -> {words[3]}")
-        elif words[0] == "removed" and len(words) == 3:
-            changes.append(f"{words[1]} {words[2]} -> removed")
-        elif words[0] == "new" and len(words) == 2:
-            changes.append(f"{words[1]} now packaged")
-        elif words[0] == "gone" and len(words) == 3:
-            changes.append(f"{words[1]} {words[2]} -> no longer served")
-        elif words[0] == "release" and len(words) >= 3:
-            releases.append(" ".join(words[2:]))
-    return Freshness(tuple(changes), tuple(releases))
-
-
-def apt_conf(options: tuple[str, ...]) -> str:
-    """matrix.yaml's 'Key=value' apt options as apt.conf lines."""
-    lines = []
-    for option in options:
-        key, _, value = option.partition("=")
-        lines.append(f'{key.strip()} "{value.strip()}";')
-    return "\n".join(lines) + "\n"
-
-
-def hackage_names(toolchain: Toolchain) -> set[str]:
-    """The Hackage packages a bindist toolchain pins, lower-cased as Debian names them."""
-    return {found[0].lower() for download in toolchain.downloads if (found := sdist_version(download.name))}
-
-
-def bindist_split(toolchain: Toolchain, recipe: Recipe) -> tuple[list[str], list[str]]:
-    """A recipe's Debian packages on a bindist toolchain: those to install (never Debian's GHC nor its
-    Haskell libraries, which would bring the suite's own GHC beside the bindist and mix two ABIs, nor a tool
-    a pin provides, such as cabal-install), and the libghc-X-dev packages whose X neither a pinned Hackage
-    sdist nor GHC itself provides (the build will lack them)."""
-    pinned = hackage_names(toolchain)
-    shipped = {name.lower() for name in boot_packages(toolchain.ghc) or ()}
-    install, unpinned = [], []
-    for package in recipe.packages:
-        library = HASKELL_LIBRARY.fullmatch(package)
-        if library is not None:
-            if library.group(1) not in pinned | shipped:
-                unpinned.append(package)
-        elif package not in DEBIAN_GHC and package not in pinned:
-            install.append(package)
-    return install, unpinned
-
-
-def base_source(toolchain: Toolchain) -> str:
-    """The suite's own sources.list line at its mirror: `[trusted=yes]` for a frozen suite, on that line alone."""
-    return frozen.source_line(toolchain) if toolchain.frozen else f"deb {toolchain.mirror} {toolchain.suite} main"
-
-
-def plan_image(toolchain: Toolchain, recipe: Recipe) -> ImagePlan:
-    wanted, unpinned = bindist_split(toolchain, recipe) if toolchain.kind == "bindist" else (list(recipe.packages), [])
-    packages = list(dict.fromkeys(COMMON_PACKAGES + toolchain.packages + tuple(wanted)))
-    dockerfile = (IMAGES_DIR / f"{toolchain.kind}.Dockerfile").read_text()
-    files = {"apt.conf": apt_conf(toolchain.apt_options).encode(),
-             "sources.list": "".join(f"{line}\n" for line in toolchain.apt_sources).encode(),
-             # A pulled debian:<suite> names the suite's usual home, which an archived suite (jessie) has left:
-             # with a mirror, the image's apt uses it instead, as the bootstrapped base does.
-             "base-sources.list": f"{base_source(toolchain)}\n".encode() if toolchain.mirror else b"",
-             # A frozen suite's pin, checked against the Release file apt read before it installs anything.
-             "frozen-release": frozen.pin_file(toolchain),
-             "check-frozen-release": frozen.SCRIPT.read_bytes(),
-             "packages.txt": ("\n".join(packages) + "\n").encode()}
-    if toolchain.kind == "bindist":
-        # Not missing-packages.txt, which check-freshness reads: jessie serving them is no news (issue 17).
-        files["unpinned-packages.txt"] = "".join(f"{package}\n" for package in unpinned).encode()
-        files["hackage-order.txt"] = b""  # with_hackage_order fills it in once the sdists are at hand
-        files["install-sdists"] = (IMAGES_DIR / "scripts" / "install-sdists").read_bytes()
-    return ImagePlan(toolchain, dockerfile, files)
-
-
-def with_hackage_order(plan: ImagePlan, downloads: dict[str, Path], log: Path) -> ImagePlan:
-    """The plan with the order its pinned sdists install in; ImageBuildFailed (a deps verdict) when they are
-    not a closure with GHC's own packages, before an hour of building says so."""
-    toolchain = plan.toolchain
-    hackage = plan_hackage(toolchain.ghc, {name: path for name, path in downloads.items() if sdist_version(name)})
-    with log.open("a") as out:
-        for line in hackage.notes:
-            print(f"note: {line}", file=out)
-        for line in hackage.problems:
-            print(f"{PROBLEM}{line}", file=out)
-    if hackage.problems:
-        raise ImageBuildFailed(f"the pinned Hackage sdists of {toolchain.name} cannot be installed offline: "
-                               f"{hackage.problems[0]} (log: {log})",
-                               "\n".join(PROBLEM + line for line in hackage.problems))
-    return replace(plan, files={**plan.files, "hackage-order.txt": "".join(f"{name}\n" for name in hackage.order).encode()})
-
-
-def verify(path: Path, download: Download) -> str | None:
-    """None when the file matches every pinned checksum, else what differs."""
-    for algorithm, expected in (("sha256", download.sha256), ("sha1", download.sha1)):
-        if expected is None:
-            continue
-        digest = hashlib.new(algorithm)
-        with path.open("rb") as stream:
-            for block in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(block)
-        if digest.hexdigest() != expected:
-            return f"{algorithm} is {digest.hexdigest()}, matrix.yaml pins {expected}"
-    return None
 
 
 class ImageBuilder:
@@ -253,8 +100,8 @@ class ImageBuilder:
         self.engine = engine
         self.cache = cache
         self.say = say
-        self.mirrors = mirrors  # --downloads: directories or URLs holding the pinned files, asked before upstream
-        self.unreachable: dict[str, str] = {}  # host -> why: asked once per run, not once per file
+        self.downloads = Downloads(cache, say, mirrors)
+        self.unreachable = self.downloads.unreachable  # host -> why, shared with the frozen suites' checks
         self.known: dict[str, Image] = {}
         self.ready: dict[tuple[str, str], Image] = {}  # (toolchain, recipe) -> its image in this run
         self.failed: dict[tuple[str, str], ToolchainUnavailable | ImageBuildFailed] = {}
@@ -312,8 +159,7 @@ class ImageBuilder:
             raise ToolchainUnavailable(f"{exc}\n{refused}" if refused else str(exc)) from None
         if refused:
             raise ToolchainUnavailable(refused)
-        if toolchain.kind == "bindist":
-            plan = with_hackage_order(plan, downloads, log)
+        plan = with_pins(plan, downloads, log)
         base = self.base(toolchain, log)
         plan_digest = plan.digest(self.engine.image_id(base) or base)
         with self._lock("plan", plan_digest):  # two recipes may need the same image: built once
@@ -464,31 +310,7 @@ class ImageBuilder:
             return self._bootstrap(toolchain, log)
 
     def _bootstrap(self, toolchain: Toolchain, log: Path) -> str:
-        tag = f"{toolchain.suite}-{datetime.date.today():%Y%m%d}"
-        self.say(f"no registry serves debian:{toolchain.suite}: bootstrapping {BASE_REPOSITORY}:{tag} with mmdebstrap")
-        if shutil.which("mmdebstrap") is None:
-            raise ToolchainUnavailable(f"debian:{toolchain.suite} cannot be pulled and mmdebstrap is not installed "
-                                       "(apt-get install mmdebstrap)")
-        if toolchain.keyring and not Path(toolchain.keyring).is_file():
-            raise ToolchainUnavailable(f"bootstrapping Debian {toolchain.suite} needs the keyring {toolchain.keyring} "
-                                       "(apt-get install debian-archive-keyring)")
-        refused = self._frozen(toolchain)
-        if refused:
-            raise ToolchainUnavailable(refused)
-        with tempfile.TemporaryDirectory(prefix="ganeti-compat-base-") as tmp:
-            tarball = Path(tmp) / "base.tar"
-            (Path(tmp) / "check-frozen-release").write_bytes(frozen.SCRIPT.read_bytes())
-            (Path(tmp) / "frozen-release").write_bytes(frozen.pin_file(toolchain))
-            argv = bootstrap_argv(toolchain, tarball, Path(tmp))
-            with log.open("a") as out:
-                done = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False)
-            if done.returncode != 0:
-                said = refusal(log.read_text(errors="replace"))
-                raise ToolchainUnavailable(f"{toolchain.name}: {said}" if said else
-                                           f"bootstrapping Debian {toolchain.suite} with mmdebstrap failed "
-                                           f"(exit {done.returncode}; log: {log})")
-            self.engine.import_tarball(tarball, BASE_REPOSITORY, tag, {LABEL: "1", f"{LABEL}.suite": toolchain.suite})
-        return f"{BASE_REPOSITORY}:{tag}"
+        return bootstrap(self.engine, toolchain, log, self.say, self._frozen)
 
     def _frozen(self, toolchain: Toolchain) -> str | None:
         """A frozen suite's Release file fetched and checked against its pin, once a run: None when it is the
@@ -503,120 +325,7 @@ class ImageBuilder:
             return self._checked[key]
 
     def _downloads(self, toolchain: Toolchain) -> dict[str, Path]:
-        """Every pinned file of the toolchain, verified; unavailable naming every file that cannot be had."""
-        found, missing = {}, []
-        for download in toolchain.downloads:
-            try:
-                found[download.name] = self._download(toolchain, download)
-            except DownloadMissing as exc:
-                missing.append(exc)
-        if missing:
-            places = list(self.mirrors) + sorted({f"{host} ({reason})" for exc in missing
-                                                  for host, reason in exc.upstream.items()})
-            # One line says where it looked and what to do; the names follow, a few to a line (evidence lines
-            # are bounded).
-            names = [exc.filename for exc in missing]
-            what = (f"{len(missing)} of {len(toolchain.downloads)} downloads of {toolchain.name} cannot be had; "
-                    f"looked in {', '.join(places)}: put them, under the names below, in a directory (or a web "
-                    "server's) and give it with --downloads DIR or COMPAT_DOWNLOADS")
-            raise ToolchainUnavailable("\n".join([
-                what, *(f"missing: {', '.join(names[n:n + MISSING_NAMED])}" for n in range(0, len(names), MISSING_NAMED))]))
-        return found
-
-    def _download(self, toolchain: Toolchain, download: Download) -> Path:
-        key = download.sha256 or download.sha1 or download.name
-        with self._lock("download", key):
-            return self._fetch_download(toolchain, download, self.cache / "downloads" / key)
-
-    def _fetch_download(self, toolchain: Toolchain, download: Download, path: Path) -> Path:
-        """From the cache, else the first of the --downloads places that has it, else upstream. A file
-        that is there but differs from its pin is an error of its own: never passed over for another."""
-        if path.exists() and verify(path, download) is None:
-            return path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        filename = file_name(download)
-        upstream: dict[str, str] = {}
-        for place in [*self.mirrors, None]:
-            where = download.url if place is None else mirrored(place, filename)
-            if not where.startswith(("http://", "https://")):
-                if Path(where).is_file():
-                    return self._take(download, Path(where), where, path, copy=True)
-                continue
-            host = urllib.parse.urlsplit(where).netloc
-            if host in self.unreachable:
-                upstream[host] = self.unreachable[host]
-                continue
-            partial = path.with_suffix(".part")
-            self.say(f"{toolchain.name}: downloading {where}")
-            try:
-                with urllib.request.urlopen(where, timeout=DOWNLOAD_TIMEOUT) as response, partial.open("wb") as out:
-                    shutil.copyfileobj(response, out, 1 << 20)
-            except urllib.error.HTTPError as exc:  # the host answers, without this file
-                partial.unlink(missing_ok=True)
-                upstream[host] = f"HTTP {exc.code}"
-                continue
-            except (urllib.error.URLError, OSError) as exc:
-                partial.unlink(missing_ok=True)
-                self.unreachable[host] = upstream[host] = str(getattr(exc, "reason", None) or exc)
-                continue
-            return self._take(download, partial, where, path, copy=False)
-        raise DownloadMissing(filename, upstream)
-
-    @staticmethod
-    def _take(download: Download, found: Path, where: str, path: Path, copy: bool) -> Path:
-        mismatch = verify(found, download)
-        if mismatch:
-            if not copy:
-                found.unlink()
-            raise ToolchainUnavailable(f"{where} does not match its pin: {mismatch}")
-        if copy:
-            shutil.copyfile(found, path)
-        else:
-            found.rename(path)
-        return path
-
-
-class DownloadMissing(Exception):
-    """No place had the file: what each upstream host said."""
-
-    def __init__(self, filename: str, upstream: dict[str, str]) -> None:
-        super().__init__(filename)
-        self.filename, self.upstream = filename, upstream
-
-
-def file_name(download: Download) -> str:
-    """The name a mirror keeps a download under: the last part of its upstream URL."""
-    return PurePosixPath(urllib.parse.urlsplit(download.url).path).name or download.name
-
-
-def mirrored(place: str, filename: str) -> str:
-    """A file in a --downloads place: a directory, or a URL under which the files are served."""
-    if place.startswith(("http://", "https://")):
-        return f"{place.rstrip('/')}/{urllib.parse.quote(filename)}"
-    return str(Path(place) / filename)
-
-
-def bootstrap_argv(toolchain: Toolchain, tarball: Path, scripts: Path) -> list[str]:
-    """mmdebstrap for a toolchain's base: its apt options, keyring and mirror, as its image's apt uses them.
-    A frozen suite: its one source line `[trusted=yes]`, no keyring, and apt's update run in the setup hook
-    (mmdebstrap then skips its own), followed by check-frozen-release (in `scripts`, with the pin file):
-    before any package is downloaded, the Release file apt read must be the pinned one."""
-    argv = ["mmdebstrap", "--variant=minbase"]
-    argv += [f"--aptopt={line}" for line in apt_conf(toolchain.apt_options).splitlines() if line]
-    argv += [f"--keyring={toolchain.keyring}"] if toolchain.keyring else []
-    if toolchain.frozen:
-        script, pins = (shlex.quote(str(scripts / name)) for name in ("check-frozen-release", "frozen-release"))
-        hook = f'APT_CONFIG="$MMDEBSTRAP_APT_CONFIG" apt-get update && sh {script} "$1/var/lib/apt/lists" {pins}'
-        argv += ["--skip=update", f"--setup-hook={hook}"]
-        return argv + [toolchain.suite, str(tarball), frozen.source_line(toolchain)]
-    argv += [toolchain.suite, str(tarball)]
-    return argv + ([toolchain.mirror] if toolchain.mirror else [])
-
-
-def refusal(log_text: str) -> str | None:
-    """check-frozen-release's one line of refusal in a log, if it refused."""
-    return next((line.strip() for line in log_text.splitlines()
-                 if line.strip().startswith(frozen.REFUSED) and line.rstrip().endswith("refused")), None)
+        return self.downloads.all_of(toolchain)
 
 
 def tar_directory(directory: Path, arcname: str) -> bytes:

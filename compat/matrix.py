@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from compat import toolchains
 from compat.errors import ConfigError
 from compat.status import Status
 from compat.yamlsafe import MAX_DEPTH, MAX_ITEMS, MAX_TEXT, error, read_yaml, show
 
 STEPS = ("prepare", "configure", "build", "test")
-TOOLCHAIN_KINDS = ("debian", "bindist")
 SOURCE_KINDS = ("debian", "git", "tarball", "path")
 # What one step's container may use: a Ganeti build needs about 2 GiB; the rest is room for -j and the tests.
 DEFAULT_LIMITS = {"memory_mib": 8192, "pids": 4096}
@@ -338,7 +338,7 @@ def _toolchain(r: _Reader, flavors: dict[str, Flavor], name: str, value: Any, pa
     keys = ("description", "kind", "suite", "ghc", "flavors", "default_flavor", "mirror", "keyring", "frozen",
             "apt_options", "apt_sources", "packages", "downloads", "sources")
     t = r.mapping(value, path, keys, ("kind", "suite", "ghc", "flavors"))
-    kind = r.choice(t["kind"], f"{path}.kind", TOOLCHAIN_KINDS)
+    kind = r.choice(t["kind"], f"{path}.kind", toolchains.names())
     suite = r.string(t["suite"], f"{path}.suite", SUITE, "a Debian suite name")
     ghc = r.string(t["ghc"], f"{path}.ghc", r"\d+(\.\d+)+", "a GHC version like 9.6.6")
     names = r.strings(t["flavors"], f"{path}.flavors")
@@ -353,8 +353,9 @@ def _toolchain(r: _Reader, flavors: dict[str, Flavor], name: str, value: Any, pa
         if download.name in downloads:  # each is one file of the build context: the second would replace the first
             raise r.fail(f"{item_path}.name", f"a second download named '{download.name}': give each its own name")
         downloads[download.name] = download
-    if kind == "bindist" and "ghc" not in downloads:
-        raise r.fail(f"{path}.downloads", "a bindist toolchain needs a download named 'ghc'")
+    problem = toolchains.named(kind).matrix_problem(set(downloads))
+    if problem:
+        raise r.fail(f"{path}.downloads", problem)
     frozen = _frozen(r, t, path) if "frozen" in t else None
     return Toolchain(
         name=name,

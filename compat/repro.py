@@ -25,6 +25,7 @@ from compat.kept import SourceStore
 from compat.matrix import Matrix
 from compat.results import ORDINARY, CellResult, read_cell, run_records
 from compat.steps import BUILD_ENV, MOUNT, commands, where
+from compat.toolchains import kind_of
 
 EMBED_LIMIT = 8 << 20  # bytes of a gzipped tree embedded in a script; a larger one is fetched or read from its path
 HEREDOC = "GANETI_COMPAT_EOF"
@@ -126,9 +127,9 @@ def rebuild_lines(result: CellResult, m: Matrix | None, variable: str) -> list[s
     name = f"rebuild_{variable.lower()}"
     toolchain = m.toolchains.get(result.toolchain) if m is not None else None
     source = m.sources.get(result.source) if m is not None else None
-    if toolchain is None or source is None or toolchain.kind != "debian" or m is None:
+    if toolchain is None or source is None or not kind_of(toolchain).script_rebuilds or m is None:
         why = (f"toolchain {result.toolchain} is a {toolchain.kind} toolchain, whose downloads a script does not carry"
-               if toolchain is not None and toolchain.kind != "debian" else
+               if toolchain is not None and not kind_of(toolchain).script_rebuilds else
                f"the matrix no longer defines {result.toolchain} and {result.source}")
         said = f"cannot rebuild the image here: {why}; `python -m compat run --toolchain {result.toolchain}` builds it"
         return [f"{name}() {{", f"    say {shlex.quote(said)}", "    exit 2", "}"]

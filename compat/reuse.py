@@ -23,7 +23,9 @@ PACKAGE = Path(__file__).parent
 # The modules whose code decides what runs in a cell and what it records; every other module of the package
 # judges or reports (tests/test_reuse.py checks that each module is one or the other).
 OUTCOME_CODE = ("runner.py", "engine.py", "images.py", "frozen.py", "sources.py", "pins.py", "facts.py",
-                "schedule.py", "analysis/cabal.py", "analysis/cabal_syntax.py", "analysis/versions.py", "steps.py", "kept.py")
+                "schedule.py", "analysis/cabal.py", "analysis/cabal_syntax.py", "analysis/versions.py", "steps.py",
+                "kept.py", "planning.py", "downloads.py", "bootstrap.py", "toolchains/__init__.py", "toolchains/kind.py",
+                "toolchains/debian.py", "toolchains/bindist.py", "cells.py", "gathering.py", "freshness.py")
 JUDGE_AND_REPORTS = ("__init__.py", "__main__.py", "analysis/__init__.py", "analysis/abi.py", "analysis/crosscell.py",
                      "analysis/failures.py", "analysis/junit.py", "analysis/linkage.py", "analysis/probe.py",
                      "analysis/ssl.py", "analysis/toolchain.py", "ci/__init__.py", "ci/github.py", "ci/gitlab.py",

@@ -11,19 +11,29 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
-from compat import facts, reuse, sources
-from compat.engine import KEEP_FAILED, LABEL, EngineDropped, RunOutcome
+from compat import reuse, sources
+from compat.cells import (
+    Cell,
+    CellEngine,
+    Collected,
+    EngineLost,
+    Images,
+    ProbeSettings,
+    Stopped,
+    plan,
+    volume_name,
+)
+from compat.engine import KEEP_FAILED, LABEL, EngineDropped
 from compat.errors import ToolchainUnavailable
+from compat.gathering import INSPECT_TIMEOUT, PROBE_RUNS, Gathering
 from compat.images import FETCH_RECIPE, IMAGES_DIR, Image, ImageBuildFailed, fetcher, tar_directory, tar_files
 from compat.kept import SourceStore, joined
-from compat.matrix import Limits, Matrix, Recipe, Source, Toolchain
+from compat.matrix import Matrix
 from compat.outcome import Outcome, StepRecord
 from compat.progress import step_ended
-from compat.results import CellResult, cell_key, judge_again
+from compat.results import CellResult, judge_again
 from compat.status import Status
 from compat.steps import (  # noqa: F401 - names the runner's users import from here
     BUILD_ENV,
@@ -38,108 +48,17 @@ from compat.steps import (  # noqa: F401 - names the runner's users import from 
     test_setup,
     where,
 )
+from compat.toolchains import kind_of
 
-INSPECT_TIMEOUT = 120
+# The cells' names, where the runner's users have always found them (they live in compat.cells).
+__all__ = ["INSPECT_TIMEOUT", "PROBE_RUNS", "Cell", "CellEngine", "CellRunner", "Collected", "EngineLost", "Images", "ProbeSettings", "Stopped", "plan",
+           "volume_name"]
+
 LOST_ENGINE_GRACE = 5  # seconds a failing engine is given to show whether it is going away
-PROBE_RUNS = 4  # each probe run may take a quarter of the probe's timeout
 MISSING_PACKAGES = "/usr/share/ganeti-compat/missing-packages.txt"  # written by images/*.Dockerfile
 
 
-class EngineLost(Exception):
-    """The Docker engine stopped answering: the cells in flight are errors, the run cannot go on."""
-
-
-class Stopped(BaseException):
-    """The run was stopped (interrupted) while this group ran: no further step, no result stored.
-    Not an Exception, so that a cell's `except Exception` never turns it into a result."""
-
-
-class CellEngine(Protocol):
-    """What the runner asks of an engine (compat.engine.Engine; an in-memory one in the unit tests)."""
-
-    def cpus(self) -> int: ...
-    def alive(self) -> bool: ...
-    def image_id(self, ref: str) -> str | None: ...
-    def read_archive(self, image: str, volume: str, mount: str, path: str) -> bytes | None: ...
-    def create_volume(self, name: str, labels: dict[str, str]) -> None: ...
-    def remove_volume(self, name: str) -> None: ...
-    def put_tree(self, image: str, volume: str, mount: str, tar_bytes: bytes, dest: str) -> None: ...
-    def read_file(self, image: str, volume: str, mount: str, path: str) -> bytes | None: ...
-    def run(self, image: str, argv: list[str], *, log: Path, volume: str, mount: str, workdir: str, root: bool,
-            network: bool, timeout: float, env: dict[str, str], labels: dict[str, str],
-            limits: Limits | None = None) -> RunOutcome: ...
-
-
-class Images(Protocol):
-    def ensure(self, toolchain: Toolchain, recipe: Recipe, log: Path) -> Image: ...
-    def flavored(self, image: Image, toolchain: Toolchain, flavor: str, soname: str, log: Path) -> Image: ...
-    def release(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class ProbeSettings:
-    requests: int = 20
-    fault: str | None = None  # "hostile-gmp": the fault-injection run
-
-
-@dataclass(frozen=True)
-class Cell:
-    toolchain: Toolchain
-    source: Source
-    flavor: str
-
-    @property
-    def key(self) -> str:
-        return cell_key(self.toolchain.name, self.source.name, self.flavor)
-
-
-@dataclass
-class Collected:
-    """What happened in one cell, gathered as it runs (paths relative to the run directory); judged once
-    at the end, from what it stored (compat.outcome)."""
-
-    unavailable: str | None = None
-    runner_error: str | None = None
-    engine_lost: str | None = None
-    steps: list[StepRecord] = field(default_factory=list)
-    junit: str | None = None
-    texts: dict[str, str] = field(default_factory=dict)  # inspected facts: file name -> log path
-    incomplete: list[str] = field(default_factory=list)
-    probe: str | None = None  # the probe's log
-    probe_timed_out: bool = False
-    missing_packages: tuple[str, ...] = ()
-    taken: CellResult | None = None  # an earlier run's result of the same inputs, taken instead of running
-
-    def failed(self) -> bool:
-        return self.runner_error is not None or any(step.exit_code != 0 or step.out_of_memory for step in self.steps)
-
-    def built(self) -> bool:
-        return any(step.name == "build" and step.exit_code == 0 and not step.out_of_memory for step in self.steps)
-
-
-def plan(matrix: Matrix, toolchains: list[str], source_names: list[str] | None, flavors: list[str] | None = None,
-         primary_only: bool = False) -> list[list[Cell]]:
-    """Groups of cells, one group per toolchain and source, one cell per SSL flavor (the default first).
-    Without source names, each toolchain's default sources (only its primary one, the first, if asked)."""
-    groups = []
-    for t in toolchains:
-        toolchain = matrix.toolchains[t]
-        ordered = [toolchain.default_flavor] + [f for f in toolchain.flavors if f != toolchain.default_flavor]
-        chosen = [f for f in ordered if flavors is None or f in flavors]
-        defaults = matrix.sources_of(t)
-        for s in source_names if source_names is not None else defaults[:1] if primary_only else defaults:
-            if chosen:
-                groups.append([Cell(toolchain, matrix.sources[s], flavor) for flavor in chosen])
-    return groups
-
-
-def volume_name(run_id: str, toolchain: str, source: str) -> str:
-    """The volume of one group. Names hold no "--" and a run id no "+": it is a valid volume name, and read
-    from the right it is unambiguous, so no two groups of any runs share one."""
-    return f"ganeti-compat-{run_id}--{toolchain}--{source}"
-
-
-class CellRunner:
+class CellRunner(Gathering):
     """Runs groups of cells (the flavors of a toolchain and source) in fresh volumes; a failed cell is a
     result, never an exception."""
 
@@ -165,10 +84,6 @@ class CellRunner:
         go of its images: a step under way keeps its own by its container."""
         self.stopping.set()
         self.images.release()
-
-    def _go_on(self) -> None:
-        if self.stopping.is_set():
-            raise Stopped()
 
     def prepare_images(self, cells: list[Cell]) -> None:
         """Build (or check) a group's images ahead of it. What fails here the group meets again when it
@@ -252,7 +167,7 @@ class CellRunner:
             texts=dict(seen.texts), incomplete=tuple(seen.incomplete), binaries=recipe.binaries, probe=seen.probe,
             probe_requests=self.probe.requests, probe_timed_out=seen.probe_timed_out,
             missing_packages=seen.missing_packages, suite=cell.toolchain.suite,
-            pinned_by=cell.toolchain.name if cell.toolchain.kind == "bindist" else None)
+            pinned_by=kind_of(cell.toolchain).pinned_by(cell.toolchain))
         judge_again(result, self.run_dir)
 
     def _engine_lost(self, exc: Exception, error: str) -> str | None:
@@ -472,56 +387,3 @@ class CellRunner:
                    f"{cell.key}: {step} {'done' if completed else 'failed'} in {result.timings[step]:.0f} s", log, wall,
                    not completed)
         return completed
-
-    def _inspect(self, recipe: Recipe, cell: Cell, image: Image, volume: str, logs: Path, result: CellResult,
-                 seen: Collected, fetched: bool) -> None:
-        """Facts whatever the outcome (toolchain, package database, installed packages), the project's own
-        modules once its source is in place, linkage once the build produced binaries. A question that
-        went unanswered is recorded, never dropped."""
-        questions = facts.toolchain_commands()
-        if fetched:
-            questions.update(facts.source_commands())
-        if seen.built():
-            questions.update(facts.binary_commands(recipe.binaries))
-        start = time.monotonic()
-        for name, question in questions.items():
-            self._go_on()
-            log = logs / name
-            log.unlink(missing_ok=True)
-            ran = self.engine.run(image.tag, question.argv, log=log, volume=volume, mount=MOUNT,
-                                  workdir=SRC if fetched else MOUNT, root=False, network=False,
-                                  timeout=INSPECT_TIMEOUT, env={}, labels={f"{LABEL}.run": self.run_id},
-                                  limits=self.matrix.limits)
-            seen.texts[name] = result.logs[name.rsplit(".", 1)[0]] = self._relative(log)
-            if ran.timed_out:
-                seen.incomplete.append(f"{name}: `{' '.join(question.argv[:2])}` timed out after {INSPECT_TIMEOUT} s")
-            elif ran.exit_code not in question.answered:
-                seen.incomplete.append(f"{name}: `{' '.join(question.argv[:2])}` exited with {ran.exit_code}")
-        result.timings["inspect"] = round(time.monotonic() - start, 1)
-
-    def _probe(self, cell: Cell, image: Image, volume: str, logs: Path, result: CellResult, seen: Collected) -> None:
-        """HTTPS through the curl binding on loopback, plain, with a counting and (if asked) a hostile GMP hook."""
-        limit = self.matrix.timeouts["probe"]
-        argv = ["sh", PROBE_SCRIPT, str(self.probe.requests), str(limit // PROBE_RUNS)]
-        argv += [self.probe.fault] if self.probe.fault else []
-        self._go_on()
-        log = logs / "probe.log"
-        log.unlink(missing_ok=True)
-        result.logs["probe"] = self._relative(log)
-        self.say(f"{cell.key}: probe ...")
-        start, wall = time.monotonic(), time.time()
-        ran = self.engine.run(image.tag, argv, log=log, volume=volume, mount=MOUNT, workdir=MOUNT, root=False,
-                              network=False, timeout=limit, env={"HOME": "/home/builder"},
-                              labels={f"{LABEL}.run": self.run_id, f"{LABEL}.step": "probe"},
-                              limits=self.matrix.limits)
-        result.timings["probe"] = round(time.monotonic() - start, 1)
-        step_ended(self.say, f"{cell.key}.probe", f"{cell.key}: probe ended in {result.timings['probe']:.0f} s", log,
-                   wall, ran.timed_out or ran.exit_code != 0, plain=False)
-        seen.probe, seen.probe_timed_out = result.logs["probe"], ran.timed_out
-
-    def _read_text(self, image: Image, volume: str, path: str) -> str:
-        data = self.engine.read_file(image.tag, volume, MOUNT, path)
-        return data.decode(errors="replace") if data else ""
-
-    def _relative(self, path: Path) -> str:
-        return str(path.relative_to(self.run_dir))

@@ -9,8 +9,9 @@ import pytest
 from compat import matrix
 from compat.analysis.cabal import Package, Platform, check_pins, read_cabal
 from compat.analysis.versions import parse_range, satisfies, version
-from compat.images import ImageBuildFailed, plan_image, with_hackage_order
+from compat.images import ImageBuildFailed, plan_image
 from compat.pins import PROBLEM, boot_packages, plan_hackage
+from compat.planning import with_pins
 from compat.verdict import CellOutcome, Step, judge
 from tests.conftest import ROOT
 from tests.sdists import ALPHA, ZETA, write_sdist
@@ -341,13 +342,13 @@ def test_pins_that_are_no_closure_fail_the_image_as_deps_before_it_is_built(tmp_
     log = tmp_path / "image.log"
     alpha = {"compat-alpha-1.0.tar.gz": write_sdist(tmp_path, "compat-alpha-1.0", ALPHA)}
     with pytest.raises(ImageBuildFailed, match="cannot be installed offline: compat-zeta is neither") as failed:
-        with_hackage_order(plan, alpha, log)
+        with_pins(plan, alpha, log)
     assert log.read_text().startswith(PROBLEM + "compat-zeta is neither pinned")
     verdict = judge(CellOutcome(steps=(Step("image", 1, failed.value.log_text),)))
     assert (verdict.status, verdict.cause) == ("build-fail", "deps")
     assert verdict.evidence == (PROBLEM + "compat-zeta is neither pinned nor shipped with GHC 7.10.2: wanted by "
                                 "compat-alpha-1.0 (>= 0.1 && < 0.2)",)
     zeta = {"compat-zeta-0.1.tar.gz": write_sdist(tmp_path, "compat-zeta-0.1", ZETA)}
-    ordered = with_hackage_order(plan, {**alpha, **zeta}, log)
+    ordered = with_pins(plan, {**alpha, **zeta}, log)
     assert ordered.files["hackage-order.txt"] == b"compat-zeta-0.1.tar.gz\ncompat-alpha-1.0.tar.gz\n"
     assert ordered.digest("base") != plan.digest("base")  # the order is part of what the image is built from

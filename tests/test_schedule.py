@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from compat import images as images_module
+from compat import downloads as downloads_module
 from compat.errors import ToolchainUnavailable
 from compat.images import ImageBuilder
 from compat.matrix import Download
@@ -116,7 +116,7 @@ def test_two_threads_asking_for_one_image_try_its_download_once(tmp_path: Path, 
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)
-    monkeypatch.setattr(images_module, "DOWNLOAD_TIMEOUT", 1)
+    monkeypatch.setattr(downloads_module, "DOWNLOAD_TIMEOUT", 1)
     m = default()
     port = silent.getsockname()[1]
     url = f"http://127.0.0.1:{port}/ghc.tar.bz2"

@@ -14,16 +14,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from compat import facts, sources
-from compat.images import FRESHNESS_TIMEOUT
+from compat.images import FRESHNESS_TIMEOUT, fetcher
 from compat.matrix import Matrix
 from compat.runner import INSPECT_TIMEOUT, Cell
 from compat.stored import WHOLE, Fields, ListOf, Name, Text, load_json
+from compat.toolchains import kind_of
 
 PARTS_SCHEMA = 1
 # An image build has no timeout of its own; these are what a cold build may take on a CI runner: a Debian
 # toolchain image took about 1.5 minutes here, a bindist (GHC binary distribution and its pinned sdists,
 # built offline) was never built here and gets an hour.
-IMAGE_SECONDS = {"debian": 1800, "bindist": 3600}
 FLAVOR_LAYER_SECONDS = 300  # each flavor's one-line image layer
 SETUP_SECONDS = 600  # the job's own set-up: apt-get, a venv, pip install
 REPORT_MINUTES = 30  # the report job: merge the parts and write the reports
@@ -64,9 +64,9 @@ def group_seconds(m: Matrix, group: list[Cell]) -> int:
     questions = len(facts.toolchain_commands()) + len(facts.source_commands()) + len(facts.binary_commands(
         recipe.binaries))
     inspect = INSPECT_TIMEOUT * questions
-    images = IMAGE_SECONDS[first.toolchain.kind] + 2 * FRESHNESS_TIMEOUT + FLAVOR_LAYER_SECONDS * len(group)
+    images = kind_of(first.toolchain).build_seconds + 2 * FRESHNESS_TIMEOUT + FLAVOR_LAYER_SECONDS * len(group)
     if sources.fetch_command(first.source) is not None:
-        images += IMAGE_SECONDS["debian"] + 2 * FRESHNESS_TIMEOUT
+        images += kind_of(fetcher(m.fetch_suite)).build_seconds + 2 * FRESHNESS_TIMEOUT
     compiled = sum(t[step] for step in ("fetch", "prepare", "configure", "build", "test", "probe")) + inspect
     relinked = (t["build"] + t["test"] + t["probe"] + inspect) * (len(group) - 1)
     return SETUP_SECONDS + images + compiled + relinked
