@@ -21,12 +21,11 @@ def cmd_investigate(args: argparse.Namespace) -> int:
 
     m = matrix_module.load(args.matrix)
     subject = locate_subject(args.reports, args.cell, args.run, m.retention)
-    lock = lock_reports(args.reports)
-    investigator = Investigator(Engine(), m, args.reports, Progress(), matrix_digest=matrix_digest(args.matrix),
-                                tool_version=tool_version(), jobs=args.jobs or 1)
-    found = investigator.investigate(subject)
-    write_matrix_reports(args.reports, m)
-    lock.close()
+    with lock_reports(args.reports):
+        investigator = Investigator(Engine(), m, args.reports, Progress(), matrix_digest=matrix_digest(args.matrix),
+                                    tool_version=tool_version(), jobs=args.jobs or 1)
+        found = investigator.investigate(subject)
+        write_matrix_reports(args.reports, m)
     print(f"{subject.tonight.key} (run {subject.tonight.run_id}, against run {subject.baseline.run_id}): {found['says']}")
     for line in found["evidence"]:
         print(f"  {line}")

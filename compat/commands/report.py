@@ -10,6 +10,7 @@ from compat.commands.found import exit_code
 from compat.commands.reports import say_unreadable, write_matrix_reports
 from compat.errors import CompatError, ConfigError
 from compat.exits import Found, reduce
+from compat.matrix import Matrix
 from compat.reader import RunReader
 
 
@@ -26,6 +27,15 @@ def cmd_diff(args: argparse.Namespace) -> int:
     named runs, cell by cell."""
     m = matrix_module.load(args.matrix)
     unreadable: list[str] = []
+    found = compared(args, m, unreadable)
+    print("\n".join(history.render(found)))
+    say_unreadable(unreadable)  # never "nothing changed" about a cell that could not be read
+    return reduce(Found(failed=found.regressed, unreadable=bool(unreadable)))
+
+
+def compared(args: argparse.Namespace, m: Matrix, unreadable: list[str]) -> history.RunDiff:
+    """The runs named (or the window that ends with NEW) read and compared; what could not be read is added
+    to `unreadable`."""
     records = history.complete_records(args.reports, unreadable=unreadable)
     ids = [record.run_id for record, _ in records]
     for name in (args.old, args.new):
@@ -38,10 +48,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     reader = RunReader(unreadable)
     if args.old:
         old, new = (history.read_results(*records[ids.index(name)], reader) for name in (args.old, ids[upto - 1]))
-        found = history.diff(old, new, history.junit_states, m.expected)
-    else:  # the window that ends with NEW: what the report would read
-        window = [history.read_results(*item, reader) for item in records[max(0, upto - m.retention):upto]]
-        found = history.nights(window, m.expected, history.junit_states)[-1]
-    print("\n".join(history.render(found)))
-    say_unreadable(unreadable)  # never "nothing changed" about a cell that could not be read
-    return reduce(Found(failed=bool(found.regressed), unreadable=bool(unreadable)))
+        return history.diff(old, new, history.junit_states, m.expected)
+    # the window that ends with NEW: what the report would read
+    window = [history.read_results(*item, reader) for item in records[max(0, upto - m.retention):upto]]
+    return history.nights(window, m.expected, history.junit_states)[-1]
