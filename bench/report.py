@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from compat import matrix as matrix_module
 from compat.cli import main as compat_main
-from compat.cli import write_matrix_reports
+from compat.commands.reports import write_matrix_reports
 from compat.facts import manifest
 from compat.results import CellResult, RunRecord, store, write_run
 from compat.summary import write_summary

@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-# Exit codes, documented in README.md ("Exit codes").
-EXIT_OK = 0
-EXIT_CELL_FAILED = 1
-EXIT_BAD_INPUT = 2
-EXIT_NO_ENGINE = 3
-EXIT_UNAVAILABLE = 4
-EXIT_ERRORS = 5  # nightly: no regression, but the tool or its surroundings failed for a cell
-EXIT_STORAGE = 6  # reports/: a result could not be read, or a file could not be written
-EXIT_INTERRUPTED = 130
+from compat.exits import EXIT_BAD_INPUT, EXIT_NO_ENGINE, EXIT_UNAVAILABLE
 
 
 class CompatError(Exception):

@@ -3,10 +3,10 @@ merges their runs into the history the pipeline carries and publishes the same r
 
 Each cell job runs `python -m compat run` for its group into `parts/` with a run id of its own
 (`<pipeline>-g<N>`), taking unchanged cells from the history in `reports/`, and keeps `parts/runs/` as an
-artifact; a failed cell (exit 1) or an unavailable toolchain (4) does not fail its job. The report job runs
-`merge parts --expect <parts file> --nightly` into `reports/`: a job that delivered nothing is its cells'
-`error (runner)`, and the exit code is the nightly's (1 regressed, 5 broken). Beside the pipeline, `export`
-writes the parts file: which job must deliver which cells.
+artifact; a failed cell (exit 1) or an unavailable toolchain (4) does not fail its job (compat.exits.job_failed).
+The report job runs `merge parts --expect <parts file> --nightly` into `reports/`: a job that delivered nothing
+is its cells' `error (runner)`, and the exit code is the nightly's (1 regressed, 5 broken). Beside the
+pipeline, `export` writes the parts file: which job must deliver which cells.
 """
 
 from __future__ import annotations

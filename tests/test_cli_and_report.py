@@ -12,16 +12,12 @@ from pathlib import Path
 import pytest
 
 from compat import matrix
-from compat.cli import (
-    defined_by,
-    exit_code,
-    lock_reports,
-    new_run_id,
-    reuse_summary,
-    run_kind,
-    select,
-    write_matrix_reports,
-)
+from compat.commands.found import exit_code
+from compat.commands.lock import lock_reports
+from compat.commands.record import new_run_id
+from compat.commands.reports import defined_by, write_matrix_reports
+from compat.commands.run import reuse_summary, run_kind
+from compat.commands.selection import select
 from compat.errors import ConfigError
 from compat.outputs.context import ReportContext
 from compat.outputs.json import render_json

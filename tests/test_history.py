@@ -10,7 +10,7 @@ import pytest
 
 from compat import matrix
 from compat.analysis.junit import case_states
-from compat.cli import exit_code, nightly_exit
+from compat.commands.found import exit_code, nightly_exit
 from compat.expected import explained, matrix_cells, unmatched
 from compat.facts import manifest
 from compat.history import cell_state, complete_runs, diff, junit_states, load_run_results, render

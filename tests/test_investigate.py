@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from compat import matrix, sources
-from compat.cli import feed, nightly_exit
+from compat.commands.found import nightly_exit
+from compat.commands.reports import feed
 from compat.errors import ConfigError
 from compat.findings import BASELINE, OLD_IMAGE, OLD_SOURCE, RERUN, TONIGHT, Changed, Conclusion, Job, conclude
 from compat.history import complete_runs, render

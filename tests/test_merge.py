@@ -12,7 +12,8 @@ import pytest
 
 from compat import matrix
 from compat.ci.jobs import read_parts
-from compat.cli import matrix_digest, write_matrix_reports
+from compat.commands.record import matrix_digest
+from compat.commands.reports import write_matrix_reports
 from compat.errors import ConfigError
 from compat.merge import merge
 from compat.results import CellResult, RunRecord, load_run, load_run_record, store, write_run

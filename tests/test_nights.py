@@ -11,7 +11,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from compat import matrix
-from compat.cli import nightly_exit
+from compat.commands.found import nightly_exit
 from compat.history import complete_runs
 from compat.results import prune, read_cell
 from compat.status import Status

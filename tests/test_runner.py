@@ -288,7 +288,7 @@ def test_a_stopped_runner_starts_no_further_step_and_delivers_no_result(engine: 
 
 
 def test_a_stopped_run_lets_go_of_its_images(engine: MemoryEngine, tmp_path: Path) -> None:
-    # Issue 17: what a run holds stays only while it lives; stop() is how every run ends (compat.cli).
+    # Issue 17: what a run holds stays only while it lives; stop() is how every run ends (compat.commands.run).
     class Held(MemoryImages):
         released = 0
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from compat import matrix, stored
-from compat.cli import write_matrix_reports
+from compat.commands.reports import write_matrix_reports
 from compat.reader import RunReader
 from compat.results import CellResult, read_cell, store
 from compat.summary import NAME, SCHEMA, CellFacts, facts_of, identity, read_summary, write_summary

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from compat import facts, sources
+from compat.exits import RESULTS
 from compat.images import FRESHNESS_TIMEOUT, fetcher
 from compat.matrix import Matrix
 from compat.runner import INSPECT_TIMEOUT, Cell
@@ -101,7 +102,7 @@ def read_parts(path: Path) -> Plan:
     return Plan(data.get("ci", ""), data.get("matrix", ""), data["matrix_digest"], jobs)
 
 
-TOLERATED = (1, 4)  # a cell job's exit codes that are results, not failures of the job
+TOLERATED = RESULTS  # a cell job's exit codes that are results, not failures of the job
 REPORTS = "reports"  # the history a pipeline carries from one night to the next (its cache)
 PARTS_DIR = "parts"  # where each cell job writes its run, and where the report job finds them
 
