@@ -1,11 +1,22 @@
 """What an existing image's check-freshness (images/scripts/check-freshness) found: whether the suite still
-serves what the image installed, said in one line for every cell that uses the image."""
+serves what the image installed, said in one line for every cell that uses the image.
+
+A full check is remembered (cache/freshness/, by image id) with the digest of the Release files it read: while
+the suite's Release files are those, the suite serves what it served and the image's answer is the same, so a
+run asks the suite once (`check-freshness --lists`), not each image."""
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
+from pathlib import Path
+
+from compat.results import write_atomic
+from compat.stored import Fields, ListOf, Name, Text, load_json
 
 FRESHNESS_TIMEOUT = 300
+DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -15,6 +26,7 @@ class Freshness:
     changes: tuple[str, ...]
     releases: tuple[str, ...]
     failure: str | None = None  # why the check could not say
+    lists: str | None = None  # the Release files' digest, when they vouch for every index apt read
 
     def summary(self, suite: str) -> str:
         if self.failure:
@@ -32,7 +44,7 @@ def parse_freshness(text: str, exit_code: int | None) -> Freshness:
         last = next((line for line in reversed(text.splitlines()) if line.strip()), "no output")
         return Freshness((), (), f"the check exited with {exit_code}: {last}" if exit_code is not None
                          else "the check timed out")
-    changes, releases = [], []
+    changes, releases, lists = [], [], None
     for line in text.splitlines():
         words = line.split()
         if not words:
@@ -47,4 +59,37 @@ def parse_freshness(text: str, exit_code: int | None) -> Freshness:
             changes.append(f"{words[1]} {words[2]} -> no longer served")
         elif words[0] == "release" and len(words) >= 3:
             releases.append(" ".join(words[2:]))
-    return Freshness(tuple(changes), tuple(releases))
+        elif words[0] == "lists" and len(words) == 2 and DIGEST.fullmatch(words[1]):
+            lists = words[1]
+    return Freshness(tuple(changes), tuple(releases), lists=lists)
+
+
+def parse_lists(text: str, exit_code: int | None) -> str | None:
+    """`check-freshness --lists`'s digest; None when it could not say (a full check will)."""
+    return parse_freshness(text, exit_code).lists if exit_code == 0 else None
+
+
+MEMORY = Fields({"lists": Name(DIGEST), "releases": ListOf(Text(200), 50)}, required=("lists", "releases"))
+
+
+def _memory_path(cache: Path, image_id: str) -> Path:
+    return cache / "freshness" / f"{image_id.removeprefix('sha256:')}.json"
+
+
+def recall(cache: Path, image_id: str) -> Freshness | None:
+    """The last full check that found the image up to date, if one is remembered and readable (a file that
+    cannot be trusted is as if there were none: the image is checked in full)."""
+    if not DIGEST.fullmatch(image_id.removeprefix("sha256:")):
+        return None
+    try:
+        values = MEMORY.read(load_json(_memory_path(cache, image_id), 1 << 16), "")
+    except (OSError, ValueError, TypeError, RecursionError):
+        return None
+    return Freshness((), tuple(values["releases"]), lists=values["lists"])
+
+
+def remember(cache: Path, image_id: str, found: Freshness) -> None:
+    """Keep a full check that found the image up to date and whose Release files vouch for every index."""
+    if found.lists and not found.changes and not found.failure and DIGEST.fullmatch(image_id.removeprefix("sha256:")):
+        write_atomic(_memory_path(cache, image_id),
+                     json.dumps({"lists": found.lists, "releases": list(found.releases)}, indent=2) + "\n")

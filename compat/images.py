@@ -20,7 +20,7 @@ from compat.bootstrap import BASE_REPOSITORY, bootstrap, bootstrap_argv, refusal
 from compat.downloads import Downloads, verify
 from compat.engine import LABEL, Engine, EngineRefused
 from compat.errors import ImageBuildFailed, ToolchainUnavailable
-from compat.freshness import FRESHNESS_TIMEOUT, Freshness, parse_freshness
+from compat.freshness import FRESHNESS_TIMEOUT, Freshness, parse_freshness, parse_lists, recall, remember
 from compat.matrix import Recipe, Toolchain
 from compat.planning import COMMON_PACKAGES, IMAGES_DIR, ImagePlan, apt_conf, plan_image, with_pins
 from compat.toolchains.bindist import hackage_names
@@ -109,6 +109,7 @@ class ImageBuilder:
         self._locks_lock = threading.Lock()
         self._holders: dict[str, str] = {}  # tag -> its holder; each under its own lock ("image", "plan", "flavor")
         self._checked: dict[str, str | None] = {}  # a frozen suite's Release, checked once a run
+        self._lists: dict[str, str | None] = {}  # an apt configuration -> its Release files' digest, once a run
         self.protected: set[str] = set()  # tags of images a cell's baseline ran in: never removed as superseded
 
     def release(self) -> None:
@@ -175,7 +176,7 @@ class ImageBuilder:
         if current is None:
             image = self._rebuild(plan, plan_digest, base, downloads, "first build", log)
         else:
-            freshness = self._check(current, log)
+            freshness = self._freshness(plan, base, current, log)
             summary = freshness.summary(toolchain.suite)
             if freshness.failure or not freshness.changes:
                 # A check that could not run (mirror lost) keeps the image and says so in every cell.
@@ -201,19 +202,50 @@ class ImageBuilder:
                 return tag
         return None
 
+    def _freshness(self, plan: ImagePlan, base: str, tag: str, log: Path) -> Freshness:
+        """The last full check's answer while the suite's Release files are the ones it read, else a full check."""
+        image_id = self.engine.image_id(tag)
+        remembered = recall(self.cache, image_id) if image_id else None
+        if remembered is not None and remembered.lists == self._suite_lists(plan, base, tag, log):
+            with log.open("a") as out:
+                print(f"# {tag}: the Release files are those of its last full check: up to date", file=out)
+            return remembered
+        found = self._check(tag, log)
+        if image_id:
+            remember(self.cache, image_id, found)
+        return found
+
+    def _suite_lists(self, plan: ImagePlan, base: str, tag: str, log: Path) -> str | None:
+        """The digest of the Release files an image's apt reads, asked once a run for every image that reads
+        the same sources with the same options (the same suite, in the matrix as it is): in the first one."""
+        digest = hashlib.sha256((self.engine.image_id(base) or base).encode())
+        for name in ("apt.conf", "sources.list", "base-sources.list", "frozen-release"):
+            digest.update(b"\0" + plan.files.get(name, b""))
+        key = digest.hexdigest()
+        with self._lock("lists", key):
+            if key not in self._lists:
+                try:
+                    self._lists[key] = parse_lists(*self._run_check(tag, log, "--lists"))
+                except EngineRefused:
+                    self._lists[key] = None  # the full check says why
+            return self._lists[key]
+
     def _check(self, tag: str, log: Path) -> Freshness:
-        script = (IMAGES_DIR / "scripts" / "check-freshness").read_text()
-        with log.open("a") as out:
-            print(f"$ check-freshness in {tag}", file=out)
         try:
-            exit_code, text = self.engine.output(tag, ["sh", "-c", script, "check-freshness"], network=True,
-                                                 timeout=FRESHNESS_TIMEOUT)
+            return parse_freshness(*self._run_check(tag, log))
         except EngineRefused as exc:
             # The engine could not give the check a network (e.g. no bridge on this engine): say so, go on.
             return Freshness((), (), f"the check could not run: {exc}")
+
+    def _run_check(self, tag: str, log: Path, *args: str) -> tuple[str, int | None]:
+        script = (IMAGES_DIR / "scripts" / "check-freshness").read_text()
+        with log.open("a") as out:
+            print(" ".join(("$ check-freshness", *args, "in", tag)), file=out)
+        exit_code, text = self.engine.output(tag, ["sh", "-c", script, "check-freshness", *args], network=True,
+                                             timeout=FRESHNESS_TIMEOUT)
         with log.open("a") as out:
             out.write(text)
-        return parse_freshness(text, exit_code)
+        return text, exit_code
 
     def _build(self, plan: ImagePlan, plan_digest: str, base: str, downloads: dict[str, Path], refresh: str,
                log: Path) -> str:

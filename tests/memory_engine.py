@@ -138,6 +138,8 @@ class MemoryImageEngine:
 
     installed: str = "ghc\t9.6.6-4\n"  # what dpkg-query lists in a new image
     moves: str = ""  # check-freshness's output
+    lists: str = ""  # the digest of the suite's Release files, as check-freshness says it ("" for none)
+    checks: list[str] = field(default_factory=list)  # "full IMAGE" or "lists IMAGE", each check-freshness asked
     tags: dict[str, str] = field(default_factory=dict)
     image_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     held: dict[str, str] = field(default_factory=dict)  # holder -> image id
@@ -157,13 +159,20 @@ class MemoryImageEngine:
 
     def build(self, context: Path, tag: str, buildargs: dict[str, str], labels: dict[str, str],
               on_line: Callable[[str], None]) -> tuple[bool, list[str]]:
-        image = f"sha256:{len(self.image_labels)}"
+        image = f"sha256:{len(self.image_labels):064x}"
         self.image_labels[image], self.tags[tag] = dict(labels), image
         self.built.append(tag)
         return True, []
 
     def output(self, image: str, argv: list[str], *, network: bool, timeout: float) -> tuple[int, str]:
-        return 0, self.installed if argv[0] == "dpkg-query" else self.moves
+        if argv[0] == "dpkg-query":
+            return 0, self.installed
+        said = f"lists {self.lists}\n" if self.lists else ""
+        if "--lists" in argv:
+            self.checks.append(f"lists {image}")
+            return 0, said
+        self.checks.append(f"full {image}")
+        return 0, self.moves + said
 
     def retag(self, source: str, target: str) -> None:
         self.tags[target] = self.tags.pop(source)

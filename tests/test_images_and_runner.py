@@ -10,9 +10,11 @@ import pytest
 
 from compat import matrix, sources
 from compat.errors import ToolchainUnavailable
+from compat.freshness import recall, remember
 from compat.images import (
     IMAGES_DIR,
     Freshness,
+    Image,
     ImageBuilder,
     apt_conf,
     bootstrap_argv,
@@ -218,17 +220,47 @@ FAKE_APT = {
 }
 
 
-def check_freshness(share: Path, tmp_path: Path) -> Freshness:
-    """images/scripts/check-freshness on this host, against an image's package lists in share, with FAKE_APT."""
+def check_freshness(share: Path, tmp_path: Path, *args: str, lists: Path | None = None) -> Freshness:
+    """images/scripts/check-freshness on this host, against an image's package lists in share and apt's lists
+    in `lists` (none by default), with FAKE_APT."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     for name, body in FAKE_APT.items():
         (bin_dir / name).write_text("#!/bin/sh\n" + body)
         (bin_dir / name).chmod(0o755)
-    done = subprocess.run(["sh", str(IMAGES_DIR / "scripts" / "check-freshness"), str(share)], capture_output=True,
-                          text=True, timeout=60, check=False,
-                          env={"PATH": f"{bin_dir}:/usr/bin:/bin", "TMPDIR": str(tmp_path)})
+    if lists is None:
+        lists = tmp_path / "no-lists"
+        lists.mkdir(exist_ok=True)
+    done = subprocess.run(["sh", str(IMAGES_DIR / "scripts" / "check-freshness"), *args, str(share)],
+                          capture_output=True, text=True, timeout=60, check=False,
+                          env={"PATH": f"{bin_dir}:/usr/bin:/bin", "TMPDIR": str(tmp_path), "APT_LISTS": str(lists)})
     return parse_freshness(done.stdout, done.returncode)
+
+
+def release_file(date: str, *indices: bytes) -> str:
+    return f"Date: {date}\nSHA256:\n" + "".join(
+        f" {hashlib.sha256(blob).hexdigest()} {len(blob)} main/binary-amd64/Packages\n" for blob in indices)
+
+
+def test_the_release_files_say_whether_the_suite_moved_only_when_they_vouch_for_every_index(tmp_path: Path) -> None:
+    share, lists = tmp_path / "share", tmp_path / "lists"
+    share.mkdir()
+    lists.mkdir()
+    packages = b"Package: ghc\nVersion: 9.6.6-4\n\n"
+    index = lists / "deb.debian.org_debian_dists_trixie_main_binary-amd64_Packages"
+    index.write_bytes(packages)
+    release = lists / "deb.debian.org_debian_dists_trixie_InRelease"
+    release.write_text(release_file("Tue, 24 Nov 2026 02:12:15 UTC", packages))
+    full = check_freshness(share, tmp_path, lists=lists)
+    quick = check_freshness(share, tmp_path, "--lists", lists=lists)
+    assert full.lists is not None and quick.lists == full.lists
+    assert quick.releases == () and quick.changes == ()  # --lists reads the Release files and nothing else
+    # A new upload with the same Date: another Release file, another digest.
+    release.write_text(release_file("Tue, 24 Nov 2026 02:12:15 UTC", packages + b"Package: lens\n\n"))
+    assert check_freshness(share, tmp_path, "--lists", lists=lists).lists not in (None, full.lists)
+    # An index no Release file lists (a flat repository without one): the Release files cannot say.
+    (lists / "example.org_._Packages").write_bytes(b"Package: canary\nVersion: 1\n\n")
+    assert check_freshness(share, tmp_path, lists=lists).lists is None
 
 
 def test_what_a_bindist_image_leaves_out_on_purpose_never_reads_as_the_suite_moving(tmp_path: Path) -> None:
@@ -312,8 +344,53 @@ def test_an_image_is_worked_out_once_a_run_however_often_it_is_asked_for(tmp_pat
     images = [builder.ensure(m.toolchains["ghc96"], m.recipes["ganeti-3.1"], tmp_path / "image.log") for _ in range(3)]
     assert images[0] == images[1] == images[2] and images[0].tag == "ganeti-compat/ghc96:plan-installed"
     assert engine.asked == ["image_id debian:trixie", "image_id debian:trixie", "images_labelled",
-                            "hold ganeti-compat/ghc96:plan-installed",
+                            "hold ganeti-compat/ghc96:plan-installed", "image_id ganeti-compat/ghc96:plan-installed",
                             "output ganeti-compat/ghc96:plan-installed"]  # base, plan, hold, freshness: once
+
+
+def test_a_run_asks_each_suite_once_whether_it_moved_and_checks_an_image_in_full_only_when_it_did(
+        tmp_path: Path) -> None:
+    # Issue 22: an unchanged matrix ran the full check (apt-get update, a dist-upgrade, madison) in every image.
+    m = default()
+    ghc96, engine, log = m.toolchains["ghc96"], MemoryImageEngine(lists="a" * 64), tmp_path / "image.log"
+
+    def run() -> list[Image]:
+        engine.checks.clear()
+        builder = ImageBuilder(engine, tmp_path / "cache", lambda line: None)  # type: ignore[arg-type]
+        images = [builder.ensure(ghc96, m.recipes[recipe], log) for recipe in ("ganeti-3.1", "ganeti-3.0")]
+        builder.release()
+        return images
+
+    built = run()
+    assert len({image.tag for image in built}) == 2 and engine.checks == []  # two plans, built now
+    first = run()
+    assert sorted(engine.checks) == sorted(f"full {image.tag}" for image in built)  # nothing remembered yet
+    unchanged = run()
+    assert [check.split()[0] for check in engine.checks] == ["lists"]  # one question for the suite
+    assert [image.freshness for image in unchanged] == [image.freshness for image in first]
+    assert all(image.reused and image.freshness.startswith("up to date with trixie") for image in unchanged)
+    engine.lists = "b" * 64  # the suite moved (say, a security upload): every image is checked in full again
+    engine.moves = "moved ghc 9.6.6-4 9.6.6-5\n"
+    moved = run()
+    assert [check.split()[0] for check in engine.checks] == ["lists", "full", "full"]
+    assert all(not image.reused and "ghc 9.6.6-4 -> 9.6.6-5" in image.freshness for image in moved)
+    engine.moves = ""
+    run()
+    assert [check.split()[0] for check in engine.checks] == ["full", "full"]  # new images: nothing remembered
+
+
+def test_a_remembered_freshness_that_cannot_be_trusted_is_checked_in_full(tmp_path: Path) -> None:
+    image_id = "sha256:" + "c" * 64
+    found = parse_freshness(f"release trixie Tue, 24 Nov 2026 02:12:15 UTC\nlists {'a' * 64}\n", 0)
+    remember(tmp_path, image_id, found)
+    assert recall(tmp_path, image_id) == found
+    assert recall(tmp_path, "sha256:../../etc") is None
+    stale = parse_freshness(f"moved ghc 1 2\nlists {'a' * 64}\n", 0)
+    remember(tmp_path, "sha256:" + "d" * 64, stale)  # only an up-to-date answer is kept
+    assert recall(tmp_path, "sha256:" + "d" * 64) is None
+    for hostile in ('{"lists": "../x", "releases": []}', '{"lists": 5}', "[" * 100000, "\xff", ""):
+        (tmp_path / "freshness" / f"{'c' * 64}.json").write_text(hostile, errors="surrogateescape")
+        assert recall(tmp_path, image_id) is None, hostile
 
 
 def test_a_build_tags_its_image_as_its_own_until_named_and_leaves_another_process_build_alone(tmp_path: Path) -> None:

@@ -98,6 +98,10 @@ def installed(engine: Engine, tag: str) -> str:
     return text.strip()
 
 
+def checks(log: Path) -> list[str]:
+    return [line for line in log.read_text().splitlines() if line.startswith("$ check-freshness")]
+
+
 def test_an_image_is_rebuilt_when_its_suite_moves_and_reused_while_it_does_not(
         repository: AptRepository, tmp_path: Path) -> None:
     engine = Engine()
@@ -119,9 +123,16 @@ def test_an_image_is_rebuilt_when_its_suite_moves_and_reused_while_it_does_not(
         assert unchanged.reused and unchanged.tag == first.tag
         assert unchanged.freshness.startswith("up to date with trixie as of ")
         assert any("reused, not rebuilt" in line for line in said)
+        # Issue 22: the next run asks the suite's Release files only, and they are the ones the check read.
+        (tmp_path / "image.log").unlink()
+        still = ensure()
+        assert still == unchanged
+        assert checks(tmp_path / "image.log") == [f"$ check-freshness --lists in {first.tag}"]
 
-        repository.publish("2")
+        repository.publish("2")  # the same Date: in a new Release file
         moved = ensure()
+        assert checks(tmp_path / "image.log")[1:] == [f"$ check-freshness --lists in {first.tag}",
+                                                      f"$ check-freshness in {first.tag}"]
         assert not moved.reused and moved.tag != first.tag
         assert f"{CANARY} 1 -> 2" in moved.freshness
         assert installed(engine, moved.tag) == "2"

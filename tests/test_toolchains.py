@@ -132,25 +132,14 @@ def test_no_module_outside_the_registry_asks_which_kind_a_toolchain_is() -> None
             assert literal not in text, f"{module.relative_to(package)} names {literal}"
 
 
-class CheckCountingEngine(MemoryImageEngine):
-    """The in-memory engine, counting the freshness checks it is asked to run."""
-
-    checks: int = 0
-
-    def output(self, image: str, argv: list[str], *, network: bool, timeout: float) -> tuple[int, str]:
-        if argv[0] != "dpkg-query":
-            self.checks += 1
-        return super().output(image, argv, network=network, timeout=timeout)
-
-
 def test_the_flavors_of_one_image_ask_its_suite_once_a_run(tmp_path: Path) -> None:
     m = matrix.load(ROOT / "matrix.yaml")
     ghc96, recipe = m.toolchains["ghc96"], m.recipes["ganeti-3.1"]
-    engine = CheckCountingEngine()
+    engine = MemoryImageEngine()
     log = tmp_path / "image.log"
     ImageBuilder(engine, tmp_path, lambda line: None).ensure(ghc96, recipe, log)  # type: ignore[arg-type]  # built
     images = ImageBuilder(engine, tmp_path, lambda line: None)  # type: ignore[arg-type]  # the next run
     for flavor in ghc96.flavors:
         image = images.ensure(ghc96, recipe, log)
         images.flavored(image, ghc96, flavor, m.flavors[flavor].soname, log)
-    assert engine.checks == 1
+    assert len(engine.checks) == 1
