@@ -93,3 +93,12 @@ def remember(cache: Path, image_id: str, found: Freshness) -> None:
     if found.lists and not found.changes and not found.failure and DIGEST.fullmatch(image_id.removeprefix("sha256:")):
         write_atomic(_memory_path(cache, image_id),
                      json.dumps({"lists": found.lists, "releases": list(found.releases)}, indent=2) + "\n")
+
+
+def forget_gone(cache: Path, image_ids: set[str]) -> list[Path]:
+    """Forget the checks of images the engine no longer has (`clean`); returns the files removed."""
+    present = {image_id.removeprefix("sha256:") for image_id in image_ids}
+    gone = [path for path in sorted((cache / "freshness").glob("*.json")) if path.stem not in present]
+    for path in gone:
+        path.unlink()
+    return gone

@@ -10,7 +10,7 @@ import pytest
 
 from compat import matrix, sources
 from compat.errors import ToolchainUnavailable
-from compat.freshness import recall, remember
+from compat.freshness import forget_gone, recall, remember
 from compat.images import (
     IMAGES_DIR,
     Freshness,
@@ -388,7 +388,10 @@ def test_a_remembered_freshness_that_cannot_be_trusted_is_checked_in_full(tmp_pa
     stale = parse_freshness(f"moved ghc 1 2\nlists {'a' * 64}\n", 0)
     remember(tmp_path, "sha256:" + "d" * 64, stale)  # only an up-to-date answer is kept
     assert recall(tmp_path, "sha256:" + "d" * 64) is None
-    for hostile in ('{"lists": "../x", "releases": []}', '{"lists": 5}', "[" * 100000, "\xff", ""):
+    assert forget_gone(tmp_path, {image_id, "sha256:" + "e" * 64}) == []
+    assert forget_gone(tmp_path, set()) == [tmp_path / "freshness" / f"{'c' * 64}.json"]  # `clean`: image gone
+    remember(tmp_path, image_id, found)
+    for hostile in ('{"lists": "../x", "releases": []}', '{"lists": 5}', "[" * 100000, "\udcff", ""):
         (tmp_path / "freshness" / f"{'c' * 64}.json").write_text(hostile, errors="surrogateescape")
         assert recall(tmp_path, image_id) is None, hostile
 

@@ -47,6 +47,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
     """What killed runs left behind (stopped containers, unused volumes, partial downloads), and with
     --images the tool's images that no toolchain of the matrix uses."""
     from compat.engine import LABEL, Engine
+    from compat.freshness import forget_gone
     from compat.images import FETCH_TOOLCHAIN, unused_images
     from compat.investigate import to_keep
     from compat.kept import SourceStore
@@ -69,6 +70,9 @@ def cmd_clean(args: argparse.Namespace) -> int:
                 continue  # a baseline's image, kept for investigations
             if engine.remove_image(tag):
                 removed.append(f"image {tag}")
+    present = {image_id for _, image_id, _ in engine.images_labelled(f"{LABEL}=1")}
+    for path in forget_gone(args.reports / "cache", present):
+        removed.append(f"freshness of a removed image {path.name}")
     for thing in removed:
         print(f"removed {thing}")
     print(f"ganeti-compat: removed {len(removed)} thing(s)", file=sys.stderr)
