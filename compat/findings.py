@@ -1,20 +1,6 @@
-"""What an investigation of a regression found: one pure function of its jobs' statuses, and how it is said.
-
-A regressed cell is run again as it is (tonight's image and source), then with each axis that changed since
-its baseline put back: tonight's source on the baseline's image, the baseline's source on tonight's image.
-
-| rerun | baseline's image, tonight's source | tonight's image, baseline's source | conclusion |
-|---|---|---|---|
-| pass | | | not reproducible (1 of 2 runs failed: flaky, never the toolchain) |
-| error, unavailable | | | cannot tell (the rerun could not run) |
-| fails | not run (image unchanged) | not run (source unchanged) | cannot tell (neither axis changed) |
-| fails | pass | fails or not run | toolchain |
-| fails | fails or not run | pass | source |
-| fails | fails | fails | both (each alone breaks it) |
-| fails | pass | pass | only together |
-| fails | fails | not run | cannot tell (it fails on the baseline's image too) |
-| fails | not run | fails | cannot tell (it fails with the baseline's source too) |
-| fails | error, unavailable | any | cannot tell (why that job could not run: the image is gone, ...) |
+"""What an investigation of a regression found: one pure function of its jobs' statuses (the table in README
+"Investigating a regression"; tests/test_investigate.py::test_the_conclusion_of_an_investigation, a row each),
+and how it is said.
 """
 
 from __future__ import annotations

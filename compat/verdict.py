@@ -1,41 +1,8 @@
-"""The one judge: a cell's status, cause, evidence, flags and SSL recommendation, from its own outcomes.
+"""The one judge: a cell's status, cause, evidence, flags and SSL recommendation, from its own outcomes only.
 
-`judge` is a pure function of what happened in this cell on this run (step exits and logs, this cell's
-JUnit file, the facts inspected in its container, its runtime probe). Every outcome proposes a candidate
-verdict; the cell gets the worst one, in this order (worst first):
-
-    error < timeout < crash < build-fail < test-fail < pass
-
-- `unavailable` stands alone: the toolchain image could not be had at all (a bindist download
-  unreachable, a suite no mirror serves), so nothing else happened.
-- `error`: the Docker engine stopped answering (cause `engine`), the tool failed (`runner`), the source
-  could not be fetched (`fetch`), the image build failed for another reason than a dependency (`image`:
-  e.g. the mirror was lost), or the facts that a pass needs could not be read (`facts`).
-- `timeout`: a step, or the plain probe run, ran past its limit.
-- `crash`: a signal or an RTS internal error in a step or in the plain probe run; a GHC panic
-  (cause `ghc-panic`); the kernel killing a process of a step at the container's memory limit (cause
-  `memory`, even when the step then exited 0).
-- `build-fail`: the image could not install the suite's packages (`deps`), a configure/build step failed
-  (`deps`, `abi`, `link`, `compile`, `unknown`), a binary the recipe lists is missing after the build, or a
-  binary links another libcurl than the cell's flavor (`link`).
-- `test-fail`: failing tests, a test run that wrote no JUnit file or one without test cases, tests that
-  exit non-zero, the plain probe run failing.
-- `pass`: the build and the tests completed and nothing above applies.
-
-Facts can only lower a verdict, never raise it. Among candidates of the same rank the earliest outcome
-(in step order) wins. The fault-injection run of the probe installs the hazard itself: it never proposes a
-verdict, a flag or a recommendation; it is reported as its own outcome.
-
-Evidence comes from logs and files written by code the tool does not control, and it ends up in the cell's
-JSON and in every report. Whatever path it took, a Verdict holds at most MAX_LINES (20) lines of evidence,
-and each flag at most MAX_LINES lines (the last one then says how many more there were); every line, and
-the recommendation, is at most MAX_LINE (500) characters: a longer one is cut and ends in "… [cut: N more
-characters]", N characters of the line as written; and terminal escape sequences (colours, cursor moves,
-OSC titles and links) and control characters other than tab are removed. The names of failing tests, which
-come from the JUnit file, are cleaned the same way, and at most MAX_TEST_NAMES of them are kept (the counts
-stay whole, so a cut list is never read as every failure). The logs themselves are read
-within the bounds of compat.analysis.failures (log_lines: the first and the last lines of a log; MAX_SCAN:
-the characters of a line that a pattern looks at).
+Every outcome proposes a verdict and the worst wins (README "Verdicts"; tests/test_verdict.py, one test per
+rule). Evidence is text written by code the tool does not control: it is cut, cleaned and bounded here
+(MAX_LINES, MAX_LINE, MAX_TEST_NAMES) before any report sees it.
 """
 
 from __future__ import annotations

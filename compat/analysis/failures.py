@@ -1,23 +1,9 @@
-"""Tell build and test failures apart by the evidence in their logs.
+"""Tell build and test failures apart by the evidence in their logs: the first of CAUSES a failed step's log
+shows evidence for (ghc-panic, deps, abi, link, compile; tests/test_failures.py on real logs).
 
-A failed build step gets the first cause of CAUSES that its log shows evidence for:
-
-1. ``ghc-panic``: the compiler itself crashed; the errors around it may be its consequence.
-2. ``deps``: something the project needs is not installed, or the solver rejected what is; the compile
-   errors that may follow are its consequence.
-3. ``abi``: the toolchain is inconsistent: interface files of another GHC, a package database whose
-   packages lost a dependency or their files, libraries built against other packages' symbols. GHC
-   words some of these as a missing module or package, so they are told apart from ``deps`` by the
-   whole message.
-4. ``link``: the linker could not find a C library or symbol.
-5. ``compile``: an error in the project's own code, including an import of a module of its own that
-   GHC cannot find.
-
-Logs come from containers running code this tool does not control, so reading one is bounded whatever it
-holds: the analysis reads the first HEAD_LINES and the last TAIL_LINES lines of a log (a failed build ends
-at its error; its first lines hold what configure and the solver said), and each regex looks at the first
-MAX_SCAN characters of a line. No attempt of a pattern reads past the place where its next attempt starts,
-so every regex runs in time linear in what it reads (see the note above PATTERNS).
+Logs come from code this tool does not control, so reading one is bounded whatever it holds: the first
+HEAD_LINES and last TAIL_LINES lines, MAX_SCAN characters of a line, and patterns that run in linear time
+(see the note above PATTERNS).
 """
 
 from __future__ import annotations
