@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from fnmatch import fnmatchcase
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from compat.matrix import Expectation, Matrix
+from compat.parts import HaskellTests
 from compat.results import cell_key
 from compat.status import Status
 
@@ -26,7 +27,7 @@ class Judged(Protocol):
     @property
     def cause(self) -> str | None: ...
     @property
-    def tests(self) -> dict[str, Any] | None: ...
+    def tests(self) -> HaskellTests | None: ...
 
 
 Cell = TypeVar("Cell", bound=Judged)
@@ -54,9 +55,9 @@ def explained(entries: tuple[Expectation, ...], result: Judged) -> list[Expectat
     whole = [entry for entry in found if _names(entry, result)]
     if whole:
         return whole
-    failed = (result.tests or {}).get("failed_names") or []
+    failed = result.tests.failed_names if result.tests else ()
     if result.status is not Status.TEST_FAIL or not failed or result.cause or \
-            len(failed) < (result.tests or {}).get("failed", 0):
+            len(failed) < (result.tests.failed if result.tests else 0):
         return []  # a list of names that was cut cannot show that every failure was expected
     per_test = [entry for entry in found if entry.test is not None]
     covering = [entry for entry in per_test if any(fnmatchcase(name, entry.test or "") for name in failed)]
@@ -76,7 +77,7 @@ def unexpected_passes(entries: tuple[Expectation, ...], results: Sequence[Cell],
             if entry.test is None:
                 if result.status is Status.PASS:
                     found.append((result.key, entry))
-            elif result.tests and result.tests.get("total") and (ran := states(result)):
+            elif result.tests and result.tests.total and (ran := states(result)):
                 matched = [ok for name, ok in ran.items() if fnmatchcase(name, entry.test)]
                 if matched and all(matched):
                     found.append((result.key, entry))

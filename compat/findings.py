@@ -5,12 +5,12 @@ and how it is said.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
+from compat.parts import Part, Stored
 from compat.status import Status
-from compat.stored import FLAG, NUMBER, OPTIONAL_TEXT, TEXT, Check, Fields, ListOf, Text
+from compat.stored import FLAG, NUMBER, OPTIONAL_TEXT, TEXT, Check, Fields, ListOf, Made, Text
 
 RERUN, OLD_IMAGE, OLD_SOURCE = "rerun", "baseline image", "baseline source"
 TONIGHT, BASELINE = "tonight", "baseline"
@@ -32,7 +32,7 @@ class Conclusion(StrEnum):
 
 
 @dataclass(frozen=True)
-class Job:
+class Job(Part):
     """One run of an investigation: which image and which source it had, and what it ended in."""
 
     name: str  # RERUN, OLD_IMAGE or OLD_SOURCE
@@ -42,6 +42,11 @@ class Job:
     status: Status
     cause: str | None = None
     why: str = ""  # its first evidence line
+
+    FIELDS = Fields({"name": Text(40), "image": Text(40), "source": Text(40), "run_id": TEXT,
+                     "status": Made(Check(Text(40), lambda text: None if text in set(Status) else
+                                          f"unknown status {text!r}"), Status),
+                     "cause": OPTIONAL_TEXT, "why": TEXT}, required=("name", "image", "source", "run_id", "status"))
 
     @property
     def text(self) -> str:
@@ -121,34 +126,43 @@ def _toolchain_line(changed: Changed) -> str:
     return changed.image_line or "the image changed"
 
 
-def record(finding: Finding, jobs: list[Job], baseline_run: str, started: str, minutes: float) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Investigation(Part):
+    """The `investigation` field of a cell result: what rerunning and swapping found, and the jobs that did."""
+
+    conclusion: Conclusion
+    says: str
+    evidence: tuple[str, ...] = ()
+    baseline_run: str = ""
+    started: str = ""
+    minutes: float = 0.0
+    reproducible: bool = True  # see Conclusion.reproducible; a file that does not say counts as reproducible
+    jobs: tuple[Job, ...] = ()
+
+    FIELDS = Fields({
+        "conclusion": Made(Check(Text(40), lambda text: None if text in set(Conclusion) else
+                                 f"unknown conclusion {text!r}"), Conclusion),
+        "says": TEXT, "evidence": Made(ListOf(TEXT, 100), tuple), "baseline_run": TEXT, "started": TEXT,
+        "minutes": NUMBER, "reproducible": FLAG, "jobs": Made(ListOf(Stored(Job), 10), tuple)},
+        required=("conclusion", "says"))
+
+
+def record(finding: Finding, jobs: list[Job], baseline_run: str, started: str, minutes: float) -> Investigation:
     """The `investigation` field of a cell result."""
-    return {"conclusion": str(finding.conclusion), "says": finding.says, "evidence": list(finding.evidence),
-            "baseline_run": baseline_run, "started": started, "minutes": round(minutes, 1),
-            "reproducible": finding.conclusion.reproducible,
-            "jobs": [{key: (str(value) if isinstance(value, Status) else value) for key, value in asdict(job).items()}
-                     for job in jobs]}
+    return Investigation(finding.conclusion, finding.says, tuple(finding.evidence), baseline_run, started,
+                         round(minutes, 1), finding.conclusion.reproducible, tuple(jobs))
 
 
-def not_investigated(why: str, baseline_run: str, started: str) -> dict[str, Any]:
+def not_investigated(why: str, baseline_run: str, started: str) -> Investigation:
     """The `investigation` field of a regression the budget left out: said, never a verdict."""
     return record(Finding(Conclusion.NOT_INVESTIGATED, f"not investigated: {why}"), [], baseline_run, started, 0.0)
 
 
-def reproducible(investigation: dict[str, Any] | None) -> bool:
+def reproducible(investigation: Investigation | None) -> bool:
     """Whether a regression counts as the night's (exit 1): unless its investigation found it not reproducible."""
-    return investigation is None or bool(investigation.get("reproducible", True))
+    return investigation is None or investigation.reproducible
 
 
-def said(investigation: dict[str, Any] | None) -> str:
+def said(investigation: Investigation | None) -> str:
     """One line for the reports beside a regression ("" when there was no investigation)."""
-    return f"investigated: {investigation['says']}" if investigation else ""
-
-
-JOB = Fields({"name": Text(40), "image": Text(40), "source": Text(40), "run_id": TEXT,
-              "status": Check(Text(40), lambda text: None if text in set(Status) else f"unknown status {text!r}"),
-              "cause": OPTIONAL_TEXT, "why": TEXT}, required=("name", "image", "source", "run_id", "status"))
-INVESTIGATION = Fields({
-    "conclusion": Check(Text(40), lambda text: None if text in set(Conclusion) else f"unknown conclusion {text!r}"),
-    "says": TEXT, "evidence": ListOf(TEXT, 100), "baseline_run": TEXT, "started": TEXT, "minutes": NUMBER,
-    "reproducible": FLAG, "jobs": ListOf(JOB, 10)}, required=("conclusion", "says"))
+    return f"investigated: {investigation.says}" if investigation else ""

@@ -14,9 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from compat import schedule
+from compat import findings, schedule
 from compat.engine import Engine
 from compat.errors import ConfigError, ToolchainUnavailable
 from compat.findings import BASELINE, OLD_IMAGE, OLD_SOURCE, RERUN, TONIGHT, Changed, Job, conclude, not_investigated
@@ -156,7 +155,7 @@ class Investigator:
         self.store = SourceStore(reports / "cache" / "sources")
         self.jobs = jobs
 
-    def investigate(self, subject: Subject) -> dict[str, Any]:
+    def investigate(self, subject: Subject) -> findings.Investigation:
         now = subject.tonight
         started, clock = _now(), time.monotonic()
         cell = self._cell(now)
@@ -210,7 +209,7 @@ class Investigator:
         return Job(job.name, job.image_axis, job.source_axis, run_id, result.status, result.cause,
                    result.evidence[0] if result.evidence else "")
 
-    def _write(self, subject: Subject, investigation: dict[str, Any]) -> None:
+    def _write(self, subject: Subject, investigation: findings.Investigation) -> None:
         """Into the investigated result: the only field written after its run, the verdict left as it was."""
         path = subject.run_dir / "cells" / f"{subject.tonight.key}.json"
         result = read_cell(path)

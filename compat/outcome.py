@@ -13,7 +13,9 @@ from typing import Any
 
 from compat import facts
 from compat.analysis.junit import MAX_CHARS
-from compat.analysis.probe import parse_probe
+from compat.analysis.probe import ProbeOutcome, parse_probe
+from compat.analysis.toolchain import GhcFacts as Toolchain
+from compat.parts import FaultInjection, Flag, GhcFacts, HaskellTests, ProbeFacts, SslFacts
 from compat.status import Status
 from compat.stored import (
     FLAG,
@@ -32,7 +34,7 @@ from compat.stored import (
 )
 from compat.verdict import CellOutcome, Step, judge
 
-JUDGE_FILES = ("verdict.py", "outcome.py", "facts.py", "status.py", "analysis")
+JUDGE_FILES = ("verdict.py", "outcome.py", "parts.py", "facts.py", "status.py", "analysis")
 
 
 @functools.cache
@@ -139,14 +141,14 @@ class Judged:
     status: Status
     cause: str | None
     evidence: list[str]
-    flags: list[dict[str, Any]]
-    tests: dict[str, Any] | None
+    flags: list[Flag]
+    tests: HaskellTests | None
     ssl_recommendation: str
-    fault_injection: dict[str, Any] | None
-    ghc: dict[str, Any] | None
+    fault_injection: FaultInjection | None
+    ghc: GhcFacts | None
     packages: dict[str, list[str]]
-    ssl: dict[str, Any] | None
-    probe: dict[str, Any] | None
+    ssl: SslFacts | None
+    probe: ProbeFacts | None
     manifest: dict[str, str]
     judge: str
 
@@ -156,16 +158,29 @@ def judged(outcome: Outcome, run_dir: Path, source_version: str | None) -> Judge
     seen = reread(outcome, run_dir)
     verdict = judge(seen)
     found = seen.facts
-    ssl = found.ssl if found is not None and outcome.built() else None
-    if ssl is not None and seen.probe is not None:
-        ssl = ssl | {"gmp_allocations_per_request": seen.probe.per_request()}
+    ssl = _ssl(found.ssl, seen.probe) if found is not None and outcome.built() else None
     texts = {name: read_inside(run_dir, path) for name, path in outcome.texts.items()}
     manifest = facts.manifest(texts["dpkg-all.tsv"] or "") if "dpkg-all.tsv" in texts else {}
     if source_version:
         manifest["source"] = source_version
+    tests = verdict.tests
     return Judged(
-        verdict.status, verdict.cause, list(verdict.evidence),
-        [{"name": name, "evidence": list(evidence)} for name, evidence in verdict.flags],
-        verdict.tests.as_dict() if verdict.tests else None, verdict.recommendation, verdict.fault_injection,
-        found.ghc.as_dict() if found is not None else None, found.packages if found is not None else {}, ssl,
-        seen.probe.as_dict() if seen.probe is not None else None, manifest, judge_version())
+        verdict.status, verdict.cause, list(verdict.evidence), [Flag(name, evidence) for name, evidence in verdict.flags],
+        HaskellTests(tests.total, tests.passed, tests.failed, tuple(tests.failed_names)) if tests else None,
+        verdict.recommendation, verdict.fault_injection,
+        _ghc(found.ghc) if found is not None else None, found.packages if found is not None else {}, ssl,
+        ProbeFacts(**seen.probe.as_dict()) if seen.probe is not None else None, manifest, judge_version())
+
+
+def _ghc(ghc: Toolchain) -> GhcFacts:
+    return GhcFacts(ghc.version, ghc.integer_library, ghc.integer_library_version, ghc.bignum_backend,
+                    ghc.replaces_gmp_allocator)
+
+
+def _ssl(summary: dict[str, Any], probe: ProbeOutcome | None) -> SslFacts:
+    """The SSL facts of a built cell; the allocations per request are left out when no probe ran."""
+    per_request = probe.per_request() if probe is not None else None
+    return SslFacts(tuple(summary["binaries"]), tuple(summary["curl_flavors"]),
+                    {name: tuple(chain) for name, chain in summary["tls_stacks"].items()}, summary["gmp_loaded"],
+                    summary["gmp_hook"], per_request,
+                    absent=frozenset() if probe is not None else frozenset({"gmp_allocations_per_request"}))

@@ -9,7 +9,7 @@ GRID_FLAGS = {PROBE_UNMEASURED: "SSL unmeasured"}  # flags a grid cell shows bes
 
 
 def grid_flags(result: CellResult) -> str:
-    names = {flag["name"] for flag in result.flags}
+    names = {flag.name for flag in result.flags}
     return "".join(f" ({said})" for name, said in GRID_FLAGS.items() if name in names)
 
 
@@ -18,8 +18,8 @@ def cell_text(result: CellResult) -> str:
     text = str(result.status)
     if result.cause:
         text += f" ({result.cause})"
-    if result.tests and result.tests.get("total"):
-        text += f" {result.tests['passed']}/{result.tests['total']}"
+    if result.tests and result.tests.total:
+        text += f" {result.tests.passed}/{result.tests.total}"
     text += grid_flags(result)
     if result.flavor:
         text += f" [{result.flavor}]"
@@ -41,9 +41,9 @@ def ssl_choice(results: list[CellResult]) -> dict[str, str]:
         source = cells[0].source  # one source speaks for the toolchain: the binaries' libraries are the suite's
         parts = [cells[0].ssl_recommendation or "unknown: no recommendation recorded"]
         for r in (c for c in cells if c.source == source):
-            stacks = (r.ssl or {}).get("tls_stacks") or {}
+            stacks = r.ssl.tls_stacks if r.ssl else {}
             loaded = "; ".join(f"{name} through {_brought_by(chain)}" for name, chain in stacks.items()) or "no TLS library"
-            fed = (r.probe or {}).get("gmp_allocations_per_request")
+            fed = r.probe.gmp_allocations_per_request if r.probe else None
             use = "" if fed is None else (f", GnuTLS used for TLS ({fed} GMP allocations per request)" if fed
                                           else ", GnuTLS not used for TLS (0 GMP allocations per request)"
                                           if "gnutls" in stacks else "")
@@ -52,7 +52,7 @@ def ssl_choice(results: list[CellResult]) -> dict[str, str]:
     return said
 
 
-def _brought_by(chain: list[str]) -> str:
+def _brought_by(chain: tuple[str, ...]) -> str:
     """binary -> lib -> ... -> stack: what brings the stack; a bare soname means the tree was not known."""
     if len(chain) < 2:
         return "a library the inspection did not trace"

@@ -12,15 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from compat import matrix as matrix_names
-from compat.findings import INVESTIGATION
+from compat.findings import Investigation
 from compat.outcome import OUTCOME, Outcome, judged
+from compat.parts import FaultInjection, Flag, GhcFacts, HaskellTests, ProbeFacts, SslFacts, Stored
 from compat.status import Status
 from compat.stored import (
     FLAG,
     NUMBER,
     OPTIONAL_TEXT,
     TEXT,
-    TEXTS,
     WHOLE,
     Check,
     Fields,
@@ -46,9 +46,9 @@ class CellResult:
     status: Status = Status.ERROR
     cause: str | None = None
     evidence: list[str] = field(default_factory=list)
-    tests: dict[str, Any] | None = None
+    tests: HaskellTests | None = None
     timings: dict[str, float] = field(default_factory=dict)
-    ghc: dict[str, Any] | None = None
+    ghc: GhcFacts | None = None
     image: str | None = None
     image_reused: bool | None = None
     image_freshness: str | None = None  # "up to date with SUITE as of DATE", "rebuilt: ...", or why unknown
@@ -57,13 +57,13 @@ class CellResult:
     source_version: str | None = None
     source_digest: str | None = None
     logs: dict[str, str] = field(default_factory=dict)
-    flags: list[dict[str, Any]] = field(default_factory=list)  # {"name": "ssl:...", "evidence": [...]}
-    ssl: dict[str, Any] | None = None
-    probe: dict[str, Any] | None = None
+    flags: list[Flag] = field(default_factory=list)
+    ssl: SslFacts | None = None
+    probe: ProbeFacts | None = None
     packages: dict[str, list[str]] = field(default_factory=dict)  # Haskell package -> [version, abi]
     manifest: dict[str, str] = field(default_factory=dict)  # Debian package -> installed version; "source"
     ssl_recommendation: str = ""
-    fault_injection: dict[str, Any] | None = None  # the hostile GMP hook's outcome, never the cell's verdict
+    fault_injection: FaultInjection | None = None  # the hostile GMP hook's outcome, never the cell's verdict
     run_id: str = ""
     started: str = ""
     fingerprint: str | None = None  # the cell's inputs (compat.reuse): an equal one may take this result
@@ -71,7 +71,7 @@ class CellResult:
     outcome: Outcome | None = None  # what happened, from which the verdict is derived; None before schema 5
     judge: str | None = None  # the version of the judge that said this (compat.outcome.judge_version)
     kept_volume: str | None = None  # with --keep-failed: the volume this failed cell left, for `shell`
-    investigation: dict[str, Any] | None = None  # what rerunning and swapping found (compat.investigate)
+    investigation: Investigation | None = None  # what rerunning and swapping found (compat.investigate)
     schema: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -86,9 +86,12 @@ class CellResult:
 
     def data(self) -> dict[str, Any]:
         """The result as the JSON it is stored as; its values are the result's own (asdict would copy them all:
-        a manifest, a package database), so they are only to be read."""
+        a manifest, a package database), so they are only to be read. Each part writes itself (compat.parts)."""
         values = {name: getattr(self, name) for name in self.__dataclass_fields__}
         values["outcome"] = asdict(self.outcome) if self.outcome is not None else None
+        for name in PARTS:
+            values[name] = values[name].to_dict() if values[name] is not None else None
+        values["flags"] = [flag.to_dict() for flag in self.flags]
         return values
 
     @classmethod
@@ -102,32 +105,23 @@ class CellResult:
 
 
 NAME = Name(re.compile(rf"(?=.{{1,63}}$){matrix_names.NAME}"))
-HASKELL_COUNTS = Fields({"total": WHOLE, "passed": WHOLE, "failed": WHOLE, "failed_names": ListOf(Text(500))},
-                        required=("total", "passed", "failed"))
+PARTS = ("tests", "ghc", "ssl", "probe", "fault_injection", "investigation")  # each None or a compat.parts.Part
 CELL = Fields({
     "toolchain": NAME, "source": NAME, "flavor": NAME,
     "status": Check(Text(40), lambda text: None if text in set(Status) else f"unknown status {text!r}"),
-    "cause": Optional(Text(40)), "evidence": ListOf(TEXT, 1000), "tests": Optional(HASKELL_COUNTS),
+    "cause": Optional(Text(40)), "evidence": ListOf(TEXT, 1000), "tests": Optional(Stored(HaskellTests)),
     "timings": MapOf(NUMBER, 100),
-    "ghc": Optional(Fields({"version": OPTIONAL_TEXT, "integer_library": OPTIONAL_TEXT,
-                            "integer_library_version": OPTIONAL_TEXT, "bignum_backend": OPTIONAL_TEXT,
-                            "replaces_gmp_allocator": Optional(FLAG)})),
+    "ghc": Optional(Stored(GhcFacts)),
     "image": OPTIONAL_TEXT, "image_reused": Optional(FLAG), "image_freshness": OPTIONAL_TEXT,
     "compiled_by": OPTIONAL_TEXT, "source_version": OPTIONAL_TEXT, "source_digest": OPTIONAL_TEXT,
     "logs": MapOf(TEXT, 1000),
-    "flags": ListOf(Fields({"name": Text(100), "evidence": ListOf(TEXT, 1000)}, required=("name",)), 1000),
-    "ssl": Optional(Fields({"binaries": TEXTS, "curl_flavors": TEXTS, "tls_stacks": MapOf(TEXTS), "gmp_loaded": FLAG,
-                            "gmp_hook": FLAG, "gmp_allocations_per_request": Optional(NUMBER)})),
-    "probe": Optional(Fields({"requests": WHOLE, "plain": TEXT, "counting": TEXT, "hostile": TEXT,
-                              "gmp_allocations_per_request": Optional(NUMBER), "built": FLAG, "timed_out": FLAG})),
+    "flags": ListOf(Stored(Flag), 1000), "ssl": Optional(Stored(SslFacts)), "probe": Optional(Stored(ProbeFacts)),
     "packages": MapOf(Check(ListOf(TEXT), lambda pair: None if len(pair) == 2 else "not [version, abi]")),
     "manifest": MapOf(TEXT), "ssl_recommendation": TEXT,
-    "fault_injection": Optional(Fields({"hostile_gmp": TEXT, "says": TEXT,
-                                        "gmp_allocations_per_request": Optional(NUMBER)},
-                                       required=("hostile_gmp", "says"))),
+    "fault_injection": Optional(Stored(FaultInjection)),
     "run_id": TEXT, "started": TEXT, "fingerprint": OPTIONAL_TEXT, "reused_from": OPTIONAL_TEXT,
     "outcome": Optional(OUTCOME), "judge": OPTIONAL_TEXT, "schema": WHOLE, "image_id": OPTIONAL_TEXT,
-    "kept_volume": OPTIONAL_TEXT, "investigation": Optional(INVESTIGATION),
+    "kept_volume": OPTIONAL_TEXT, "investigation": Optional(Stored(Investigation)),
 }, required=("toolchain", "source", "flavor", "status"))
 
 

@@ -34,9 +34,9 @@ JUDGE_AND_REPORTS = ("__init__.py", "__main__.py", "analysis/__init__.py", "anal
                      "commands/merge.py", "commands/nightly.py", "commands/record.py", "commands/report.py",
                      "commands/reports.py", "commands/run.py", "commands/selection.py", "commands/signals.py",
                      "commands/upkeep.py", "errors.py", "exits.py", "expected.py", "export.py",
-                     "history.py", "markdown.py", "matrix.py", "yamlsafe.py", "merge.py", "outcome.py", "progress.py",
-                     "reader.py", "report_text.py", "results.py", "reuse.py", "status.py", "stored.py", "summary.py",
-                     "verdict.py",
+                     "history.py", "markdown.py", "matrix.py", "yamlsafe.py", "merge.py", "outcome.py", "parts.py",
+                     "progress.py", "reader.py", "report_text.py", "results.py", "reuse.py", "status.py", "stored.py",
+                     "summary.py", "verdict.py",
                      # investigations and reproductions: never a cell's outcome, never reused
                      "findings.py", "investigate.py", "repro.py", "shell.py",
                      # every module under outputs/ is a report format or its plumbing: adding one needs no entry here

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from compat.findings import Investigation
+from compat.parts import HaskellTests, plain
 from compat.results import CELL, CellResult, cell_key, read_cell, write_atomic
 from compat.results import NAME as CELL_NAME
 from compat.status import Status
@@ -39,13 +41,13 @@ class CellFacts:
     cause: str | None
     started: str
     why: str  # the first evidence line
-    tests: dict[str, Any] | None  # total, passed, failed, failed_names (expected failures need the names)
+    tests: HaskellTests | None  # expected failures need the names
     build: float | None  # seconds of the build step
     compiled_by: str | None
     flags: tuple[str, ...]  # the flags' names
     junit: str | None  # the JUnit file, relative to the run directory
     manifest: str  # the manifest's digest: a manifest is read once, and only for a change that shows it
-    investigation: dict[str, Any] | None = None  # what investigating a regression found (compat.findings)
+    investigation: Investigation | None = None  # what investigating a regression found
 
     @property
     def key(self) -> str:
@@ -60,7 +62,7 @@ def facts_of(result: CellResult) -> CellFacts:
     """A result's facts: what a summary keeps of it."""
     return CellFacts(result.toolchain, result.source, result.flavor, result.status, result.cause, result.started,
                      result.evidence[0] if result.evidence else "", result.tests, result.timings.get("build"),
-                     result.compiled_by, tuple(flag["name"] for flag in result.flags), result.logs.get("junit"),
+                     result.compiled_by, tuple(flag.name for flag in result.flags), result.logs.get("junit"),
                      manifest_digest(result.manifest), result.investigation)
 
 
@@ -85,7 +87,7 @@ def write_summary(run_dir: Path) -> None:
             continue
         files.append(before)
         facts.append(found)
-    columns = {name: [getattr(cell, name) for cell in facts] for name in COLUMNS}
+    columns = {name: [plain(getattr(cell, name)) for cell in facts] for name in COLUMNS}
     write_atomic(run_dir / NAME, json.dumps({"schema": SCHEMA, "cells": [cell.key for cell in facts], "file": files}
                                             | columns, sort_keys=True) + "\n")
 

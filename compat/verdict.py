@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from compat.analysis.failures import MAX_SCAN, classify_build, crash_evidence, log_lines
 from compat.analysis.junit import TestCounts, parse_junit
 from compat.analysis.probe import NOT_RUN, ProbeOutcome
 from compat.facts import Verdicts
+from compat.parts import FaultInjection
 from compat.pins import HASKELL_LIBRARY
 from compat.pins import PROBLEM as PINS_PROBLEM
 from compat.status import Status
@@ -79,7 +79,7 @@ class Verdict:
     flags: tuple[tuple[str, tuple[str, ...]], ...] = ()
     tests: TestCounts | None = None
     recommendation: str = ""
-    fault_injection: dict[str, Any] | None = None
+    fault_injection: FaultInjection | None = None
 
     def __post_init__(self) -> None:
         # Here rather than where each piece of evidence is taken, so that no path can skip it.
@@ -325,12 +325,11 @@ def ssl_recommendation(outcome: CellOutcome, flags: tuple[tuple[str, tuple[str, 
     return text
 
 
-def _fault_injection(probe: ProbeOutcome | None) -> dict[str, Any] | None:
+def _fault_injection(probe: ProbeOutcome | None) -> FaultInjection | None:
     """The hostile GMP hook's run, as its own outcome: what it says about TLS, never about the toolchain."""
     if probe is None or probe.verdict("hostile") == NOT_RUN:
         return None
-    return {"hostile_gmp": probe.verdict("hostile"), "says": probe.hostile_says(),
-            "gmp_allocations_per_request": probe.per_request()}
+    return FaultInjection(probe.verdict("hostile"), probe.hostile_says(), probe.per_request())
 
 
 def _apt_evidence(lines: list[str]) -> tuple[str, ...]:

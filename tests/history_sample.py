@@ -21,6 +21,7 @@ from pathlib import Path
 
 from compat.analysis.junit import case_states
 from compat.cli import main
+from compat.parts import FaultInjection, Flag, GhcFacts, HaskellTests, ProbeFacts, SslFacts
 from compat.results import CellResult, RunRecord, cell_key, store, write_run
 from compat.summary import write_summary
 
@@ -116,17 +117,16 @@ def result(key: str, night: int, run_id: str, started: str, rng: random.Random, 
     if found == "error":
         cell.evidence = ["the Docker engine stopped answering"]
         return cell
-    cell.ghc = {"version": version, "integer_library": "ghc-bignum", "integer_library_version": "1.3",
-                "bignum_backend": "gmp", "replaces_gmp_allocator": False}
+    cell.ghc = GhcFacts(version, "ghc-bignum", "1.3", "gmp", replaces_gmp_allocator=False)
     cell.manifest = {"ghc": f"{version}-{1 + night // 25}", "libghc-lens-dev": f"5.2.{night // 9}-1",
                      "libghc-network-dev": "3.1.4-2", f"libcurl-{flavor}": "8.11.1-1", "source": cell.source_version or ""}
     cell.packages = {"lens": [f"5.2.{night // 9 if toolchain != 'ghc96' else 3}", f"abi{toolchain}{night // 9}"],
                      "network": ["3.1.4", "abinet"], "base": [version, f"abibase{toolchain}"]}
-    cell.ssl = {"binaries": ["exe/htest"], "curl_flavors": [flavor], "gmp_loaded": True, "gmp_hook": False,
-                "tls_stacks": {flavor: ["exe/htest", f"libcurl-{flavor}.so.4", f"lib{flavor}.so.30"]},
-                "gmp_allocations_per_request": 0}
-    cell.probe = {"requests": 20, "plain": "pass", "counting": "pass", "hostile": "not run",
-                  "gmp_allocations_per_request": 0 if flavor == "openssl" else 12, "built": True, "timed_out": False}
+    cell.ssl = SslFacts(binaries=("exe/htest",), curl_flavors=(flavor,), gmp_loaded=True, gmp_hook=False,
+                        tls_stacks={flavor: ("exe/htest", f"libcurl-{flavor}.so.4", f"lib{flavor}.so.30")},
+                        gmp_allocations_per_request=0)
+    cell.probe = ProbeFacts(requests=20, plain="pass", counting="pass", hostile="not run",
+                            gmp_allocations_per_request=0 if flavor == "openssl" else 12, built=True, timed_out=False)
     cell.ssl_recommendation = f"GnuTLS safe with {toolchain} (ghc-bignum does not hook GMP's allocator)"
     cell.logs = {"build": f"cells/{key}/build.log", "test": f"cells/{key}/test.log"}
     if flavor == "openssl":
@@ -134,9 +134,9 @@ def result(key: str, night: int, run_id: str, started: str, rng: random.Random, 
     if night % 2 == 0 and BEHAVIOUR[key] == "stable":
         cell.reused_from = f"n{night - 1:04d}"
     if night == LAST and key == "ghc96--ganeti-3.1--gnutls":
-        cell.flags = [{"name": "ssl:mixed-tls-stacks", "evidence": ["exe/htest loads gnutls and openssl"]}]
+        cell.flags = [Flag("ssl:mixed-tls-stacks", ("exe/htest loads gnutls and openssl",))]
     if night < LAST and key == "ghc910--ganeti-3.0.2--openssl":
-        cell.flags = [{"name": "abi:hash-mismatch", "evidence": ["lens-5.2 abi differs"]}]
+        cell.flags = [Flag("abi:hash-mismatch", ("lens-5.2 abi differs",))]
     if found == "build-fail":
         cell.evidence = ["rejecting: lens-5.2.7 (conflict: ganeti => lens<5.2)"] if cause == "deps" else \
             [f"src/Ganeti/Query.hs:{100 + night % 3}:1: error: not in scope"]
@@ -152,7 +152,7 @@ def result(key: str, night: int, run_id: str, started: str, rng: random.Random, 
         path.write_text(text)
         cell.logs["junit"] = str(path.relative_to(run_dir))
         failed = failing(text)
-        cell.tests = {"total": 456, "passed": 456 - len(failed), "failed": len(failed), "failed_names": failed}
+        cell.tests = HaskellTests(456, 456 - len(failed), len(failed), tuple(failed))
         if found == "test-fail":
             cell.evidence = [f"{len(failed)} of 456 tests failed", *failed[:3]]
     return cell
@@ -177,8 +177,7 @@ def run(reports: Path, run_id: str, when: datetime.datetime, cells: list[str], n
         cell = result(key, night, run_id, started, rng, run_dir)
         if fault:
             cell.status, cell.cause, cell.evidence = "crash", None, ["the hostile probe crashed"]
-            cell.fault_injection = {"hostile_gmp": "crash (SIGSEGV)", "says": "GnuTLS crashes under a hostile GMP hook",
-                                    "gmp_allocations_per_request": 12}
+            cell.fault_injection = FaultInjection("crash (SIGSEGV)", "GnuTLS crashes under a hostile GMP hook", 12)
         if kind is not None and not complete and key.endswith("gnutls"):
             cell.status, cell.cause, cell.evidence = "crash", None, ["interrupted mid-step"]
         store(run_dir, cell)

@@ -23,6 +23,7 @@ from compat.outputs.context import ReportContext
 from compat.outputs.json import render_json
 from compat.outputs.markdown import render_markdown
 from compat.outputs.write import write_reports
+from compat.parts import FaultInjection, Flag, GhcFacts, HaskellTests, SslFacts
 from compat.reader import RunReader, latest_cells
 from compat.report_text import cell_text
 from compat.results import CellResult, RunRecord, load_run, run_records, store, write_run
@@ -69,8 +70,9 @@ def test_report_without_runs_says_what_to_do(tmp_path: Path) -> None:
 
 def results() -> list[CellResult]:
     ok = CellResult("ghc96", "ganeti-3.1", "gnutls", status="pass",
-                    tests={"total": 456, "passed": 456, "failed": 0, "failed_names": []},
-                    ghc={"version": "9.6.6", "integer_library": "ghc-bignum", "integer_library_version": "1.3"},
+                    tests=HaskellTests(456, 456, 0, ()),
+                    ghc=GhcFacts.from_dict({"version": "9.6.6", "integer_library": "ghc-bignum",
+                                            "integer_library_version": "1.3"}),
                     timings={"build": 165.0})
     deps = CellResult("ghc90", "ganeti-3.0.2", "gnutls", status="build-fail", cause="deps", run_id="r1",
                       evidence=["[__1] rejecting: lens-5.0.1/installed-AoCT (conflict: ganeti", "=> lens>=3.10 && <5.0)",
@@ -125,7 +127,8 @@ def test_the_matrix_report_is_made_of_ordinary_runs_of_cells_the_matrix_defines(
                CellResult("ghc90", "ganeti-3.0.2", "gnutls", status="build-fail", started=at(3)))
     stored_run(tmp_path, "b", "session", CellResult("ghc96", "ganeti-3.1", "gnutls", status="pass", started=at(4)))
     crashed = CellResult("ghc96", "ganeti-3.1", "gnutls", status="crash", started=at(5),
-                         fault_injection={"hostile_gmp": "crash (SIGSEGV)", "says": "GnuTLS crashes"})
+                         fault_injection=FaultInjection.from_dict({"hostile_gmp": "crash (SIGSEGV)",
+                                                                   "says": "GnuTLS crashes"}))
     stored_run(tmp_path, "fault", "fault-injection", crashed)
     stored_run(tmp_path, "bench", "bench", CellResult("ghc96", "ganeti-3.1", "gnutls", status="error", started=at(6)))
     stored_run(tmp_path, "old", None, CellResult("ghc96", "ganeti-3.1", "gnutls", status="timeout", started=at(7)))
@@ -197,8 +200,8 @@ def test_cells_failing_for_one_reason_share_one_explanation_and_no_value_breaks_
     gone = ["download 'ghc' failed: https://downloads.haskell.org/~ghc/7.8.4/x.tar.bz2: no such host"]
     cells = [CellResult("ghc78", source, flavor, status="unavailable", evidence=list(gone))
              for source in ("ganeti-3.1", "ganeti-3.0.2") for flavor in ("openssl", "gnutls")]
-    hostile = CellResult("ghc96", "ganeti-3.1", "gnutls", status="pass", ssl={"curl_flavors": ["gnutls"]},
-                         ssl_recommendation="safe | unsafe\nsecond line", flags=[{"name": "ssl:x|y", "evidence": []}])
+    hostile = CellResult("ghc96", "ganeti-3.1", "gnutls", status="pass", ssl=SslFacts.from_dict({"curl_flavors": ["gnutls"]}),
+                         ssl_recommendation="safe | unsafe\nsecond line", flags=[Flag("ssl:x|y", ())])
     text = render_markdown(ReportContext([*cells, hostile], "t"))
     assert text.count("download 'ghc' failed") == 1
     assert "### ghc78 × ganeti-3.1 [openssl], ghc78 × ganeti-3.1 [gnutls], ghc78 × ganeti-3.0.2 [openssl], " in text

@@ -17,6 +17,7 @@ from compat.history import cell_state, complete_runs, diff, junit_states, load_r
 from compat.matrix import Expectation
 from compat.outputs.context import ReportContext
 from compat.outputs.markdown import render_markdown
+from compat.parts import Flag, HaskellTests
 from compat.results import CellResult, RunRecord, load_run, prune, store, write_run
 from compat.status import Status
 from tests.conftest import DATA, ROOT, with_expected
@@ -29,7 +30,7 @@ KEY = "ghc96--ganeti-3.1--gnutls"
 def cell(status: str, junit: Path | None, packages: dict[str, str], toolchain: str = "ghc96", cause: str | None = None,
          evidence: list[str] | None = None, flags: list[str] | None = None) -> tuple[CellResult, Path | None]:
     result = CellResult(toolchain, "ganeti-3.1", "gnutls", status=status, cause=cause, evidence=evidence or [],
-                        manifest=packages, flags=[{"name": name, "evidence": []} for name in flags or []])
+                        manifest=packages, flags=[Flag(name, ()) for name in flags or []])
     return result, junit
 
 
@@ -122,14 +123,14 @@ def test_expected_failures_are_not_regressions_and_a_pass_that_was_expected_to_f
     stored(tmp_path, "a", "2026-11-24T02:00:00+00:00", cell("pass", PASSING, trixie()),
            cell("test-fail", TEN_FAILING, trixie(), toolchain="ghc910"))
     failing = cell("test-fail", TEN_FAILING, trixie(), evidence=["10 of 456 tests failed"])
-    failing[0].tests = {"total": 456, "passed": 446, "failed": 10, "failed_names": [
-        name for name, ok in case_states(TEN_FAILING.read_text()).items() if not ok]}
+    failing[0].tests = HaskellTests(456, 446, 10, tuple(
+        name for name, ok in case_states(TEN_FAILING.read_text()).items() if not ok))
     stored(tmp_path, "b", "2026-11-25T02:00:00+00:00", failing, cell("pass", PASSING, trixie(), toolchain="ghc910"))
     old, new = complete_runs(tmp_path)
     known = (Expectation("ghc96--ganeti-3.1--*", "the generated Python modules are missing", test="Luxi/*"),
              Expectation("ghc96--ganeti-3.1--*", "the generated Python modules are missing", test="*/Python*"),
              Expectation("ghc910--*--gnutls", "GHC 9.10 breaks Ganeti.THH", bug="https://bugs.debian.org/1"))
-    names = failing[0].tests["failed_names"]
+    names = failing[0].tests.failed_names
     covered = (Expectation("ghc96--*", "all ten", test="*"),)
     assert explained(covered, failing[0]) == list(covered)
     assert explained((Expectation("ghc96--*", "only one", test=names[0]),), failing[0]) == []

@@ -21,7 +21,18 @@ from compat import matrix, sources
 from compat.commands.found import nightly_exit
 from compat.commands.reports import feed
 from compat.errors import ConfigError
-from compat.findings import BASELINE, OLD_IMAGE, OLD_SOURCE, RERUN, TONIGHT, Changed, Conclusion, Job, conclude
+from compat.findings import (
+    BASELINE,
+    OLD_IMAGE,
+    OLD_SOURCE,
+    RERUN,
+    TONIGHT,
+    Changed,
+    Conclusion,
+    Investigation,
+    Job,
+    conclude,
+)
 from compat.history import complete_runs, render
 from compat.history import nights as compare
 from compat.investigate import Investigator, locate_subject, within_budget
@@ -270,7 +281,7 @@ class Nights:
         tests = self.source / "tests" / "Tests.hs"
         tests.write_text(tests.read_text().replace("15511210043330985984000000", "15511210043330985984000001"))
 
-    def investigate(self, run: str | None = None) -> dict[str, Any]:
+    def investigate(self, run: str | None = None) -> Investigation:
         subject = locate_subject(self.reports, KEY, run, self.m.retention)
         investigator = Investigator(self.engine, self.m, self.reports, lambda line: None,  # type: ignore[arg-type]
                                     matrix_digest="d", tool_version="0")
@@ -286,10 +297,9 @@ def test_a_source_change_is_found_to_be_the_source(tmp_path: Path) -> None:
     nights.break_source()
     assert nights.night("n2", 2).status is Status.TEST_FAIL
     found = nights.investigate()
-    assert found["conclusion"] == "source"
-    assert found["says"].startswith("source: source local-") and " -> local-" in found["says"]
-    assert [(job["name"], job["status"]) for job in found["jobs"]] == [("rerun", "test-fail"),
-                                                                       ("baseline source", "pass")]
+    assert found.conclusion == "source"
+    assert found.says.startswith("source: source local-") and " -> local-" in found.says
+    assert [(job.name, job.status) for job in found.jobs] == [("rerun", "test-fail"), ("baseline source", "pass")]
     stored = CellResult.from_dict(json.loads((nights.reports / "runs" / "n2" / "cells" / f"{KEY}.json").read_text()))
     assert stored.investigation == found and stored.status is Status.TEST_FAIL  # the verdict stays the night's
     kinds = {json.loads(path.read_text())["kind"] for path in (nights.reports / "runs").glob("*/run.json")}
@@ -302,12 +312,12 @@ def test_a_rebuilt_image_that_breaks_the_cell_is_the_toolchain_and_a_removed_one
     nights.breaks.add("img/ghc96-v2-gnutls")
     assert nights.night("n2", 2, "-v2").status is Status.TEST_FAIL
     found = nights.investigate()
-    assert (found["conclusion"], found["says"]) == ("toolchain", "toolchain: image img/ghc96-gnutls -> img/ghc96-v2-gnutls")
-    assert [job["name"] for job in found["jobs"]] == ["rerun", "baseline image"]
+    assert (found.conclusion, found.says) == ("toolchain", "toolchain: image img/ghc96-gnutls -> img/ghc96-v2-gnutls")
+    assert [job.name for job in found.jobs] == ["rerun", "baseline image"]
     nights.engine.gone.add("img/ghc96-gnutls")
     gone = nights.investigate()
-    assert gone["conclusion"] == "cannot tell"
-    assert gone["says"] == ("cannot tell: the baseline's image could not be used: baseline's image img/ghc96-gnutls "
+    assert gone.conclusion == "cannot tell"
+    assert gone.says == ("cannot tell: the baseline's image could not be used: baseline's image img/ghc96-gnutls "
                             "(sha256:img-ghc96-gnutls) is no longer on this engine")
 
 
@@ -319,7 +329,7 @@ def test_a_regression_that_does_not_happen_again_is_not_reproducible_and_fails_n
     runs = complete_runs(nights.reports)
     assert nightly_exit(runs, nights.m, "n2") == 1  # a regression, before it was investigated
     found = nights.investigate()
-    assert found["conclusion"] == "not reproducible" and found["reproducible"] is False
+    assert found.conclusion == "not reproducible" and found.reproducible is False
     runs = complete_runs(nights.reports)
     assert nightly_exit(runs, nights.m, "n2") == 0  # flaky is not the toolchain: said, never exit 1
     text = "\n".join(render(compare(runs, nights.m.expected)[-1]))
@@ -433,5 +443,5 @@ def test_a_rerun_that_passes_ends_the_investigation_at_one_build(tmp_path: Path)
     nights.flaky = 1
     assert nights.night("n2", 2).status is Status.TEST_FAIL
     found = nights.investigate()
-    assert found["conclusion"] == "not reproducible"
-    assert [job["name"] for job in found["jobs"]] == ["rerun"]  # no swap: nothing to explain
+    assert found.conclusion == "not reproducible"
+    assert [job.name for job in found.jobs] == ["rerun"]  # no swap: nothing to explain

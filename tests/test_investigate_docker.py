@@ -138,10 +138,10 @@ def test_a_source_change_that_breaks_a_test_is_investigated_as_the_source(tmp_pa
     assert done.stdout.splitlines()[0] == (f"{KEY} (run source-2, against run source-1): source: source {before} -> "
                                            f"{after}")
     found = investigation_of(workspace, "source-2")
-    assert found["conclusion"] == "source"
-    assert [(job["name"], job["status"]) for job in found["jobs"]] == [("rerun", "test-fail"), ("baseline source", "pass")]
-    for job in found["jobs"]:  # runs of their own kind, never a night's result
-        record = json.loads((workspace / "reports" / "runs" / job["run_id"] / "run.json").read_text())
+    assert found.conclusion == "source"
+    assert [(job.name, job.status) for job in found.jobs] == [("rerun", "test-fail"), ("baseline source", "pass")]
+    for job in found.jobs:  # runs of their own kind, never a night's result
+        record = json.loads((workspace / "reports" / "runs" / job.run_id / "run.json").read_text())
         assert record["kind"] == "investigation" and record["finished"]
     text = compat(workspace, "diff").stdout
     assert f"  - investigated: source: source {before} -> {after}" in text
@@ -180,8 +180,8 @@ def test_a_test_that_fails_on_some_runs_is_not_reproducible_and_the_nightly_pass
     assert "investigating 1 regression(s): ghc96--curlint--gnutls" in night.stderr
     run_id = json.loads((workspace / "reports" / "latest.json").read_text())["cells"][0]["run_id"]
     found = investigation_of(workspace, run_id)
-    assert found["conclusion"] == "not reproducible" and found["reproducible"] is False
-    assert [(job["name"], job["status"]) for job in found["jobs"]] == [("rerun", "pass")]
+    assert found.conclusion == "not reproducible" and found.reproducible is False
+    assert [(job.name, job.status) for job in found.jobs] == [("rerun", "pass")]
     report = (workspace / "reports" / "latest.md").read_text()
     assert "investigated: not reproducible: 1 of 2 runs failed (the rerun passed): flaky, not the toolchain" in report
 
@@ -253,9 +253,9 @@ def test_a_toolchain_package_that_moves_and_breaks_the_build_is_the_toolchain_un
         done = compat(workspace, "investigate", key)
         assert done.returncode == 0, done.stderr
         found = investigation_of(workspace, "toolchain-2", key)
-        assert found["conclusion"] == "toolchain", found
-        assert f"{CANARY} 1 -> 2" in found["says"]
-        assert [(job["name"], job["status"]) for job in found["jobs"]] == [("rerun", "build-fail"),
+        assert found.conclusion == "toolchain", found
+        assert f"{CANARY} 1 -> 2" in found.says
+        assert [(job.name, job.status) for job in found.jobs] == [("rerun", "build-fail"),
                                                                            ("baseline image", "pass")]
 
         # The baseline's image removed: which axis broke it cannot be told, and the finding says why.
@@ -264,8 +264,8 @@ def test_a_toolchain_package_that_moves_and_breaks_the_build_is_the_toolchain_un
         done = compat(workspace, "investigate", key)
         assert done.returncode == 0, done.stderr
         gone = investigation_of(workspace, "toolchain-2", key)
-        assert gone["conclusion"] == "cannot tell"
-        assert gone["says"] == (f"cannot tell: the baseline's image could not be used: baseline's image "
+        assert gone.conclusion == "cannot tell"
+        assert gone.says == (f"cannot tell: the baseline's image could not be used: baseline's image "
                                 f"{baseline_image} ({first['curlint/gnutls']['image_id']}) is no longer on this engine")
     finally:
         for tag, _, _ in engine.images_labelled("org.ganeti-compat.toolchain=ghc96c"):

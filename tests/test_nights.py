@@ -13,6 +13,7 @@ from xml.etree import ElementTree
 from compat import matrix
 from compat.commands.found import nightly_exit
 from compat.history import complete_runs
+from compat.parts import HaskellTests
 from compat.results import prune, read_cell
 from compat.status import Status
 from tests.conftest import ROOT, with_expected
@@ -120,7 +121,7 @@ def test_a_test_that_no_longer_runs_is_no_unexpected_pass(tmp_path: Path) -> Non
                                 f"  - {{cell: '{KEY}', test: 'Luxi/AllDefined', reason: ran and passed}}\n")
     reports = tmp_path / "reports"
     result, junit = cell("pass", PASSING, trixie())
-    result.tests = {"total": 456, "passed": 456, "failed": 0, "failed_names": []}
+    result.tests = HaskellTests(456, 456, 0, ())
     night(reports, "n1", 1, (result, junit))
     assert compat(reports, "report", matrix_file=file).returncode == 0
     text = (reports / "latest.md").read_text()

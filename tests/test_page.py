@@ -5,6 +5,7 @@ from __future__ import annotations
 from compat.history import CellState, RunResults
 from compat.outputs.context import ReportContext
 from compat.outputs.html import anchor, render_html
+from compat.parts import HaskellTests
 from compat.results import CellResult, RunRecord
 from compat.summary import facts_of
 
@@ -14,7 +15,7 @@ HOSTILE = "<script>alert('x')</script>"
 def cell(toolchain: str, status: str, build: float, passed: int, run_id: str = "r2") -> CellResult:
     return CellResult(toolchain, "ganeti-3.1", "gnutls", status=status, run_id=run_id, started=f"2026-11-2{run_id[-1]}",
                       evidence=[f"failed: {HOSTILE}"] if status != "pass" else [], timings={"build": build},
-                      tests={"total": 456, "passed": passed, "failed": 456 - passed, "failed_names": [HOSTILE]},
+                      tests=HaskellTests(456, passed, 456 - passed, (HOSTILE,)),
                       manifest={"ghc": "9.6.6-4", HOSTILE: "1"}, logs={"build": f"cells/{HOSTILE}/build.log"})
 
 

@@ -80,8 +80,8 @@ def test_integer_work_through_a_hooked_gmp_without_tls_is_no_tls_allocation_and_
     assert counting["other"] == own(text) >= 20 and outcome.callers["counting"] == f"probe={own(text)}", text
     assert outcome.attributed["hostile"]["poisoned"] == 0 and outcome.verdict("hostile") == "pass", text
     says = judge(CellOutcome(steps=(Step("build", 0),), probe=outcome)).fault_injection
-    assert says is not None and "GnuTLS crashes" not in says["says"], says
-    assert says["says"].startswith("TLS made no GMP allocation: nothing was poisoned (pass)"), says
+    assert says is not None and "GnuTLS crashes" not in says.says, says
+    assert says.says.startswith("TLS made no GMP allocation: nothing was poisoned (pass)"), says
 
 
 @pytest.mark.parametrize("where", ["ghc96/gnutls", "ghc90/gnutls"])
@@ -101,7 +101,7 @@ def test_tls_requests_through_gnutls_are_counted_apart_from_the_integer_work(ima
     assert outcome.verdict("hostile").startswith("crash"), text  # so it printed no counts at exit, but said:
     assert (outcome.first_poisoned or "").startswith(("libhogweed", "libgnutls", "libnettle")), text
     says = judge(CellOutcome(steps=(Step("build", 0),), probe=outcome)).fault_injection
-    assert says is not None and says["says"].startswith("GnuTLS crashes under a hostile GMP allocator hook"), says
+    assert says is not None and says.says.startswith("GnuTLS crashes under a hostile GMP allocator hook"), says
 
 
 def test_tls_requests_through_openssl_make_no_tls_gmp_allocation_although_the_program_hooks_gmp(

@@ -16,6 +16,7 @@ from compat import matrix, sources
 from compat.engine import EngineDropped
 from compat.errors import ToolchainUnavailable
 from compat.images import Image, repository_of
+from compat.parts import HaskellTests
 from compat.results import CellResult
 from compat.runner import FIRST_LIBRARIES, CellRunner, EngineLost, Stopped, plan
 from tests.conftest import DATA, ROOT
@@ -104,7 +105,7 @@ def run(engine: MemoryEngine, tmp_path: Path, flavors: list[str] | None = None) 
 def test_the_first_flavor_compiles_and_a_further_flavor_relinks_its_tree(engine: MemoryEngine, tmp_path: Path) -> None:
     gnutls, openssl = run(engine, tmp_path)
     assert (gnutls.status, openssl.status) == ("pass", "pass"), (gnutls.evidence, openssl.evidence)
-    assert gnutls.tests == openssl.tests == {"total": 1, "passed": 1, "failed": 0, "failed_names": []}
+    assert gnutls.tests == openssl.tests == HaskellTests(1, 1, 0, ())
     assert openssl.compiled_by == "ghc96--curlint--gnutls" and gnutls.compiled_by is None
     steps = [call.argv[:6] for call in engine.calls if call.image == "img/ghc96-openssl" and call.argv[0] in
              ("sh", "runhaskell", "rm", "mkdir", BINARY) and "inspect-build" not in call.argv[1]]
@@ -116,7 +117,7 @@ def test_the_first_flavor_compiles_and_a_further_flavor_relinks_its_tree(engine:
                      ["sh", "/build/.compat/run-probe", "20", "150"]]  # and its own probe
     assert not any(argv[:2] == ["runhaskell", "Setup.hs"] and argv[2] == "configure"
                    for argv in (c.argv for c in engine.calls if c.image == "img/ghc96-openssl"))
-    assert openssl.ssl is not None and openssl.ssl["curl_flavors"] == ["openssl"]
+    assert openssl.ssl is not None and openssl.ssl.curl_flavors == ("openssl",)
     volume = "ganeti-compat-r1--ghc96--curlint"
     assert engine.events == [f"remove {volume}", f"create {volume}", f"remove {volume}"]  # one tree, then gone
     assert openssl.manifest == gnutls.manifest == {"source": f"local-{sources.tree_digest(CURLINT)[:12]}"}
@@ -195,8 +196,8 @@ def test_an_inspection_that_times_out_is_visible_and_blocks_a_pass(engine: Memor
     engine.on(("sh", "/build/.compat/inspect-build"), lambda files, argv, image: (None, ""))
     (gnutls,) = run(engine, tmp_path, ["gnutls"])
     assert (gnutls.status, gnutls.cause) == ("error", "facts")
-    incomplete = next(flag for flag in gnutls.flags if flag["name"] == "facts:incomplete")
-    assert incomplete["evidence"][0] == "linkage.txt: `sh /build/.compat/inspect-build` timed out after 120 s"
+    incomplete = next(flag for flag in gnutls.flags if flag.name == "facts:incomplete")
+    assert incomplete.evidence[0] == "linkage.txt: `sh /build/.compat/inspect-build` timed out after 120 s"
     assert gnutls.ssl_recommendation == "unknown: the binaries' linkage could not be inspected"
 
 

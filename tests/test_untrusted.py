@@ -16,6 +16,7 @@ import pytest
 
 from compat.cli import main
 from compat.outcome import Outcome, StepRecord
+from compat.parts import Flag, HaskellTests, SslFacts
 from compat.results import CellResult, RunRecord, prune, store, write_run
 from compat.status import Status
 from tests.conftest import DATA, ROOT
@@ -280,8 +281,9 @@ INJECTED = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 def test_no_value_adds_a_line_a_heading_or_html_to_the_markdown_report(tmp_path: Path) -> None:
     m = matrix_with(tmp_path, f"  - {{cell: {GHC910}, status: build-fail, "
                               f"reason: {json.dumps('known' + chr(10) + '# Injected heading' + chr(10) + INJECTED)}}}\n")
-    flags = [{"name": "ssl:x" + INJECTED, "evidence": [INJECTED]}, {"name": "abi:x" + INJECTED, "evidence": [INJECTED]}]
-    ssl = {"tls_stacks": {"gnutls" + INJECTED: ["bin", "lib" + INJECTED, "gnutls"]}, "curl_flavors": [INJECTED]}
+    flags = [Flag("ssl:x" + INJECTED, (INJECTED,)), Flag("abi:x" + INJECTED, (INJECTED,))]
+    ssl = SslFacts.from_dict({"tls_stacks": {"gnutls" + INJECTED: ["bin", "lib" + INJECTED, "gnutls"]},
+                              "curl_flavors": [INJECTED]})
     night(tmp_path, "n1", 1, cell(), cell(key=GHC910))
     night(tmp_path, "n2", 2, cell("test-fail", cause="tests", evidence=["first\n# Evidence heading " + INJECTED],
                                   flags=flags, ssl=ssl, ssl_recommendation="safe\n# Heading " + INJECTED),
@@ -368,7 +370,7 @@ def test_a_huge_junit_file_is_never_read_whole(tmp_path: Path, capsys: pytest.Ca
     first = night(tmp_path, "n1", 1)
     (first / junit).parent.mkdir(parents=True)
     (first / junit).write_text(PASSING.read_text())
-    night(tmp_path, "n1", 1, cell(tests={"total": 456, "passed": 456, "failed": 0, "failed_names": []},
+    night(tmp_path, "n1", 1, cell(tests=HaskellTests(456, 456, 0, ()),
                                   logs={"junit": junit}))
     second = night(tmp_path, "n2", 2)
     (second / junit).parent.mkdir(parents=True)

@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from compat import matrix
 from compat.cli import main
 from compat.errors import ConfigError
+from compat.parts import FaultInjection, Flag, GhcFacts, HaskellTests, ProbeFacts, SslFacts
 from compat.results import CellResult, RunRecord, store, write_run
 from compat.runner import CellRunner, plan
 from compat.status import Status
@@ -262,16 +263,17 @@ def nights(reports: Path, text: str) -> None:
         every = {"evidence": [text, text], "manifest": {"libghc-curl-dev": text, text: "1"}, "image": text,
                  "image_freshness": text, "source_version": text, "logs": {"build": text}, "timings": {text: 1.5},
                  "packages": {"curl": [text, text] if toolchain == "ghc90" else ["1", "a"]}, "ssl_recommendation": text,
-                 "ghc": {"version": text, "integer_library": text, "integer_library_version": text},
-                 "ssl": {"tls_stacks": {text: ["bin", text, "gnutls"]}, "curl_flavors": [text], "binaries": [text],
-                         "gmp_loaded": True, "gmp_hook": False},
-                 "probe": {"requests": 1, "plain": text, "counting": text, "hostile": text, "built": True,
-                           "timed_out": False},
-                 "flags": [{"name": "ssl:" + text, "evidence": [text]}, {"name": "abi:" + text, "evidence": [text]}]}
+                 # the parts as written, not as read: their texts reach the files uncleaned
+                 "ghc": GhcFacts(text, text, text, absent=frozenset({"bignum_backend", "replaces_gmp_allocator"})),
+                 "ssl": SslFacts((text,), (text,), {text: ("bin", text, "gnutls")}, True, False,
+                                 absent=frozenset({"gmp_allocations_per_request"})),
+                 "probe": ProbeFacts(1, text, text, text, built=True, timed_out=False,
+                                     absent=frozenset({"gmp_allocations_per_request"})),
+                 "flags": [Flag("ssl:" + text, (text,)), Flag("abi:" + text, (text,))]}
         return CellResult(toolchain, source, flavor, status=Status(status), **(every | fields))
 
-    passed = {"total": 1, "passed": 1, "failed": 0, "failed_names": []}
-    failed = {"total": 2, "passed": 0, "failed": 2, "failed_names": [text, "T/" + text]}
+    passed = HaskellTests(1, 1, 0, ())
+    failed = HaskellTests(2, 0, 2, (text, "T/" + text))
     before = {"manifest": {"libghc-curl-dev": "0"}}  # what moved beside a regression
     night("n1", 1, "matrix", cell("ghc96--curlint--gnutls", "pass", tests=passed, logs={"junit": ""}, **before),
           cell("ghc96--curlint--openssl", "pass", tests=passed, **before), cell("ghc90--curlint--gnutls", "pass"),
@@ -281,7 +283,8 @@ def nights(reports: Path, text: str) -> None:
           cell("ghc96--curlint--openssl", "crash", cause=text), cell("ghc90--curlint--gnutls", "build-fail"),
           cell("ghc90--curlint--openssl", "unavailable"))
     night("n3", 3, "fault-injection", cell("ghc96--curlint--gnutls", "crash",
-                                           fault_injection={"hostile_gmp": text, "says": text}))
+                                           fault_injection=FaultInjection(text, text, absent=frozenset(
+                                               {"gmp_allocations_per_request"}))))
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from compat.facts import manifest, own_sources, verdicts
 from compat.matrix import Expectation
 from compat.outputs.context import ReportContext
 from compat.outputs.html import render_html
+from compat.parts import Flag, HaskellTests
 from compat.report_text import cell_text
 from compat.results import CellResult
 from compat.status import Status
@@ -249,12 +250,12 @@ def test_fault_injection_is_its_own_outcome() -> None:
     assert "ssl:gmp-allocator-conflict" not in [name for name, _ in verdict.flags]
     assert verdict.recommendation == judge(ganeti()).recommendation
     # Captured before the shim told callers apart: it poisoned the program's Integers too, so it blames no one.
-    assert verdict.fault_injection == {
+    assert verdict.fault_injection is not None and verdict.fault_injection.to_dict() == {
         "hostile_gmp": "crash (SIGSEGV)", "gmp_allocations_per_request": 35.0,
         "says": "the hostile hook poisoned every GMP allocation, the program's own too (crash (SIGSEGV)): it cannot "
                 "tell TLS's part"}
     openssl = judge(ganeti(probe=parse_probe(read("probe", "trixie-openssl-hostile.txt"), 20)))
-    assert openssl.fault_injection is not None and "(pass)" in openssl.fault_injection["says"]
+    assert openssl.fault_injection is not None and "(pass)" in openssl.fault_injection.says
 
 
 def test_a_dev_package_declaring_another_flavor_is_said_as_it_is() -> None:
@@ -355,7 +356,7 @@ def test_failing_test_names_are_cleaned_and_bounded_and_the_counts_stay_whole() 
     assert len(verdict.tests.failed_names) == MAX_TEST_NAMES
     assert verdict.tests.failed_names[0].startswith("31mT0/nnn") and len(verdict.tests.failed_names[0]) <= MAX_LINE
     assert not any("\x9b" in name or "\x7f" in name for name in verdict.tests.failed_names)
-    result = CellResult("ghc96", "ganeti-3.1", "gnutls", status="test-fail", tests=verdict.tests.as_dict())
+    result = CellResult("ghc96", "ganeti-3.1", "gnutls", status="test-fail", tests=HaskellTests.from_dict(verdict.tests.as_dict()))
     assert explained((Expectation("ghc96--*", "all of them", test="*"),), result) == []  # the rest were not seen
 
 
@@ -396,7 +397,7 @@ def test_a_probe_that_measured_nothing_leaves_the_ssl_answer_unknown(probe_outpu
         (verdict.recommendation.removeprefix("unknown: ").split(": no runtime evidence")[0],)]
     assert judge(ganeti()).recommendation.startswith("GnuTLS safe")
     result = CellResult("ghc96", "ganeti-3.1", "gnutls", status=verdict.status,
-                        flags=[{"name": name, "evidence": list(lines)} for name, lines in verdict.flags])
+                        flags=[Flag(name, lines) for name, lines in verdict.flags])
     assert "(SSL unmeasured)" in cell_text(result) and "(SSL unmeasured)" in render_html(ReportContext([result], "t"))
 
 

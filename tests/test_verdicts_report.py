@@ -8,6 +8,7 @@ from compat.analysis.linkage import from_ldd
 from compat.facts import ssl_summary, verdicts
 from compat.outputs.context import ReportContext
 from compat.outputs.markdown import render_markdown
+from compat.parts import Flag, GhcFacts, HaskellTests, ProbeFacts, SslFacts
 from compat.report_text import ssl_choice
 from compat.results import CellResult
 
@@ -36,10 +37,10 @@ def test_sid_and_trixie_cells_carry_no_flags(data: Path) -> None:
 def test_ssl_table_from_real_trixie_ganeti_linkage(data: Path) -> None:
     linkage = from_ldd(read(data, "ganeti", "3.1-trixie-ldd.txt"))
     found = verdicts(toolchain_texts(data, "trixie"), "libcurl-gnutls.so.4")
-    cell = CellResult("ghc96", "ganeti-3.1", "gnutls", status="pass", ghc=found.ghc.as_dict(),
-                      ssl=ssl_summary(linkage), flags=[{"name": "ssl:mixed-tls-stacks", "evidence": ["both"]}],
+    cell = CellResult("ghc96", "ganeti-3.1", "gnutls", status="pass", ghc=GhcFacts.from_dict(found.ghc.as_dict()),
+                      ssl=SslFacts.from_dict(ssl_summary(linkage)), flags=[Flag("ssl:mixed-tls-stacks", ("both",))],
                       ssl_recommendation="GnuTLS safe with this GHC")
-    assert cell.ssl is not None and cell.ssl["curl_flavors"] == ["gnutls"] and cell.ssl["gmp_hook"] is False
+    assert cell.ssl is not None and cell.ssl.curl_flavors == ("gnutls",) and cell.ssl.gmp_hook is False
     text = render_markdown(ReportContext([cell], "t"))
     row = next(line for line in text.splitlines() if line.startswith("| ghc96 ") and "ganeti-3.1" in line)
     assert "ghc-bignum 1.3" in row and "| no " in row and "ssl:mixed-tls-stacks" in row
@@ -48,7 +49,7 @@ def test_ssl_table_from_real_trixie_ganeti_linkage(data: Path) -> None:
 
 
 def test_failures_common_to_every_toolchain_are_the_environment() -> None:
-    tests = lambda *names: {"total": 456, "passed": 456 - len(names), "failed": len(names), "failed_names": list(names)}
+    tests = lambda *names: HaskellTests(456, 456 - len(names), len(names), names)
     cells = [CellResult("ghc96", "g", "gnutls", status="test-fail", tests=tests("Luxi/AllDefined", "THH/x")),
              CellResult("ghc910", "g", "gnutls", status="test-fail", tests=tests("Luxi/AllDefined")),
              CellResult("ghc90", "other", "gnutls", status="test-fail", tests=tests("Luxi/AllDefined"))]
@@ -74,7 +75,7 @@ def test_drift_table_against_the_baseline(data: Path) -> None:
 
 
 def test_two_flavors_of_one_toolchain_are_not_every_toolchain() -> None:
-    tests = {"total": 456, "passed": 455, "failed": 1, "failed_names": ["Luxi/AllDefined"]}
+    tests = HaskellTests(456, 455, 1, ("Luxi/AllDefined",))
     cells = [CellResult("ghc96", "g", "gnutls", status="test-fail", tests=tests),
              CellResult("ghc96", "g", "openssl", status="test-fail", tests=tests)]
     assert common_failures(cells) == {}
@@ -84,8 +85,8 @@ def test_two_flavors_of_one_toolchain_are_not_every_toolchain() -> None:
 def test_the_ssl_choice_is_said_once_per_toolchain_with_its_evidence(data: Path) -> None:
     def cell(flavor: str, soname: str, fed: float) -> CellResult:
         linkage = from_ldd(read(data, "ganeti", "3.1-trixie-ldd.txt").replace("libcurl-gnutls.so.4", soname))
-        return CellResult("ghc96", "ganeti-3.1", flavor, status="pass", ssl=ssl_summary(linkage),
-                          probe={"gmp_allocations_per_request": fed}, ssl_recommendation="GnuTLS safe with this GHC")
+        return CellResult("ghc96", "ganeti-3.1", flavor, status="pass", ssl=SslFacts.from_dict(ssl_summary(linkage)),
+                          probe=ProbeFacts.from_dict({"gmp_allocations_per_request": fed}), ssl_recommendation="GnuTLS safe with this GHC")
     said = ssl_choice([cell("gnutls", "libcurl-gnutls.so.4", 35.0), cell("openssl", "libcurl.so.4", 0.0)])
     untraced = "a library the inspection did not trace"  # plain ldd output has no tree
     assert said == {"ghc96": (f"GnuTLS safe with this GHC. gnutls flavor (ganeti-3.1): loads gnutls through {untraced}; "

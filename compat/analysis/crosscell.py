@@ -13,7 +13,7 @@ def common_failures(results: list[CellResult]) -> dict[str, set[str]]:
     for source in {r.source for r in results}:
         ran = [r for r in results if r.source == source and r.tests]
         if len({r.toolchain for r in ran}) >= 2:
-            common[source] = set.intersection(*(set(r.tests.get("failed_names", [])) for r in ran if r.tests))
+            common[source] = set.intersection(*(set(r.tests.failed_names) for r in ran if r.tests))
     return common
 
 

@@ -26,8 +26,8 @@ def cmd_investigate(args: argparse.Namespace) -> int:
                                     tool_version=tool_version(), jobs=args.jobs or 1)
         found = investigator.investigate(subject)
         write_matrix_reports(args.reports, m)
-    print(f"{subject.tonight.key} (run {subject.tonight.run_id}, against run {subject.baseline.run_id}): {found['says']}")
-    for line in found["evidence"]:
+    print(f"{subject.tonight.key} (run {subject.tonight.run_id}, against run {subject.baseline.run_id}): {found.says}")
+    for line in found.evidence:
         print(f"  {line}")
     return EXIT_OK
 

@@ -11,6 +11,7 @@ from compat.history import CellChange, CellState, RunDiff, RunResults, heading
 from compat.matrix import Expectation
 from compat.outputs.context import ReportContext
 from compat.outputs.registry import register
+from compat.parts import ProbeFacts, SslFacts
 from compat.report_text import grid_flags, ssl_choice
 from compat.results import CellResult
 from compat.status import Status
@@ -89,9 +90,9 @@ def _grid(results: list[CellResult], states: dict[str, CellState], known: tuple[
     out = ["<h2>Matrix</h2><table class=grid><tr><th>toolchain</th>"
            + "".join(f"<th>{_e(s)}</th>" for s in sources) + "</tr>"]
     for toolchain in toolchains:
-        ghc = next((r.ghc for r in results if r.toolchain == toolchain and r.ghc), None) or {}
-        label = _e(toolchain) + (f"<br><small>GHC {_e(ghc['version'])}, {_e(ghc.get('integer_library'))} "
-                                 f"{_e(ghc.get('integer_library_version'))}</small>" if ghc.get("version") else "")
+        ghc = next((r.ghc for r in results if r.toolchain == toolchain and r.ghc), None)
+        label = _e(toolchain) + (f"<br><small>GHC {_e(ghc.version)}, {_e(ghc.integer_library)} "
+                                 f"{_e(ghc.integer_library_version)}</small>" if ghc and ghc.version else "")
         row = [f"<tr><th>{label}</th>"]
         for source in sources:
             cells = [r for r in results if r.toolchain == toolchain and r.source == source]
@@ -101,7 +102,7 @@ def _grid(results: list[CellResult], states: dict[str, CellState], known: tuple[
 
 
 def _cell(r: CellResult, state: CellState | None, known: tuple[Expectation, ...]) -> str:
-    tests = f" {r.tests['passed']}/{r.tests['total']}" if r.tests and r.tests.get("total") else ""
+    tests = f" {r.tests.passed}/{r.tests.total}" if r.tests and r.tests.total else ""
     cause = f" ({r.cause})" if r.cause else ""
     said = state.state + (f" since {state.since[:10]} (run {state.since_run})" if state.since else "") + " · " \
         if state else ""
@@ -127,11 +128,11 @@ def _details(results: list[CellResult], known: tuple[Expectation, ...]) -> list[
         elif r.evidence:
             first_with[reason] = r.key
             out.append("<pre>" + _e("\n".join(r.evidence)) + "</pre>")
-        failed = (r.tests or {}).get("failed_names") or []
+        failed = r.tests.failed_names if r.tests else ()
         if failed:
             out.append("<p>Failing tests:</p><ul>" + "".join(f"<li>{_e(name)}</li>" for name in failed) + "</ul>")
         if r.flags:
-            out.append("<ul>" + "".join(f"<li><b>{_e(f['name'])}</b>: {_e('; '.join(f['evidence']))}</li>"
+            out.append("<ul>" + "".join(f"<li><b>{_e(f.name)}</b>: {_e('; '.join(f.evidence))}</li>"
                                         for f in r.flags) + "</ul>")
         if r.timings:
             out.append("<table><tr>" + "".join(f"<th>{_e(step)}</th>" for step in r.timings) + "</tr><tr>"
@@ -153,10 +154,11 @@ def _ssl(results: list[CellResult]) -> list[str]:
     for r in results:
         if r.ssl is None and not r.ssl_recommendation:
             continue
-        ssl, probe = r.ssl or {}, r.probe or {}
-        stacks = "; ".join(f"{name}: {' -> '.join(chain)}" for name, chain in (ssl.get("tls_stacks") or {}).items())
-        cells = [r.toolchain, r.source, r.flavor, ", ".join(ssl.get("curl_flavors") or []) or "-", stacks or "-",
-                 probe.get("plain", "-"), probe.get("gmp_allocations_per_request", "-"), r.ssl_recommendation or "-"]
+        ssl, probe = r.ssl or SslFacts(), r.probe or ProbeFacts()
+        stacks = "; ".join(f"{name}: {' -> '.join(chain)}" for name, chain in ssl.tls_stacks.items())
+        measured = r.probe and "gmp_allocations_per_request" not in probe.absent  # None is said as it is
+        cells = [r.toolchain, r.source, r.flavor, ", ".join(ssl.curl_flavors) or "-", stacks or "-", probe.plain,
+                 probe.gmp_allocations_per_request if measured else "-", r.ssl_recommendation or "-"]
         rows.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
     if not rows:
         return []
@@ -167,8 +169,8 @@ def _ssl(results: list[CellResult]) -> list[str]:
 
 
 def _faults(faults: list[CellResult]) -> list[str]:
-    rows = [f"<tr><td>{_e(r.key)}</td><td>{_e(r.started[:10])}</td><td>{_e(r.fault_injection['hostile_gmp'])}</td>"
-            f"<td>{_e(r.fault_injection['says'])}</td></tr>" for r in faults if r.fault_injection]
+    rows = [f"<tr><td>{_e(r.key)}</td><td>{_e(r.started[:10])}</td><td>{_e(r.fault_injection.hostile_gmp)}</td>"
+            f"<td>{_e(r.fault_injection.says)}</td></tr>" for r in faults if r.fault_injection]
     if not rows:
         return []
     head = ("<h2>Fault injection (not a verdict on the toolchain)</h2><table><tr><th>cell</th><th>run</th>"
@@ -198,8 +200,8 @@ def _charts(runs: list[RunResults], last: int = 30) -> list[str]:
         for result in run.cells.values():
             if result.compiled_by is None and result.build is not None and not result.status.infrastructure:
                 build.setdefault(f"{result.toolchain} {result.source}", []).append((index, result.build))
-            if result.tests and result.tests.get("total"):
-                ratio = result.tests["passed"] / result.tests["total"]
+            if result.tests and result.tests.total:
+                ratio = result.tests.passed / result.tests.total
                 passed.setdefault(f"{result.toolchain} {result.source} {result.flavor}", []).append((index, ratio))
     if len(runs) < 2 or not (build or passed):
         return []

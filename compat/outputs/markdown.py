@@ -10,6 +10,7 @@ from compat.markdown import fenced, inline, table
 from compat.matrix import Expectation
 from compat.outputs.context import ReportContext
 from compat.outputs.registry import register
+from compat.parts import GhcFacts, ProbeFacts, SslFacts
 from compat.report_text import cell_text, ssl_choice
 from compat.results import CellResult
 from compat.status import Status
@@ -47,9 +48,9 @@ def _head(results: list[CellResult], title: str, changes: RunDiff | None, states
         grid.setdefault((r.toolchain, r.source), []).append(cell_text(r) + said)
     rows = []
     for toolchain in toolchains:
-        ghc = next((r.ghc or {} for r in results if r.toolchain == toolchain and r.ghc), {})
-        label = f"{toolchain} (GHC {ghc['version']}, {ghc.get('integer_library')} {ghc.get('integer_library_version')})" \
-            if ghc.get("version") else toolchain
+        ghc = next((r.ghc for r in results if r.toolchain == toolchain and r.ghc), None)
+        label = f"{toolchain} (GHC {ghc.version}, {ghc.integer_library} {ghc.integer_library_version})" \
+            if ghc and ghc.version else toolchain
         rows.append([label] + [grid.get((toolchain, s), ["-"]) for s in sources])
     lines = [f"# Ganeti toolchain compatibility: {inline(title)}", ""] + (history.render(changes) if changes else [])
     if unreadable:
@@ -73,7 +74,7 @@ def _details(results: list[CellResult], known: tuple[Expectation, ...]) -> list[
             prefix = inline(f"{r.toolchain} × {r.source} [{r.flavor}]: ") + " " if len(cells) > 1 else ""
             reasons = expected.explained(known, r)
             lines += [prefix + inline("; ".join(expected.describe(entry) for entry in reasons)), ""] if reasons else []
-            failed = set((r.tests or {}).get("failed_names", []))
+            failed = set(r.tests.failed_names if r.tests else ())
             shared = failed & common.get(r.source, set())
             if failed and r.source in common:
                 lines += [(f"{prefix}Failing tests common to every toolchain (environment): {len(shared)}; "
@@ -97,16 +98,13 @@ def _ssl_section(results: list[CellResult]) -> list[str]:
     for r in results:
         if r.ssl is None and not r.flags:
             continue
-        ghc, ssl = r.ghc or {}, r.ssl or {}
-        stacks = "; ".join(f"{name}: {' -> '.join(chain)}" for name, chain in (ssl.get("tls_stacks") or {}).items())
-        flags = ", ".join(flag["name"] for flag in r.flags if flag["name"].startswith("ssl:")) or "-"
-        probe = r.probe or {}
-        probe_text = probe.get("plain", "-")
-        per_request = probe.get("gmp_allocations_per_request")
-        rows.append([r.toolchain, r.source, r.flavor,
-                     f"{ghc.get('integer_library')} {ghc.get('integer_library_version')}",
-                     "yes" if ssl.get("gmp_hook") else ("no" if ssl else "-"),
-                     ", ".join(ssl.get("curl_flavors") or []) or "-", stacks or "-", probe_text,
+        ghc, ssl, probe = r.ghc or GhcFacts(), r.ssl or SslFacts(), r.probe or ProbeFacts()
+        stacks = "; ".join(f"{name}: {' -> '.join(chain)}" for name, chain in ssl.tls_stacks.items())
+        flags = ", ".join(flag.name for flag in r.flags if flag.name.startswith("ssl:")) or "-"
+        per_request = probe.gmp_allocations_per_request
+        rows.append([r.toolchain, r.source, r.flavor, f"{ghc.integer_library} {ghc.integer_library_version}",
+                     "yes" if ssl.gmp_hook else ("no" if r.ssl else "-"),
+                     ", ".join(ssl.curl_flavors) or "-", stacks or "-", probe.plain,
                      "-" if per_request is None else per_request, flags,
                      r.ssl_recommendation or "unknown: no recommendation recorded"])
     if not rows:
@@ -119,7 +117,7 @@ def _ssl_section(results: list[CellResult]) -> list[str]:
 def _fault_section(faults: list[CellResult]) -> list[str]:
     """Fault-injection runs, apart: the hazard was installed by the tool, so they say what the TLS stack does
     under it, never whether the toolchain passes."""
-    rows = [[r.toolchain, r.source, r.flavor, r.started[:10], r.fault_injection["hostile_gmp"], r.fault_injection["says"]]
+    rows = [[r.toolchain, r.source, r.flavor, r.started[:10], r.fault_injection.hostile_gmp, r.fault_injection.says]
             for r in faults if r.fault_injection]
     if not rows:
         return []
@@ -142,8 +140,8 @@ def _abi_section(results: list[CellResult], baseline: str | None, focus: set[str
     lines = []
     for r in results:
         for flag in r.flags:
-            if flag["name"].startswith("abi:"):
-                lines += [f"### {r.toolchain} × {r.source}: {inline(flag['name'])}", ""] + fenced(flag["evidence"][:10])
+            if flag.name.startswith("abi:"):
+                lines += [f"### {r.toolchain} × {r.source}: {inline(flag.name)}", ""] + fenced(flag.evidence[:10])
     if baseline:
         for key, rows in drift_against(results, baseline, focus).items():
             lines += [f"### abi:drift of {key} against {inline(baseline)}: {len(rows)} of Ganeti's Haskell dependencies moved",
