@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import io
 import os
 import secrets
 import shutil
-import tarfile
 import tempfile
 import threading
 from collections.abc import Callable
@@ -358,31 +356,6 @@ class ImageBuilder:
 
     def _downloads(self, toolchain: Toolchain) -> dict[str, Path]:
         return self.downloads.all_of(toolchain)
-
-
-def tar_directory(directory: Path, arcname: str) -> bytes:
-    """A directory as tar bytes, owned by the build user, for Engine.put_tree."""
-    buffer = io.BytesIO()
-
-    def owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
-        info.uid = info.gid = 1000
-        info.uname = info.gname = "builder"
-        return info
-
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        archive.add(directory, arcname=arcname, filter=owned)
-    return buffer.getvalue()
-
-
-def tar_files(files: dict[str, bytes]) -> bytes:
-    """Files (relative name -> content) as tar bytes, owned by the build user, for Engine.put_tree."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.uid, info.gid, info.uname, info.gname = len(data), 1000, 1000, "builder", "builder"
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 def unused_images(images: list[tuple[str, str, dict[str, str]]], toolchains: set[str], suites: set[str]) -> list[str]:

@@ -20,11 +20,12 @@ from pathlib import Path
 
 from compat import sources
 from compat.errors import ConfigError
-from compat.images import IMAGES_DIR, plan_image, repository_of, tar_directory
+from compat.images import IMAGES_DIR, plan_image, repository_of
 from compat.kept import SourceStore
 from compat.matrix import Matrix
 from compat.results import ORDINARY, CellResult, read_cell, run_records
 from compat.steps import BUILD_ENV, MOUNT, commands, where
+from compat.tarballs import tar_directory
 from compat.toolchains import kind_of
 
 EMBED_LIMIT = 8 << 20  # bytes of a gzipped tree embedded in a script; a larger one is fetched or read from its path

@@ -28,7 +28,7 @@ from compat.cells import (
 from compat.engine import KEEP_FAILED, LABEL, EngineDropped
 from compat.errors import ToolchainUnavailable
 from compat.gathering import INSPECT_TIMEOUT, PROBE_RUNS, Gathering
-from compat.images import FETCH_RECIPE, IMAGES_DIR, Image, ImageBuildFailed, fetcher, tar_directory, tar_files
+from compat.images import FETCH_RECIPE, IMAGES_DIR, Image, ImageBuildFailed, fetcher
 from compat.kept import SourceStore, joined
 from compat.matrix import Matrix
 from compat.outcome import Outcome, StepRecord
@@ -48,6 +48,7 @@ from compat.steps import (  # noqa: F401 - names the runner's users import from 
     test_setup,
     where,
 )
+from compat.tarballs import tar_directory, tar_files
 from compat.toolchains import kind_of
 
 # The cells' names, where the runner's users have always found them (they live in compat.cells).

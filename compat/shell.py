@@ -15,12 +15,13 @@ from pathlib import Path
 
 from compat.engine import LABEL, Engine
 from compat.errors import CompatError
-from compat.images import IMAGES_DIR, tar_directory, tar_files
+from compat.images import IMAGES_DIR
 from compat.kept import SourceStore
 from compat.matrix import Matrix
 from compat.repro import Command, Located, failing, fetch_argv, quoted, recorded
 from compat.results import CellResult
 from compat.steps import BUILD_ENV, MOUNT, SCRIPTS, SRC, where
+from compat.tarballs import tar_directory, tar_files
 
 SHELL = ["sh", "-c", "if command -v bash >/dev/null; then exec bash; else exec sh; fi"]
 REPLAY_TIMEOUT = 3600  # seconds a replayed command may take when the matrix gives its step none
