@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from compat.engine import Engine
+from compat.findings import Investigation
 from tests.conftest import ROOT
 from tests.test_docker import CHROMIUM_FLAGS, FIXTURES, run
 from tests.test_images_docker import CANARY, AptRepository
@@ -119,9 +120,9 @@ def test_keep_failed_keeps_the_volume_shell_opens_it_as_it_was_and_clean_removes
     assert f"removed volume {volume}" in cleaned.stdout and tool_volumes(volume) == []
 
 
-def investigation_of(workspace: Path, run_id: str, key: str = KEY) -> dict:
+def investigation_of(workspace: Path, run_id: str, key: str = KEY) -> Investigation:
     cell = json.loads((workspace / "reports" / "runs" / run_id / "cells" / f"{key}.json").read_text())
-    return cell["investigation"]
+    return Investigation.from_dict(cell["investigation"])
 
 
 def test_a_source_change_that_breaks_a_test_is_investigated_as_the_source(tmp_path: Path) -> None:
