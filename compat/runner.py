@@ -72,6 +72,9 @@ class CellRunner(Gathering):
         self.kept = kept  # where each fetched tree is kept by its digest (investigations, shell, repro)
         self.source = source  # an investigation's source: the tree kept by this digest, instead of a fetch
         self.reuse = reuse  # take the results of unchanged cells from earlier runs (compat.reuse)
+        # Each source's (version, digest) as this run last fetched it: a further group of the same source looks
+        # for an unchanged result by it before fetching again.
+        self.fetched: dict[str, tuple[str | None, str]] = {}
         # Where those runs are: this run's reports directory, and others (a CI job's copy of the pipeline's history).
         self.history = (run_dir.parent.parent, *history)
         self.images = images
@@ -246,6 +249,8 @@ class CellRunner(Gathering):
                 result.compiled_by = built_by.key
                 result.source_version, result.source_digest = self._source_meta(image, volume)
             else:
+                if self._take_by_fetched(cell, image, result, seen, taken_first):
+                    return
                 self.engine.put_tree(image.tag, volume, MOUNT, tar_directory(IMAGES_DIR / "scripts", ".compat"), MOUNT)
                 fetched = self._fetch(cell, image, volume, logs, result, seen)
             if fetched and self._take_earlier(cell, image, result, seen, built_by, taken_first):
@@ -292,6 +297,19 @@ class CellRunner(Gathering):
                 return True
         return False
 
+    def _take_by_fetched(self, cell: Cell, image: Image, result: CellResult, seen: Collected,
+                         taken_first: Cell | None) -> bool:
+        """Take an earlier result by the digest this run already fetched of the cell's source, without fetching
+        it again: an unchanged matrix fetches each source once. What is not taken is fetched as usual."""
+        known = self.fetched.get(cell.source.name)
+        if not self.reuse or self.source is not None or known is None:
+            return False
+        result.source_version, result.source_digest = known
+        if self._take_earlier(cell, image, result, seen, None, taken_first):
+            return True
+        result.source_version = result.source_digest = result.fingerprint = None
+        return False
+
     def _fetch(self, cell: Cell, image: Image, volume: str, logs: Path, result: CellResult, seen: Collected) -> bool:
         command = sources.fetch_command(cell.source)
         if self.source is not None:
@@ -318,6 +336,8 @@ class CellRunner(Gathering):
             if not self._step(cell, "fetch", [command], helper, volume, logs, result, seen):
                 return False
         result.source_version, result.source_digest = self._source_meta(image, volume)
+        if result.source_digest:
+            self.fetched[cell.source.name] = (result.source_version, result.source_digest)
         if command is not None and self.kept is not None and result.source_digest \
                 and not self.kept.has(result.source_digest):
             parts = [self.engine.read_archive(image.tag, volume, MOUNT, f"{MOUNT}/{name}") for name in ("src", "meta")]

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -27,6 +28,7 @@ from compat.analysis.probe import parse_probe
 from compat.engine import Engine
 from compat.images import Image, ImageBuilder
 from compat.pins import plan_hackage
+from tests import bridge
 from tests.conftest import ROOT
 from tests.sdists import ALPHA, ZETA, write_sdist
 from tests.test_summary import summarised
@@ -175,6 +177,30 @@ def test_bookworm_cells_pass_in_both_flavors_and_images_are_reused(workspace: Pa
                                                                              earlier["fingerprint"])
         assert cell["tests"] == earlier["tests"] and "build" not in cell["timings"]
         assert (workspace / "reports" / "runs" / "bookworm-2" / cell["logs"]["build"]).is_file()
+
+
+def test_an_unchanged_run_fetches_its_source_once_for_every_cell(workspace: Path, tmp_path: Path) -> None:
+    # The curlint tree as a tarball served to the containers, each download counted.
+    served_dir = tmp_path / "served"
+    served_dir.mkdir()
+    with tarfile.open(served_dir / "curlint-0.1.tar.gz", "w:gz") as archive:
+        archive.add(FIXTURES / "curlint", arcname="curlint-0.1")
+    served = bridge.Served(served_dir)
+    try:
+        data = yaml.safe_load((workspace / "matrix.yaml").read_text())
+        data["sources"] = {"served": {"kind": "tarball", "url": f"{served.url}curlint-0.1.tar.gz", "recipe": "curlint",
+                                      "sha256": hashlib.sha256((served_dir / "curlint-0.1.tar.gz").read_bytes()).hexdigest()}}
+        (tmp_path / "matrix.yaml").write_text(yaml.safe_dump(data))
+        code, _, first = run(tmp_path, "served-1", "ghc96", "served")
+        assert code == 0 and [first[f"served/{f}"]["status"] for f in ("gnutls", "openssl")] == ["pass", "pass"]
+        assert len(served.requests) == 1  # the further flavor relinks the first one's tree
+        code, _, again = run(tmp_path, "served-2", "ghc96", "served", fresh=False)
+        assert code == 0 and [again[f"served/{f}"]["reused_from"] for f in ("gnutls", "openssl")] == ["served-1"] * 2
+        # The first cell fetched the source and found it unchanged; the further one is taken by that digest.
+        assert len(served.requests) == 2
+        assert "fetch" in again["served/gnutls"]["timings"] and "fetch" not in again["served/openssl"]["timings"]
+    finally:
+        served.close()
 
 
 def test_fault_injection_is_reported_apart_and_never_changes_the_matrix(workspace: Path) -> None:

@@ -13,7 +13,6 @@ import gzip
 import hashlib
 import http.server
 import io
-import ipaddress
 import json
 import os
 import shutil
@@ -33,6 +32,7 @@ from compat.engine import Engine
 from compat.errors import ToolchainUnavailable
 from compat.images import BASE_REPOSITORY, COMMON_PACKAGES, ImageBuilder, ImageBuildFailed, repository_of
 from compat.matrix import Frozen, Recipe, Toolchain
+from tests import bridge
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.docker
@@ -152,9 +152,8 @@ def frozen_repository(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Froz
                     f"--customize-hook=sync-out /var/cache/apt/archives {debs}", "bookworm", "/dev/null",
                     "http://deb.debian.org/debian"], capture_output=True, check=True, timeout=900)
     marker_deb(debs)
-    ipam = docker.from_env().networks.get("bridge").attrs["IPAM"]["Config"][0]
     # The containers reach this machine at the bridge's gateway (the subnet's first address unless IPAM names one).
-    gateway = ipam.get("Gateway") or str(next(ipaddress.ip_network(ipam["Subnet"]).hosts()))
+    gateway = bridge.gateway()
     repo = FrozenRepository(base / "www", gateway, gnupg)
     repo.publish(debs, (REGISTRY_SUITE, BOOTSTRAP_SUITE))
     yield repo

@@ -10,7 +10,6 @@ import contextlib
 import gzip
 import hashlib
 import http.server
-import ipaddress
 import os
 import shutil
 import socket
@@ -26,6 +25,7 @@ import pytest
 from compat.engine import Engine, RunOutcome
 from compat.images import Image, ImageBuilder
 from compat.matrix import Limits, Recipe, Toolchain
+from tests import bridge
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.docker
@@ -68,9 +68,7 @@ class AptRepository:
 
 @pytest.fixture(scope="module")
 def repository(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AptRepository]:
-    ipam = docker.from_env().networks.get("bridge").attrs["IPAM"]["Config"][0]
-    # Docker gives the bridge's gateway the subnet's first address when IPAM does not name one.
-    gateway = ipam.get("Gateway") or str(next(ipaddress.ip_network(ipam["Subnet"]).hosts()))
+    gateway = bridge.gateway()
     repo = AptRepository(tmp_path_factory.mktemp("apt"), gateway)
     yield repo
     repo.server.shutdown()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import ipaddress
 import json
 import shutil
 import subprocess
@@ -12,12 +11,12 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import docker
 import pytest
 import yaml
 
 from compat.engine import Engine
 from compat.findings import Investigation
+from tests import bridge
 from tests.conftest import ROOT
 from tests.test_docker import CHROMIUM_FLAGS, FIXTURES, run
 from tests.test_images_docker import CANARY, AptRepository
@@ -219,8 +218,7 @@ class BreakingRepository(AptRepository):
 
 @pytest.fixture
 def breaking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BreakingRepository]:
-    ipam = docker.from_env().networks.get("bridge").attrs["IPAM"]["Config"][0]
-    gateway = ipam.get("Gateway") or str(next(ipaddress.ip_network(ipam["Subnet"]).hosts()))
+    gateway = bridge.gateway()
     repo = BreakingRepository(tmp_path_factory.mktemp("apt"), gateway)
     yield repo
     repo.server.shutdown()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from dataclasses import replace
@@ -14,7 +15,7 @@ from compat import matrix, reuse
 from compat.results import CellResult, RunRecord, store, write_run
 from compat.runner import CellRunner, ProbeSettings, plan
 from tests.conftest import ROOT
-from tests.memory_engine import MemoryImages
+from tests.memory_engine import MemoryEngine, MemoryImages
 from tests.test_runner import BINARY, CURLINT, answering_engine
 
 
@@ -207,3 +208,54 @@ def test_a_taken_result_is_judged_again_by_todays_judge(tmp_path: Path) -> None:
     again, _ = run(file, "r2")
     assert again[0].reused_from == "r1" and again[0].ssl_recommendation != "said by an older judge"
     assert again[0].judge != "0" * 12 and again[0].ssl_recommendation == first[0].ssl_recommendation
+
+
+def fetching_engine(revision: list[str]) -> tuple[MemoryEngine, list[str]]:
+    """The answering engine, with fetch-source leaving the curlint tree and its record, as of `revision[0]`;
+    and the list of the volumes each fetch ran in."""
+    engine, fetches = answering_engine(), []
+    tree = {f"/build/src/{path.relative_to(CURLINT)}": path.read_bytes() for path in CURLINT.rglob("*") if path.is_file()}
+
+    def fetch(files: dict[str, bytes], argv: list[str], image: str) -> tuple[int, str]:
+        fetches.append(engine.calls[-1].volume or "")
+        digest = hashlib.sha256(revision[0].encode()).hexdigest()
+        files |= tree | {"/build/meta/version": f"{revision[0]}\n".encode(), "/build/meta/digest": f"{digest}\n".encode()}
+        return 0, f"fetched {revision[0]}\n"
+
+    engine.on(("sh", "/build/.compat/fetch-source"), fetch)
+    return engine, fetches
+
+
+def test_an_unchanged_matrix_fetches_each_source_once_and_a_moved_one_everywhere(tmp_path: Path) -> None:
+    file = workspace(tmp_path)
+    data = yaml.safe_load(file.read_text())
+    data["sources"]["remote"] = {"kind": "git", "url": "https://example.invalid/curlint.git", "ref": "main",
+                                 "recipe": "curlint"}
+    file.write_text(yaml.safe_dump(data))
+    m, revision = matrix.load(file), ["one"]
+
+    def night(run_id: str) -> tuple[list[CellResult], list[str], list[list[str]]]:
+        run_dir = tmp_path / "reports" / "runs" / run_id
+        groups = plan(m, ["ghc90", "ghc96"], ["remote"], None)
+        record = RunRecord(run_id, "session", "digest", "0.1.0", f"2026-11-26T0{run_id[-1]}:00:00",
+                           cells=[cell.key for group in groups for cell in group])
+        write_run(run_dir, record)
+        engine, fetches = fetching_engine(revision)
+        runner = CellRunner(engine, m, run_dir, lambda line: None, MemoryImages(), reuse=True)
+        results: list[CellResult] = []
+        for group in groups:
+            runner.run_group(group, lambda result: (store(run_dir, result), results.append(result)))
+        write_run(run_dir, replace(record, finished="2026-11-26T09:00:00"))
+        return results, fetches, engine.commands()
+
+    first, fetches, commands = night("r1")
+    assert len(fetches) == 2 and built(commands)  # one per toolchain: its further flavor relinks the tree
+    assert [r.status for r in first] == ["pass"] * 4
+    second, fetches, commands = night("r2")
+    assert len(fetches) == 1 and not built(commands)  # the first cell learns the digest, the others are taken by it
+    assert [(r.reused_from, r.source_version, r.source_digest, r.fingerprint) for r in second] == [
+        ("r1", r.source_version, r.source_digest, r.fingerprint) for r in first]
+    revision[0] = "two"
+    third, fetches, commands = night("r3")
+    assert len(fetches) == 2 and built(commands) and [r.reused_from for r in third] == [None] * 4
+    assert {r.source_version for r in third} == {"two"} and all(r.fingerprint for r in third)
