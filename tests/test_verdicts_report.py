@@ -7,6 +7,7 @@ from compat.analysis.crosscell import common_failures, drift_against, focus_pack
 from compat.analysis.linkage import from_ldd
 from compat.facts import ssl_summary, verdicts
 from compat.outputs.context import ReportContext
+from compat.outputs.html import render_html
 from compat.outputs.markdown import render_markdown
 from compat.parts import Flag, GhcFacts, HaskellTests, ProbeFacts, SslFacts
 from compat.report_text import ssl_choice
@@ -94,3 +95,16 @@ def test_the_ssl_choice_is_said_once_per_toolchain_with_its_evidence(data: Path)
                               f"openssl flavor (ganeti-3.1): loads gnutls through {untraced}; openssl through "
                               f"{untraced}, GnuTLS not used for TLS (0 GMP allocations per request)")}
     assert "- **ghc96**: GnuTLS safe with this GHC. gnutls flavor" in render_markdown(ReportContext([cell("gnutls", "x", 1.0)], "t"))
+
+
+def test_a_probe_that_counted_no_request_reads_the_same_in_the_page_and_the_markdown() -> None:
+    # A probe whose per-request count is stored as null (no request was counted): "-" in both tables, never "None".
+    cell = CellResult("ghc96", "ganeti-3.1", "gnutls", status="pass", ssl=SslFacts.from_dict({"curl_flavors": ["gnutls"]}),
+                      probe=ProbeFacts.from_dict({"plain": "pass", "gmp_allocations_per_request": None}),
+                      ssl_recommendation="GnuTLS safe with this GHC")
+    context = ReportContext([cell], "t")
+    page = render_html(context)
+    row = page[page.index("<td>ghc96</td><td>ganeti-3.1</td><td>gnutls</td><td>gnutls</td>"):]
+    assert row[:row.index("</tr>")].endswith("<td>pass</td><td>-</td><td>GnuTLS safe with this GHC</td>")
+    line = next(line for line in render_markdown(context).splitlines() if line.startswith("| ghc96 "))
+    assert "None" not in line and "None" not in page

@@ -156,9 +156,9 @@ def _ssl(results: list[CellResult]) -> list[str]:
             continue
         ssl, probe = r.ssl or SslFacts(), r.probe or ProbeFacts()
         stacks = "; ".join(f"{name}: {' -> '.join(chain)}" for name, chain in ssl.tls_stacks.items())
-        measured = r.probe and "gmp_allocations_per_request" not in probe.absent  # None is said as it is
+        per_request = probe.gmp_allocations_per_request
         cells = [r.toolchain, r.source, r.flavor, ", ".join(ssl.curl_flavors) or "-", stacks or "-", probe.plain,
-                 probe.gmp_allocations_per_request if measured else "-", r.ssl_recommendation or "-"]
+                 "-" if per_request is None else per_request, r.ssl_recommendation or "-"]
         rows.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
     if not rows:
         return []
