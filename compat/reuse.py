@@ -25,7 +25,7 @@ PACKAGE = Path(__file__).parent
 OUTCOME_CODE = ("runner.py", "engine.py", "images.py", "frozen.py", "sources.py", "pins.py", "facts.py",
                 "schedule.py", "analysis/cabal.py", "analysis/cabal_syntax.py", "analysis/versions.py", "steps.py",
                 "kept.py", "planning.py", "downloads.py", "bootstrap.py", "toolchains/__init__.py", "toolchains/kind.py",
-                "toolchains/debian.py", "toolchains/bindist.py", "cells.py", "gathering.py", "freshness.py", "tarballs.py")
+                "toolchains/debian.py", "toolchains/bindist.py", "cells.py", "gathering.py", "fetching.py", "freshness.py", "tarballs.py")
 JUDGE_AND_REPORTS = ("__init__.py", "__main__.py", "analysis/__init__.py", "analysis/abi.py", "analysis/crosscell.py",
                      "analysis/failures.py", "analysis/junit.py", "analysis/linkage.py", "analysis/probe.py",
                      "analysis/ssl.py", "analysis/toolchain.py", "ci/__init__.py", "ci/github.py", "ci/gitlab.py",
