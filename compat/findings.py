@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from compat.parts import Part, Stored
 from compat.status import Status
-from compat.stored import FLAG, NUMBER, OPTIONAL_TEXT, TEXT, Check, Fields, ListOf, Made, Text
+from compat.stored import FLAG, NUMBER, OPTIONAL_TEXT, TEXT, Fields, ListOf, Made, Text, one_of
 
 RERUN, OLD_IMAGE, OLD_SOURCE = "rerun", "baseline image", "baseline source"
 TONIGHT, BASELINE = "tonight", "baseline"
@@ -44,8 +44,7 @@ class Job(Part):
     why: str = ""  # its first evidence line
 
     FIELDS = Fields({"name": Text(40), "image": Text(40), "source": Text(40), "run_id": TEXT,
-                     "status": Made(Check(Text(40), lambda text: None if text in set(Status) else
-                                          f"unknown status {text!r}"), Status),
+                     "status": one_of(Status, "status"),
                      "cause": OPTIONAL_TEXT, "why": TEXT}, required=("name", "image", "source", "run_id", "status"))
 
     @property
@@ -140,8 +139,7 @@ class Investigation(Part):
     jobs: tuple[Job, ...] = ()
 
     FIELDS = Fields({
-        "conclusion": Made(Check(Text(40), lambda text: None if text in set(Conclusion) else
-                                 f"unknown conclusion {text!r}"), Conclusion),
+        "conclusion": one_of(Conclusion, "conclusion"),
         "says": TEXT, "evidence": Made(ListOf(TEXT, 100), tuple), "baseline_run": TEXT, "started": TEXT,
         "minutes": NUMBER, "reproducible": FLAG, "jobs": Made(ListOf(Stored(Job), 10), tuple)},
         required=("conclusion", "says"))

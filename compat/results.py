@@ -14,7 +14,7 @@ from typing import Any
 from compat import matrix as matrix_names
 from compat.findings import Investigation
 from compat.outcome import OUTCOME, Outcome, judged
-from compat.parts import FaultInjection, Flag, GhcFacts, HaskellTests, ProbeFacts, SslFacts, Stored
+from compat.parts import FaultInjection, Flag, GhcFacts, HaskellTests, ProbeFacts, SslFacts, Stored, plain
 from compat.status import Status
 from compat.stored import (
     FLAG,
@@ -31,6 +31,7 @@ from compat.stored import (
     Text,
     clean,
     load_json,
+    one_of,
 )
 
 RUN_KINDS = ("matrix", "session", "fault-injection", "bench", "test", "investigation")
@@ -89,9 +90,8 @@ class CellResult:
         a manifest, a package database), so they are only to be read. Each part writes itself (compat.parts)."""
         values = {name: getattr(self, name) for name in self.__dataclass_fields__}
         values["outcome"] = asdict(self.outcome) if self.outcome is not None else None
-        for name in PARTS:
-            values[name] = values[name].to_dict() if values[name] is not None else None
-        values["flags"] = [flag.to_dict() for flag in self.flags]
+        for name in (*PARTS, "flags"):
+            values[name] = plain(values[name])
         return values
 
     @classmethod
@@ -108,7 +108,7 @@ NAME = Name(re.compile(rf"(?=.{{1,63}}$){matrix_names.NAME}"))
 PARTS = ("tests", "ghc", "ssl", "probe", "fault_injection", "investigation")  # each None or a compat.parts.Part
 CELL = Fields({
     "toolchain": NAME, "source": NAME, "flavor": NAME,
-    "status": Check(Text(40), lambda text: None if text in set(Status) else f"unknown status {text!r}"),
+    "status": one_of(Status, "status"),
     "cause": Optional(Text(40)), "evidence": ListOf(TEXT, 1000), "tests": Optional(Stored(HaskellTests)),
     "timings": MapOf(NUMBER, 100),
     "ghc": Optional(Stored(GhcFacts)),

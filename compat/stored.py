@@ -15,6 +15,7 @@ import re
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -269,6 +270,11 @@ class Made(Spec):
 
     def read(self, value: Any, at: str) -> Any:
         return self.make(self.inner.read(value, at))
+
+
+def one_of(kind: type[StrEnum], what: str) -> Spec:
+    """A text naming a member of `kind` (a status, a conclusion), read as that member."""
+    return Made(Check(Text(40), lambda text: None if text in set(kind) else f"unknown {what} {text!r}"), kind)
 
 
 TEXT, WHOLE, NUMBER, FLAG = Text(), Whole(), Number(), Flag()
